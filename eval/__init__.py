@@ -1,0 +1,1 @@
+"""digest-rag's benchmark: datasets, gold data and runners (``python -m eval``)."""

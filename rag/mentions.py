@@ -70,7 +70,8 @@ _NOT_NAME_WORDS = frozenset(
     center centre lab laboratory hospital approach method methods system systems analysis
     detection image images medical benchmark foundation recent research innovation science
     sciences technology technologies state national international global new novel
-    reinforcement language large small multi based using via code available applied""".split()
+    reinforcement language large small multi based using via code available applied
+    researchers researcher scientists authors team teams group engineers experts""".split()
 )
 
 
@@ -154,12 +155,22 @@ def find_author_groups(s: str) -> list[tuple[int, int, str]]:
                 continue
             if any(re.search(r"[a-z][A-Z]", w) for w in name_part.split()):
                 continue  # DeepScope, MoLRE: coined names, not people
-            if re.match(r"\s*\([A-Z][A-Z\-]+\)", s[b:]):
-                continue  # "US-ROC and Pan-Asian ... Study (PAROS)": a named thing
+            acro = re.match(r"\s*\(([A-Z][A-Z\-]+)\)", s[b:])
+            if acro and _spells_initials(acro.group(1), text):
+                continue  # "US-ROC and Pan-Asian ... Study (PAROS)": a named thing, but
+                # "Smith et al. (MIT)" is a person at an institution
             if any(not (x[1] <= a or x[0] >= b) for x in found + quotes):
                 continue
             found.append((a, b, text.rstrip(",")))
     return sorted(found)
+
+
+def _spells_initials(acronym: str, text: str) -> bool:
+    """True when ``acronym`` is spelt by the initials of consecutive capitalised words of
+    ``text`` ("PAROS" in "US-ROC and Pan-Asian Resuscitation Outcomes Study")."""
+    letters = re.sub(r"[^A-Z]", "", acronym)
+    initials = "".join(w[0] for w in re.split(r"[\s\-]+", text) if w[:1].isupper())
+    return len(letters) >= 2 and letters in initials
 
 
 def _split_institutions(span: str) -> list[str]:
@@ -252,9 +263,10 @@ _CUE = re.compile(
     r"paper titled|work titled|in their study)\s+)|(?:’\s+(?=[A-Z]))")
 
 
-def _title_runs(s: str) -> list[tuple[int, int, str]]:
+def _title_runs(s: str, stops: tuple[int, ...] = ()) -> list[tuple[int, int, str]]:
     """Long Title Case runs outside parentheses ("Cultural Adaptation in Large Language
-    Models for Political Discourse"): six or more words, mostly capitalised."""
+    Models for Political Discourse"): six or more words, mostly capitalised. A run ends
+    where an author group starts (``stops``): "Title Words by Aisha Bello et al."."""
     out = []
     run: list[re.Match] = []
     depth = 0
@@ -276,6 +288,8 @@ def _title_runs(s: str) -> list[tuple[int, int, str]]:
             depth += 1
         if tok == ")":
             depth = max(0, depth - 1)
+        if w.start() in stops:
+            flush()
         if depth == 0 and (tok[0].isupper() or tok[0].isdigit() or
                            (tok.lower() in CONNECTORS and run)):
             run.append(w)
@@ -320,7 +334,9 @@ def find_titles(s: str, authors: list[tuple[int, int, str]]) -> list[tuple[int, 
         if m:
             strong.append(after + m.end())
     for a, _, _ in authors:
-        m = re.search(r"(?:^|[(,]\s*|\b(?:in|of)\s+)((?:[A-Z0-9][\w\-’']*|(?:%s))"
+        # "..., in Title by", "highlight is Title by" (not "..., with Title by": a title part)
+        m = re.search(r"(?:^|[(,]\s*|\b(?:in|of|is|are|was|were)\s+|\b(?!(?:%s)\b)[a-z]+\s+)"
+                      r"((?:[A-Z0-9][\w\-’']*)"
                       r"(?:\s+(?:[A-Z0-9][\w\-’']*:?|(?:%s)))+)\s+(?:by|from)\s+$"
                       % ("|".join(CONNECTORS), "|".join(CONNECTORS)), s[:a])
         if m and len(m.group(1).split()) >= 4:
@@ -331,7 +347,7 @@ def find_titles(s: str, authors: list[tuple[int, int, str]]) -> list[tuple[int, 
         end, t = _delimited_title(s, c, authors)
         if len(t.split()) >= 3:
             add(c, end, t, c not in strong, "cue")
-    for a, b, t in _title_runs(s):
+    for a, b, t in _title_runs(s, tuple(a for a, _, _ in authors)):
         if not INSTITUTION_WORDS.search(t):
             add(a, b, t, True, "run")
     return sorted(out)

@@ -19,13 +19,22 @@ from .ingest import LoadedDigest
 from .mentions import (
     RawMention,
     arxiv_id_of,
+    classify_url,
     find_urls,
     is_name_like,
     label_name,
+    looks_like_title,
     sentence_mentions,
 )
 from .records import Mention, Paper
-from .text import normalize_title, slugify, strip_accents, title_similarity, tokenize
+from .text import (
+    normalize_title,
+    slugify,
+    split_sentences,
+    strip_accents,
+    title_similarity,
+    tokenize,
+)
 
 log = logging.getLogger(__name__)
 
@@ -90,7 +99,7 @@ def _same_title(a: str, b: str) -> bool:
     short, long_ = sorted((na, nb), key=len)
     if len(short.split()) >= 3 and long_.startswith(short + " "):
         return True
-    return len(short) > 20 and title_similarity(a, b) >= 0.93
+    return len(short) > 20 and title_similarity(a, b, at_least=0.93) >= 0.93
 
 
 class _Registry:
@@ -128,7 +137,7 @@ def extract_papers(docs: list[LoadedDigest], metadata: list[dict] | None = None)
             if p.kind == "bullet":
                 bullets.append(p)
                 continue
-            for m in sentence_mentions(p.text, p.digest_id, p.index):
+            for m in passage_mentions(p):
                 reg.add(m)
     for p in bullets:  # pass 2: bullets, whose labels often name papers already known
         _bullet_mentions(p, reg)
@@ -145,12 +154,41 @@ def extract_papers(docs: list[LoadedDigest], metadata: list[dict] | None = None)
     return PaperSet(papers, {k: sorted(set(v)) for k, v in spans.items()})
 
 
+def passage_mentions(p) -> list[RawMention]:
+    """The mentions of a passage: :func:`sentence_mentions` plus the titles its arXiv links
+    give. "<a href=arxiv.org/abs/...>Why frozen encoders generalise</a>" names a paper even in
+    sentence case; an author group of the same sentence that named no title is its authors."""
+    found = sentence_mentions(p.text, p.digest_id, p.index)
+    cursor = 0
+    for link in p.links:
+        title = link.text.strip()
+        a = p.text.find(title, cursor) if title else -1
+        if a < 0:
+            continue
+        b = cursor = a + len(title)
+        if not arxiv_id_of(link.url) or not (looks_like_title(title) or
+                                             looks_like_title(title, strict=False)):
+            continue
+        if any(m.start < b and m.end > a for m in found):
+            continue  # already named there
+        s0, s1 = next(((x, y) for x, y in split_sentences(p.text) if x <= a < y),
+                      (0, len(p.text)))
+        owner = next((m for m in found if m.kind in ("authors", "name") and s0 <= m.start < s1),
+                     None)
+        if owner is not None:
+            owner.title, owner.kind, owner.how = title, "title", "link"
+            owner.start, owner.end = min(a, owner.start), max(b, owner.end)  # title + authors
+        else:
+            found.append(RawMention(p.digest_id, p.index, a, b, title=title, how="link"))
+    return sorted(found, key=lambda m: m.start)
+
+
 def _bullet_mentions(p, reg: _Registry) -> None:
     """A bullet "Label: body": the label names the paper unless the body quotes another title
     (then the label is a model or dataset of that paper); a label that is only a short name
     takes the full title the body gives ("TimeMAE ...: ... introduce TimeMAE: Self-...")."""
     body_start = p.text.find(":") + 1 if p.label else 0
-    found = [m for m in sentence_mentions(p.text, p.digest_id, p.index) if m.start >= body_start]
+    found = [m for m in passage_mentions(p) if m.start >= body_start]
     title, short = label_name(p.label) if p.label else (None, None)
     quoted = [m for m in found if m.kind == "title" and m.how in ("quoted", "paren")]
     known = reg.find(title, short)
@@ -230,19 +268,45 @@ def _inherit_in_groups(docs: list[LoadedDigest], spans: dict[tuple[str, int], li
                         spans[(doc.digest.id, i)].append((0, len(doc.passages[i].text), pid))
 
 
+def _passage_urls(p) -> list[tuple[int, int, str, str]]:
+    """(start, end, url, kind) of the URLs of a passage: those written in its text and the
+    hrefs of its links (HTML <a>, markdown [text](url)), located at their link text."""
+    out = [(pos, pos + len(url), url, kind) for pos, url, kind in find_urls(p.text)]
+    seen = {url for _, _, url, _ in out}
+    cursor = 0
+    for link in p.links:
+        url = link.url.strip()
+        if not url.lower().startswith(("http://", "https://")) or url in seen:
+            continue
+        seen.add(url)
+        pos = p.text.find(link.text, cursor) if link.text else -1
+        if pos < 0:
+            pos, end = len(p.text), len(p.text)  # text not found: treat as trailing
+        else:
+            end = pos + len(link.text)
+            cursor = end
+        out.append((pos, end, url, classify_url(url, f"{p.text[:pos]} {link.text} ")))
+    return sorted(out)
+
+
 def _attach_urls(docs: list[LoadedDigest], papers: dict[str, Paper],
                  spans: dict[tuple[str, int], list[Span]]) -> None:
-    """Give every URL to the paper named closest before it in its passage (arXiv URLs become
-    arXiv ids); a URL in a passage that names no paper ("Code: github.com/x/Cheby-PINNs") goes
-    to the paper of the same digest whose title its repository name abbreviates."""
+    """Give every URL (written out or behind a link) to the paper whose naming the link text
+    is, else to the paper named closest before it in its passage (arXiv URLs become arXiv
+    ids); a URL in a passage that names no paper ("Code: github.com/x/Cheby-PINNs") goes to
+    the paper of the same digest whose title its repository name abbreviates."""
     for doc in docs:
         in_digest = [pid for pid, p in papers.items() if doc.digest.id in p.digest_ids]
         for p in doc.passages:
             here = sorted(spans.get((p.digest_id, p.index), []))
-            for pos, url, kind in find_urls(p.text):
+            for pos, end, url, kind in _passage_urls(p):
+                inside = [s for s in here if s[0] < end and s[1] > pos and end > pos]
                 before = [s for s in here if s[0] <= pos]
-                pid = max(before, key=lambda s: (s[0], -s[1]))[2] if before else (
-                    here[0][2] if here else _repo_owner(url, in_digest, papers))
+                if inside:
+                    pid = inside[0][2]
+                else:
+                    pid = max(before, key=lambda s: (s[0], -s[1]))[2] if before else (
+                        here[0][2] if here else _repo_owner(url, in_digest, papers))
                 if pid is None:
                     continue
                 if not here:
@@ -326,7 +390,7 @@ def match_metadata(paper: Paper, metadata: list[dict]) -> dict | None:
                 best = max(best, 0.95)
             elif len(c.split()) >= 3 and nt.startswith(c + " "):
                 best = max(best, 0.9)
-            elif len(c) > 25 and title_similarity(c, nt) >= 0.92:
+            elif len(c) > 25 and title_similarity(c, nt, at_least=0.92) >= 0.92:
                 best = max(best, 0.85)
         if best:
             scored.append((best, rec))

@@ -35,10 +35,12 @@ class Settings(BaseSettings):
         "package) or the path of any local sentence-transformers folder.",
     )
     batch_size: int = Field(32, ge=1, description="Embedding batch size.")
-    context_header: bool = Field(
-        True,
-        description="Prefix each chunk's embedded text with digest and paper title "
-        "(measured in eval/RESULTS.md).",
+    context_header: str = Field(
+        "paper",
+        pattern="^(none|paper|paper\\+digest)$",
+        description="Header put before each chunk's embedded and BM25 text: 'none', 'paper' "
+        "(title and short name of the chunk's papers) or 'paper+digest' (also digest title, "
+        "date, section). Chosen by measurement, see eval/RESULTS.md.",
     )
     max_chunk_chars: int = Field(1200, ge=200, description="Longest chunk before it is split.")
 
@@ -57,9 +59,9 @@ class Settings(BaseSettings):
     answer_papers: int = Field(4, ge=1, description="Most papers an extractive answer cites.")
     answer_sentences: int = Field(2, ge=1, description="Sentences quoted per cited paper.")
     abstain_threshold: float = Field(
-        0.5,
-        description="Abstain when the question's coverage score (see rag.answer) is below this; "
-        "calibrated on eval/data/digest_questions.jsonl.",
+        -0.8,
+        description="Abstain when the question's coverage score (rag.answer.Answerer.coverage) "
+        "is below this; calibrated on eval/data/digest_questions.jsonl. Lower abstains less.",
     )
 
     max_question_chars: int = Field(

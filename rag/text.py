@@ -9,6 +9,7 @@ from __future__ import annotations
 import re
 import unicodedata
 from difflib import SequenceMatcher
+from functools import lru_cache
 
 # Tokens after which a period does not end a sentence.
 _ABBREV = {
@@ -49,6 +50,7 @@ def strip_accents(text: str) -> str:
     return "".join(c for c in unicodedata.normalize("NFKD", text) if not unicodedata.combining(c))
 
 
+@lru_cache(maxsize=65536)
 def normalize_title(title: str) -> str:
     """Lowercase, accents and punctuation removed, whitespace collapsed: for title matching."""
     t = strip_accents(title).lower().replace("&", " and ")
@@ -56,14 +58,23 @@ def normalize_title(title: str) -> str:
     return re.sub(r"\s+", " ", t).strip()
 
 
-def title_similarity(a: str, b: str) -> float:
-    """Similarity in [0, 1] of two titles after normalisation (1.0 = same title)."""
+def title_similarity(a: str, b: str, at_least: float = 0.0) -> float:
+    """Similarity in [0, 1] of two titles after normalisation (1.0 = same title).
+
+    With ``at_least``, pairs that cannot reach it return 0.0 after cheap upper-bound checks
+    (length, then difflib's quick ratios), which keeps all-pairs matching fast.
+    """
     na, nb = normalize_title(a), normalize_title(b)
     if not na or not nb:
         return 0.0
     if na == nb:
         return 1.0
-    return SequenceMatcher(None, na, nb).ratio()
+    if 2 * min(len(na), len(nb)) / (len(na) + len(nb)) < at_least:
+        return 0.0
+    sm = SequenceMatcher(None, na, nb, autojunk=False)
+    if sm.real_quick_ratio() < at_least or sm.quick_ratio() < at_least:
+        return 0.0
+    return sm.ratio()
 
 
 def slugify(text: str, max_words: int = 8) -> str:

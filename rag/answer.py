@@ -1,0 +1,181 @@
+"""Answer: compose a cited answer from retrieved passages, without an LLM.
+
+The answerer first decides whether the digests cover the question at all (a coverage score from
+the best passages' similarity and how much of the question's distinctive vocabulary they
+contain); if not, it abstains briefly. Otherwise it picks the papers the best hits are about,
+quotes each one's most relevant sentences (by sentence embedding similarity and term overlap),
+puts an inline ``[n]`` after every quoted sentence, and lists the numbered sources: title,
+authors as the digest writes them, digest and date, code and arXiv links. Every ``[n]`` points
+at a citation whose text contains the sentence it follows.
+"""
+
+from __future__ import annotations
+
+import math
+import re
+from collections import Counter
+from dataclasses import dataclass
+
+import numpy as np
+
+from .embed import Embedder
+from .index import Index
+from .records import Answer, Citation, Digest, Hit, Paper
+from .settings import Settings
+from .text import sentences, tokenize
+
+# Words that say what kind of answer is wanted rather than what it is about.
+QUESTION_WORDS = frozenset(tokenize(
+    "which what who whom whose where when how why there any paper papers work works study "
+    "studies digest digests article articles mention mentioned cover covered discuss discussed "
+    "say said tell me about find show shows use uses used using apply applies applied looking "
+    "anything", stem=True))
+CODE_INTENT = re.compile(r"\b(code|github|repo|repository|implementation|source|open[- ]source|"
+                         r"notebook|package)\b", re.I)
+ARXIV_INTENT = re.compile(r"\barxiv\b|\bpreprint\b|\bpaper link\b", re.I)
+# Coverage model: logistic score over (best cosine, idf coverage, vocabulary coverage), fitted
+# on eval/data/digest_questions.jsonl (see eval/RESULTS.md, "Abstention").
+COVERAGE_WEIGHTS = (6.29, 7.21, 2.25)
+COVERAGE_BIAS = -5.56
+
+
+@dataclass(frozen=True)
+class Coverage:
+    """Why the answerer thinks the digests do (or do not) cover a question."""
+
+    score: float
+    best_cosine: float
+    term_coverage: float  # idf-weighted share of question terms in the best passages
+    vocab_coverage: float  # share of distinctive question terms found anywhere in the corpus
+
+
+class Answerer:
+    """Extractive, cited answers over one index."""
+
+    def __init__(self, index: Index, embedder: Embedder, settings: Settings) -> None:
+        self.index, self.embedder, self.settings = index, embedder, settings
+        self._chunk_terms = [frozenset(tokenize(c.embed_text)) for c in index.chunks]
+        self._df = Counter(t for terms in self._chunk_terms for t in terms)
+        n = max(1, len(index.chunks))
+        self._n = n
+        self._generic = {t for t, c in self._df.items() if c / n > 0.15}
+
+    def idf(self, term: str) -> float:
+        return math.log((self._n + 1) / (self._df.get(term, 0) + 0.5))
+
+    def coverage(self, question: str, hits: list[Hit]) -> Coverage:
+        """How well the best hits cover the question (higher is better)."""
+        terms = [t for t in dict.fromkeys(tokenize(question)) if t not in QUESTION_WORDS]
+        distinctive = [t for t in terms if t not in self._generic]
+        total = sum(self.idf(t) for t in terms) or 1.0
+        top = hits[:5]
+        best = max((h.dense_score or 0.0 for h in top), default=0.0)
+        cov = max((sum(self.idf(t) for t in terms
+                       if t in self._chunk_terms[self.index.chunk_row[h.chunk.id]]) / total
+                   for h in top), default=0.0)
+        vocab = float(np.mean([t in self._df for t in distinctive])) if distinctive else 1.0
+        w1, w2, w3 = COVERAGE_WEIGHTS
+        return Coverage(w1 * best + w2 * cov + w3 * vocab + COVERAGE_BIAS, best, cov, vocab)
+
+    def answer(self, question: str, hits: list[Hit], notes: tuple[str, ...] = ()) -> Answer:
+        """Compose the answer to ``question`` from ``hits`` (best first)."""
+        cov = self.coverage(question, hits)
+        if not hits or cov.score < self.settings.abstain_threshold:
+            return self._abstain(question, hits, notes)
+        groups = self._paper_groups(question, hits)
+        q_terms = set(tokenize(question)) - QUESTION_WORDS
+        scored: dict[int, list[tuple[float, str, Hit]]] = {}
+        for gi, (_, group_hits) in enumerate(groups):
+            for rank, h in enumerate(group_hits[:3]):
+                for pos, s in enumerate(sentences(h.chunk.text)):
+                    if len(s) < 20:
+                        continue
+                    overlap = sum(self.idf(t) for t in set(tokenize(s)) & q_terms)
+                    # term overlap first; among equals, the better chunk and earlier sentence
+                    score = overlap + 0.5 * (h.dense_score or 0.0) - 0.3 * rank - 0.05 * pos
+                    scored.setdefault(gi, []).append((score, s, h))
+
+        code_wanted = bool(CODE_INTENT.search(question))
+        arxiv_wanted = bool(ARXIV_INTENT.search(question))
+        lines: list[str] = []
+        citations: list[Citation] = []
+        for gi, (paper, _) in enumerate(groups):
+            picks = sorted(scored.get(gi, []), key=lambda x: -x[0])[: self.settings.answer_sentences]
+            if not picks:
+                continue
+            n = len(citations) + 1
+            order = sorted(picks, key=lambda x: (x[2].chunk.id, x[2].chunk.text.find(x[1])))
+            chunks = list(dict.fromkeys(p[2].chunk for p in order))
+            citations.append(Citation(
+                n=n, paper=paper, text="\n".join(c.text for c in chunks),
+                digest=self.index.digests[chunks[0].digest_id],
+                sentences=tuple(p[1] for p in order), chunk_ids=tuple(c.id for c in chunks)))
+            quoted = " ".join(f"{s} [{n}]" for _, s, _ in order)
+            head = f"**{paper.title}**" if paper else f"**{citations[-1].digest.title}**"
+            if paper and paper.authors:
+                head += f" ({paper.authors[0]})"
+            extra = ""
+            if paper and code_wanted:
+                extra = (" Code: " + ", ".join(paper.code_urls) if paper.code_urls
+                         else " The digests give no code link for it.")
+            if paper and arxiv_wanted and paper.arxiv_url:
+                extra += f" arXiv: {paper.arxiv_url}"
+            lines.append(f"- {head}: {quoted}{extra}")
+        if not citations:
+            return self._abstain(question, hits, notes)
+        body = "\n".join(lines)
+        intro = "From the digests:" if len(citations) > 1 else "From the digest:"
+        text = f"{intro}\n\n{body}\n\n**Sources**\n\n" + "\n".join(
+            format_source(c) for c in citations)
+        if notes:
+            text = "\n".join(f"_{n}_" for n in notes) + "\n\n" + text
+        return Answer(question, text, tuple(citations), False, tuple(hits), notes)
+
+    def _paper_groups(self, question: str,
+                      hits: list[Hit]) -> list[tuple[Paper | None, list[Hit]]]:
+        """Hits grouped by their main paper, best group first. A paper the question names
+        (by short name) is answered alone; otherwise groups far below the best are cut."""
+        groups: dict[str, tuple[Paper | None, list[Hit]]] = {}
+        for h in hits:
+            key = h.paper.id if h.paper else f"chunk:{h.chunk.id}"
+            groups.setdefault(key, (h.paper, []))[1].append(h)
+        ordered = list(groups.values())
+        named = [g for g in ordered if g[0] and g[0].short_name and len(g[0].short_name) >= 3
+                 and re.search(rf"(?<![\w-]){re.escape(g[0].short_name)}(?![\w-])", question,
+                               re.I)]
+        if named:
+            return named[: self.settings.answer_papers]
+        best = max((h.dense_score or 0.0 for h in hits), default=0.0)
+        keep = [g for g in ordered if max(h.dense_score or 0.0 for h in g[1]) >= 0.8 * best]
+        with_paper = [g for g in keep if g[0] is not None]
+        return (with_paper or keep or ordered[:1])[: self.settings.answer_papers]
+
+    def _abstain(self, question: str, hits: list[Hit], notes: tuple[str, ...]) -> Answer:
+        digests = sorted((d for d in self.index.digests.values() if d.date), key=lambda d: d.date)
+        span = (f" ({len(self.index.digests)} digests, {digests[0].date:%b %-d} to "
+                f"{digests[-1].date:%b %-d, %Y})") if digests else ""
+        text = (f"The digests do not cover this question{span}, so I can't answer it from them. "
+                "Try rephrasing it, or widen the filters if you set any.")
+        if notes:
+            text = "\n".join(f"_{n}_" for n in notes) + "\n\n" + text
+        return Answer(question, text, (), True, tuple(hits), notes)
+
+
+def format_source(c: Citation) -> str:
+    """One line of the numbered source list (markdown)."""
+    p, d = c.paper, c.digest
+    when = d.date.isoformat() if d.date else "undated"
+    if p is None:
+        return f"[{c.n}] {d.title}, {when}"
+    parts = [f"[{c.n}] **{p.title}**"]
+    if p.authors:
+        parts.append(" / ".join(p.authors))
+    if p.institutions:
+        parts.append("(" + ", ".join(p.institutions) + ")")
+    line = " - ".join([parts[0], " ".join(parts[1:])]) if len(parts) > 1 else parts[0]
+    line += f". In: {d.title} ({when})"
+    if p.code_urls:
+        line += ". Code: " + ", ".join(p.code_urls)
+    if p.arxiv_url:
+        line += f". arXiv: {p.arxiv_url}"
+    return line

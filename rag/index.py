@@ -1,0 +1,286 @@
+"""Index: build, persist and load the searchable index of a corpus.
+
+``build_index`` runs ingest -> papers -> chunk -> embed and writes one build folder:
+``manifest.json`` (format version, model, dimension, corpus fingerprint), ``digests.json``,
+``papers.json``, ``chunks.jsonl``, ``dense.faiss`` and ``lexical/``. No pickle anywhere.
+
+Writes are atomic: a build is written to a temporary folder, renamed into place, and only
+then does the one-line ``CURRENT`` file (replaced atomically) point at it; a crash at any
+moment leaves the previous index intact. Embeddings are reused by content hash (model + text),
+so re-indexing an unchanged corpus embeds nothing and editing one digest re-embeds only the
+chunks whose text changed.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import datetime as dt
+import fcntl
+import hashlib
+import json
+import os
+import shutil
+import time
+import uuid
+from collections.abc import Iterator
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import numpy as np
+
+from .chunk import chunk_corpus
+from .embed import Embedder, content_key
+from .errors import IndexStateError
+from .ingest import corpus_files, load_corpus
+from .papers import extract_papers, load_metadata
+from .records import Chunk, Digest, Paper, to_dict
+from .settings import INDEX_FORMAT_VERSION, Settings
+from .store import FaissStore, LexicalIndex
+
+CURRENT = "CURRENT"
+
+
+@dataclass
+class Index:
+    """A loaded index: records plus the dense and lexical stores, row-aligned with chunks."""
+
+    folder: Path
+    manifest: dict
+    digests: dict[str, Digest]
+    papers: dict[str, Paper]
+    chunks: list[Chunk]
+    keys: list[str]
+    dense: FaissStore
+    lexical: LexicalIndex
+    chunk_row: dict[str, int] = field(default_factory=dict)
+
+    def __post_init__(self) -> None:
+        self.chunk_row = {c.id: i for i, c in enumerate(self.chunks)}
+
+
+@dataclass(frozen=True)
+class BuildReport:
+    """What a build did, for the CLI, the app's status line and the benchmark."""
+
+    folder: Path
+    digests: int
+    papers: int
+    chunks: int
+    embedded: int  # chunks embedded in this build
+    reused: int  # chunks whose vectors came from the previous build
+    seconds: float
+    encode_seconds: float
+    warnings: tuple[str, ...] = ()
+
+
+def corpus_fingerprint(settings: Settings) -> str:
+    """Hash of everything a build reads: digest and metadata files, chunking settings."""
+    h = hashlib.sha256(f"v{INDEX_FORMAT_VERSION}|{settings.context_header}|"
+                       f"{settings.max_chunk_chars}".encode())
+    files = corpus_files(settings.corpus_dir) if Path(settings.corpus_dir).is_dir() else []
+    meta = sorted(Path(settings.metadata_dir).glob("*.jsonl")) if \
+        Path(settings.metadata_dir).is_dir() else []
+    for path in [*files, *meta]:
+        h.update(path.name.encode())
+        with contextlib.suppress(OSError):
+            h.update(hashlib.sha256(path.read_bytes()).digest())
+    return h.hexdigest()[:32]
+
+
+def current_folder(index_dir: Path) -> Path | None:
+    """The live build folder named by ``CURRENT``, or None when there is no index."""
+    pointer = Path(index_dir) / CURRENT
+    if not pointer.is_file():
+        return None
+    folder = Path(index_dir) / pointer.read_text(encoding="utf-8").strip()
+    return folder if folder.is_dir() else None
+
+
+def read_manifest(index_dir: Path) -> dict | None:
+    folder = current_folder(index_dir)
+    if folder is None:
+        return None
+    try:
+        return json.loads((folder / "manifest.json").read_text(encoding="utf-8"))
+    except (OSError, json.JSONDecodeError):
+        return None
+
+
+def index_state(settings: Settings, model_name: str) -> tuple[str, str]:
+    """('ok' | 'missing' | 'stale' | 'incompatible', reason) of the index for these settings."""
+    manifest = read_manifest(settings.index_dir)
+    if manifest is None:
+        return "missing", f"no index in {settings.index_dir}"
+    if manifest.get("format_version") != INDEX_FORMAT_VERSION:
+        return "incompatible", (f"index format {manifest.get('format_version')} but this "
+                                f"version of digest-rag reads format {INDEX_FORMAT_VERSION}")
+    if manifest.get("model") != model_name:
+        return "incompatible", (f"index built with model {manifest.get('model')!r}, settings "
+                                f"ask for {model_name!r}")
+    if manifest.get("fingerprint") != corpus_fingerprint(settings):
+        return "stale", "the corpus changed since the index was built"
+    return "ok", "up to date"
+
+
+@contextlib.contextmanager
+def _lock(index_dir: Path) -> Iterator[None]:
+    Path(index_dir).mkdir(parents=True, exist_ok=True)
+    with open(Path(index_dir) / ".lock", "w") as fh:
+        fcntl.flock(fh, fcntl.LOCK_EX)
+        try:
+            yield
+        finally:
+            fcntl.flock(fh, fcntl.LOCK_UN)
+
+
+def _previous_vectors(index_dir: Path, model_name: str, dim: int) -> dict[str, np.ndarray]:
+    """content key -> vector from the live build, when it used the same model."""
+    manifest = read_manifest(index_dir)
+    folder = current_folder(index_dir)
+    if not manifest or folder is None or manifest.get("model") != model_name or \
+            manifest.get("dim") != dim or manifest.get("format_version") != INDEX_FORMAT_VERSION:
+        return {}
+    try:
+        keys = [json.loads(line)["key"] for line in
+                (folder / "chunks.jsonl").read_text(encoding="utf-8").splitlines() if line]
+        vectors = FaissStore.load(folder).vectors()
+    except (OSError, RuntimeError, KeyError, json.JSONDecodeError):
+        return {}  # unreadable old build: embed everything again
+    if len(keys) != len(vectors):
+        return {}
+    return dict(zip(keys, vectors))
+
+
+def _encode(embedder: Embedder, texts: list[str], progress: bool) -> np.ndarray:
+    from tqdm.auto import tqdm
+
+    out = []
+    step = 64
+    with tqdm(total=len(texts), desc="Embedding chunks", unit="chunk", disable=not progress,
+              leave=False) as bar:
+        for i in range(0, len(texts), step):
+            out.append(embedder.encode(texts[i:i + step]))
+            bar.update(len(texts[i:i + step]))
+    return np.vstack(out) if out else np.zeros((0, embedder.dim), dtype=np.float32)
+
+
+def build_index(settings: Settings, embedder: Embedder, progress: bool = True,
+                rebuild: bool = False) -> BuildReport:
+    """Build (or refresh) the index of ``settings.corpus_dir`` into ``settings.index_dir``."""
+    t0 = time.perf_counter()
+    index_dir = Path(settings.index_dir)
+    with _lock(index_dir):
+        docs, warnings = load_corpus(settings.corpus_dir)
+        metadata, meta_warnings = load_metadata(settings.metadata_dir)
+        warnings += meta_warnings
+        paperset = extract_papers(docs, metadata)
+        chunks = chunk_corpus(docs, paperset, settings.context_header, settings.max_chunk_chars)
+        keys = [content_key(embedder.name, c.embed_text) for c in chunks]
+        old = {} if rebuild else _previous_vectors(index_dir, embedder.name, embedder.dim)
+        todo = [i for i, k in enumerate(keys) if k not in old]
+        t_enc = time.perf_counter()
+        fresh = _encode(embedder, [chunks[i].embed_text for i in todo], progress)
+        encode_seconds = time.perf_counter() - t_enc
+        vectors = np.zeros((len(chunks), embedder.dim), dtype=np.float32)
+        for row, i in enumerate(todo):
+            vectors[i] = fresh[row]
+        for i, k in enumerate(keys):
+            if k in old:
+                vectors[i] = old[k]
+
+        tmp = index_dir / f".tmp-{uuid.uuid4().hex[:8]}"
+        tmp.mkdir(parents=True)
+        try:
+            dense = FaissStore(embedder.dim)
+            dense.add(vectors)
+            dense.save(tmp)
+            lexical = LexicalIndex(settings.bm25_k1, settings.bm25_b)
+            lexical.build([c.embed_text for c in chunks])
+            lexical.save(tmp)
+            digests = {d.digest.id: to_dict(d.digest) for d in docs}
+            _write_json(tmp / "digests.json", digests)
+            _write_json(tmp / "papers.json", {pid: to_dict(p) for pid, p in
+                                              paperset.papers.items()})
+            with open(tmp / "chunks.jsonl", "w", encoding="utf-8") as fh:
+                for c, k in zip(chunks, keys):
+                    fh.write(json.dumps({**to_dict(c), "key": k}, ensure_ascii=False) + "\n")
+            seconds = time.perf_counter() - t0
+            manifest = {
+                "format_version": INDEX_FORMAT_VERSION, "model": embedder.name,
+                "dim": embedder.dim, "fingerprint": corpus_fingerprint(settings),
+                "built_at": dt.datetime.now(dt.timezone.utc).isoformat(timespec="seconds"),
+                "counts": {"digests": len(docs), "papers": len(paperset.papers),
+                           "chunks": len(chunks)},
+                "embedded": len(todo), "reused": len(chunks) - len(todo),
+                "seconds": round(seconds, 3), "encode_seconds": round(encode_seconds, 3),
+                "settings": {"context_header": settings.context_header,
+                             "max_chunk_chars": settings.max_chunk_chars},
+                "warnings": warnings,
+            }
+            _write_json(tmp / "manifest.json", manifest)  # written last: marks a whole build
+            final = index_dir / f"build-{dt.datetime.now():%Y%m%d-%H%M%S}-{uuid.uuid4().hex[:6]}"
+            os.replace(tmp, final)
+            _write_atomic(index_dir / CURRENT, final.name)
+        except BaseException:
+            shutil.rmtree(tmp, ignore_errors=True)
+            raise
+        _clean_old_builds(index_dir, keep=final.name)
+    return BuildReport(final, len(docs), len(paperset.papers), len(chunks), len(todo),
+                       len(chunks) - len(todo), time.perf_counter() - t0, encode_seconds,
+                       tuple(warnings))
+
+
+def _write_json(path: Path, data: object) -> None:
+    path.write_text(json.dumps(data, ensure_ascii=False, indent=1), encoding="utf-8")
+
+
+def _write_atomic(path: Path, text: str) -> None:
+    tmp = path.with_name(f".{path.name}.{uuid.uuid4().hex[:6]}")
+    with open(tmp, "w", encoding="utf-8") as fh:
+        fh.write(text)
+        fh.flush()
+        os.fsync(fh.fileno())
+    os.replace(tmp, path)
+
+
+def _clean_old_builds(index_dir: Path, keep: str) -> None:
+    for p in index_dir.iterdir():
+        if p.is_dir() and p.name != keep and (p.name.startswith("build-") or
+                                               p.name.startswith(".tmp-")):
+            shutil.rmtree(p, ignore_errors=True)
+
+
+def load_index(settings: Settings, model_name: str | None = None) -> Index:
+    """Load the live index; refuses one built for another model or format, saying how to fix."""
+    folder = current_folder(settings.index_dir)
+    fix = "run `rag index --rebuild` (or `make run`, which rebuilds when needed)"
+    if folder is None:
+        raise IndexStateError(f"No index in {settings.index_dir}.", "run `rag index`")
+    try:
+        manifest = json.loads((folder / "manifest.json").read_text(encoding="utf-8"))
+    except (OSError, json.JSONDecodeError) as err:
+        raise IndexStateError(f"Index manifest in {folder} is unreadable ({err}).", fix) from err
+    if manifest.get("format_version") != INDEX_FORMAT_VERSION:
+        raise IndexStateError(f"Index in {folder} has format {manifest.get('format_version')}; "
+                              f"this version reads format {INDEX_FORMAT_VERSION}.", fix)
+    if model_name and manifest.get("model") != model_name:
+        raise IndexStateError(f"Index in {folder} was built with {manifest.get('model')!r}; "
+                              f"settings ask for {model_name!r}.", fix)
+    try:
+        digests = {k: Digest.from_dict(v) for k, v in
+                   json.loads((folder / "digests.json").read_text(encoding="utf-8")).items()}
+        papers = {k: Paper.from_dict(v) for k, v in
+                  json.loads((folder / "papers.json").read_text(encoding="utf-8")).items()}
+        rows = [json.loads(line) for line in
+                (folder / "chunks.jsonl").read_text(encoding="utf-8").splitlines() if line]
+        keys = [r.pop("key") for r in rows]
+        chunks = [Chunk.from_dict(r) for r in rows]
+        dense = FaissStore.load(folder)
+        lexical = LexicalIndex.load(folder, len(chunks))
+    except (OSError, RuntimeError, KeyError, TypeError, ValueError) as err:
+        raise IndexStateError(f"Index in {folder} is damaged ({err.__class__.__name__}: {err}).",
+                              fix) from err
+    if len(dense) != len(chunks):
+        raise IndexStateError(f"Index in {folder} is damaged ({len(dense)} vectors for "
+                              f"{len(chunks)} chunks).", fix)
+    return Index(folder, manifest, digests, papers, chunks, keys, dense, lexical)

@@ -1,0 +1,145 @@
+"""Retrieve: hybrid search over an index, dense (FAISS) + lexical (BM25) with rank fusion.
+
+Both rankers run on the chunks that pass the filters (digest date range, digest, has code);
+their rankings are fused with weighted reciprocal-rank fusion; an optional reranker (any
+callable scoring (query, texts), e.g. a local cross-encoder) reorders the head. Results can be
+grouped so that each paper appears once, at its best chunk.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass
+
+import numpy as np
+
+from .embed import Embedder
+from .errors import MissingExtraError, QuestionError
+from .index import Index
+from .records import Hit
+from .settings import Settings
+
+Reranker = Callable[[str, Sequence[str]], Sequence[float]]
+
+
+@dataclass(frozen=True)
+class Filters:
+    """Restrict search to some digests. Dates are inclusive and compare digest dates."""
+
+    since: dt.date | None = None
+    until: dt.date | None = None
+    digest: str | None = None  # digest id, or part of its title (case-insensitive)
+    has_code: bool | None = None  # True: only chunks about a paper with a code link
+
+    @classmethod
+    def make(cls, since: dt.date | str | None = None, until: dt.date | str | None = None,
+             digest: str | None = None, has_code: bool | None = None) -> Filters:
+        """Build filters from user input, checking it (ISO date strings accepted)."""
+        def as_date(v: dt.date | str | None, name: str) -> dt.date | None:
+            if v is None or v == "":
+                return None
+            if isinstance(v, dt.date):
+                return v
+            try:
+                return dt.date.fromisoformat(str(v).strip())
+            except ValueError as err:
+                raise QuestionError(f"Filter {name}={v!r} is not a date.",
+                                    "write it as YYYY-MM-DD, e.g. 2026-03-01") from err
+        f = cls(as_date(since, "since"), as_date(until, "until"), digest or None, has_code)
+        if f.since and f.until and f.since > f.until:
+            raise QuestionError(f"Filter since={f.since} is after until={f.until}.",
+                                "swap the two dates")
+        return f
+
+    @property
+    def active(self) -> bool:
+        return any(v is not None for v in (self.since, self.until, self.digest, self.has_code))
+
+
+def cross_encoder_reranker(model_path: str) -> Reranker:
+    """A reranker from a local sentence-transformers CrossEncoder folder."""
+    try:
+        from sentence_transformers import CrossEncoder
+    except ImportError as err:
+        raise MissingExtraError("Reranking", "default", "sentence-transformers") from err
+    model = CrossEncoder(model_path, device="cpu")
+    return lambda query, texts: [float(s) for s in model.predict([(query, t) for t in texts])]
+
+
+class Retriever:
+    """Hybrid search over one loaded index."""
+
+    def __init__(self, index: Index, embedder: Embedder, settings: Settings,
+                 reranker: Reranker | None = None) -> None:
+        self.index, self.embedder, self.settings, self.reranker = index, embedder, settings, reranker
+        digests = index.digests
+        self._dates = np.array([digests[c.digest_id].date.toordinal()
+                                if digests[c.digest_id].date else -1 for c in index.chunks])
+        self._digest_ids = np.array([c.digest_id for c in index.chunks], dtype=object)
+        self._has_code = np.array([any(index.papers[p].code_urls for p in c.paper_ids
+                                       if p in index.papers) for c in index.chunks])
+
+    def mask(self, filters: Filters | None) -> np.ndarray | None:
+        """Boolean row mask for the filters, or None when nothing is filtered."""
+        if filters is None or not filters.active:
+            return None
+        keep = np.ones(len(self.index.chunks), dtype=bool)
+        if filters.since:
+            keep &= self._dates >= filters.since.toordinal()
+        if filters.until:
+            keep &= (self._dates >= 0) & (self._dates <= filters.until.toordinal())
+        if filters.digest:
+            want = filters.digest.lower()
+            ids = {d.id for d in self.index.digests.values()
+                   if d.id.lower() == want or want in d.title.lower()}
+            keep &= np.isin(self._digest_ids, list(ids))
+        if filters.has_code is not None:
+            keep &= self._has_code == filters.has_code
+        return keep
+
+    def search(self, query: str, k: int = 10, filters: Filters | None = None,
+               group_by_paper: bool = False, query_vector: np.ndarray | None = None) -> list[Hit]:
+        """The k best hits for ``query``, best first."""
+        s = self.settings
+        n = len(self.index.chunks)
+        mask = self.mask(filters)
+        allowed = np.flatnonzero(mask) if mask is not None else None
+        if n == 0 or (allowed is not None and len(allowed) == 0):
+            return []
+        c = min(s.candidates, n)
+        qv = query_vector if query_vector is not None else self.embedder.encode([query])[0]
+        d_ids, d_scores = self.index.dense.search(qv, c, allowed)
+        lex = self.index.lexical.scores(query, mask.astype(np.float32) if mask is not None
+                                        else None)
+        l_ids = np.argsort(-lex, kind="stable")[:c]
+        l_ids = l_ids[lex[l_ids] > 0]
+        fused: dict[int, float] = {}
+        for w, ids in ((s.dense_weight, d_ids), (s.lexical_weight, l_ids)):
+            for rank, i in enumerate(ids):
+                fused[int(i)] = fused.get(int(i), 0.0) + w / (s.rrf_k + rank + 1)
+        dense_of = dict(zip(d_ids.tolist(), d_scores.tolist()))
+        missing = [i for i in fused if i not in dense_of]  # lexical-only: cosine for answering
+        if missing:
+            dense_of.update(zip(missing, (self.index.dense.vectors_at(missing) @ qv).tolist()))
+        order = sorted(fused, key=lambda i: -fused[i])
+        if self.reranker is not None and order:
+            head = order[: max(k * 3, 20)]
+            scores = self.reranker(query, [self.index.chunks[i].embed_text for i in head])
+            order = [head[j] for j in np.argsort(-np.asarray(scores), kind="stable")] + \
+                order[len(head):]
+        hits: list[Hit] = []
+        seen: set[str] = set()
+        for i in order:
+            chunk = self.index.chunks[i]
+            papers = tuple(self.index.papers[p] for p in chunk.paper_ids if p in self.index.papers)
+            if group_by_paper and papers:
+                if papers[0].id in seen:
+                    continue
+                seen.add(papers[0].id)
+            hits.append(Hit(chunk=chunk, score=fused[i], digest=self.index.digests[chunk.digest_id],
+                            paper=papers[0] if papers else None, papers=papers,
+                            dense_score=dense_of.get(i), lexical_score=float(lex[i])))
+            if len(hits) >= k:
+                break
+        return hits

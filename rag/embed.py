@@ -68,6 +68,13 @@ class SentenceTransformerEmbedder:
     def __init__(self, model: str = BUNDLED, batch_size: int = 32) -> None:
         os.environ.setdefault("HF_HUB_OFFLINE", "1")
         os.environ.setdefault("TRANSFORMERS_OFFLINE", "1")
+        os.environ.setdefault("HF_HUB_DISABLE_PROGRESS_BARS", "1")
+        try:
+            from transformers.utils import logging as hf_logging
+
+            hf_logging.disable_progress_bar()
+        except ImportError:
+            pass
         try:
             from sentence_transformers import SentenceTransformer
         except ImportError as err:

@@ -13,7 +13,11 @@ from typing import Protocol
 
 import numpy as np
 
+import logging
+
 from .text import tokenize
+
+logging.getLogger("bm25s").setLevel(logging.WARNING)
 
 
 class VectorStore(Protocol):

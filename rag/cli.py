@@ -1,0 +1,141 @@
+"""Command line: ``rag index | ask | search | papers | status``.
+
+Wires the library together and prints; errors are shown as one message with a fix, never a
+traceback (exit code 2 for bad input, 1 for other failures).
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import logging
+import sys
+from collections.abc import Sequence
+
+from .assistant import Assistant
+from .errors import RagError
+from .records import to_dict
+
+
+def _parser() -> argparse.ArgumentParser:
+    p = argparse.ArgumentParser(prog="rag", description="Search and cited answers over "
+                                "AI-research digests.")
+    p.add_argument("--corpus", help="corpus folder (default: RAG_CORPUS_DIR or ./corpus)")
+    p.add_argument("--index", help="index folder (default: RAG_INDEX_DIR or ./index)")
+    p.add_argument("-v", "--verbose", action="store_true", help="log progress details")
+    sub = p.add_subparsers(dest="command", required=True)
+
+    s = sub.add_parser("index", help="build or refresh the index (only changed chunks embed)")
+    s.add_argument("--rebuild", action="store_true", help="re-embed everything")
+
+    def filters(sp: argparse.ArgumentParser) -> None:
+        sp.add_argument("--since", help="only digests dated on/after YYYY-MM-DD")
+        sp.add_argument("--until", help="only digests dated on/before YYYY-MM-DD")
+        sp.add_argument("--digest", help="only this digest (id or part of its title)")
+        sp.add_argument("--has-code", action="store_true", default=None,
+                        help="only papers with a code link")
+        sp.add_argument("--json", action="store_true", help="machine-readable output")
+
+    s = sub.add_parser("ask", help="answer a question with cited papers")
+    s.add_argument("question")
+    filters(s)
+    s = sub.add_parser("search", help="show the most relevant passages")
+    s.add_argument("query")
+    s.add_argument("-k", type=int, default=10, help="number of results (default 10)")
+    s.add_argument("--by-paper", action="store_true", help="one result per paper")
+    filters(s)
+    s = sub.add_parser("papers", help="list every extracted paper with its fields and mentions")
+    s.add_argument("--json", action="store_true", help="machine-readable output")
+    sub.add_parser("status", help="show the index state, counts and model")
+    return p
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    """Entry point of the ``rag`` console script."""
+    args = _parser().parse_args(argv)
+    logging.basicConfig(level=logging.INFO if args.verbose else logging.WARNING,
+                        format="%(levelname)s %(message)s")
+    assistant = Assistant(corpus_dir=args.corpus, index_dir=args.index, progress=True)
+    try:
+        return _run(args, assistant)
+    except RagError as err:
+        print(f"error: {err}", file=sys.stderr)
+        return 2
+    except KeyboardInterrupt:
+        print("interrupted", file=sys.stderr)
+        return 130
+
+
+def _filters(args: argparse.Namespace) -> dict:
+    return {"since": args.since, "until": args.until, "digest": args.digest,
+            "has_code": args.has_code}
+
+
+def _run(args: argparse.Namespace, a: Assistant) -> int:
+    if args.command == "index":
+        r = a.build(rebuild=args.rebuild)
+        print(f"Indexed {r.digests} digests, {r.papers} papers, {r.chunks} chunks into "
+              f"{r.folder} in {r.seconds:.1f}s: embedded {r.embedded} chunks, reused {r.reused}.")
+        for w in r.warnings:
+            print(f"warning: {w}", file=sys.stderr)
+        return 0
+    if args.command == "status":
+        state, reason = a.state()
+        print(f"index: {state} ({reason})")
+        if state == "ok":
+            print(json.dumps(a.status(), indent=1))
+        return 0
+    if args.command == "ask":
+        ans = a.ask(args.question, **_filters(args))
+        if args.json:
+            print(json.dumps({"question": ans.question, "text": ans.text,
+                              "abstained": ans.abstained, "notes": list(ans.notes),
+                              "citations": [_citation(c) for c in ans.citations]},
+                             ensure_ascii=False, indent=1))
+        else:
+            print(ans.text)
+        return 0
+    if args.command == "search":
+        hits = a.search(args.query, k=args.k, group_by_paper=args.by_paper, **_filters(args))
+        if args.json:
+            print(json.dumps([{"score": h.score, "text": h.text, "chunk_id": h.chunk.id,
+                               "digest": to_dict(h.digest),
+                               "paper": to_dict(h.paper) if h.paper else None}
+                              for h in hits], ensure_ascii=False, indent=1))
+        else:
+            for i, h in enumerate(hits, 1):
+                who = f" [{h.paper.title}]" if h.paper else ""
+                print(f"{i:2d}. {h.digest.title} ({h.digest.date}){who}\n    {h.text[:300]}\n")
+        return 0
+    if args.command == "papers":
+        papers = a.papers()
+        if args.json:
+            print(json.dumps([to_dict(p) for p in papers], ensure_ascii=False, indent=1))
+        else:
+            for p in papers:
+                print(f"- {p.title}" + (f" ({p.short_name})" if p.short_name else ""))
+                if p.authors:
+                    print(f"    authors (digest): {' / '.join(p.authors)}")
+                if p.arxiv_authors:
+                    print(f"    authors (arXiv):  {', '.join(p.arxiv_authors)}")
+                if p.institutions:
+                    print(f"    institutions: {', '.join(p.institutions)}")
+                for url in p.code_urls:
+                    print(f"    code: {url}")
+                if p.arxiv_id:
+                    print(f"    arXiv: {p.arxiv_url}")
+                for issue in p.attribution_issues:
+                    print(f"    warning: {issue}")
+                print(f"    in: {', '.join(p.digest_ids)}")
+            print(f"\n{len(papers)} papers")
+        return 0
+    raise AssertionError(args.command)
+
+
+def _citation(c) -> dict:  # noqa: ANN001 - Citation
+    return {"n": c.n, "text": c.text, "sentences": list(c.sentences),
+            "paper": to_dict(c.paper) if c.paper else None, "digest": to_dict(c.digest)}
+
+
+if __name__ == "__main__":
+    sys.exit(main())

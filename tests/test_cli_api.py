@@ -1,0 +1,108 @@
+"""The CLI, the public Python API (with the real bundled model), and safe rendering."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import pytest
+
+import rag
+from rag import Assistant
+from rag.cli import main
+from rag.records import Answer, Citation, Digest, Paper
+from rag.render import answer_markdown, link, paper_card
+
+
+@pytest.fixture
+def cli_env(fake_settings, monkeypatch: pytest.MonkeyPatch):  # noqa: ANN001, ANN201
+    monkeypatch.setenv("RAG_MODEL", "hashing-256")
+    return ["--corpus", str(fake_settings.corpus_dir), "--index", str(fake_settings.index_dir)]
+
+
+def test_cli_index_twice_embeds_nothing_second_time(cli_env, capsys) -> None:  # noqa: ANN001
+    assert main([*cli_env, "index"]) == 0
+    assert "embedded" in capsys.readouterr().out
+    assert main([*cli_env, "index"]) == 0
+    assert "embedded 0 chunks" in capsys.readouterr().out
+
+
+def test_cli_ask_search_papers_json(cli_env, capsys) -> None:  # noqa: ANN001
+    assert main([*cli_env, "ask", "Where is the code for TimeMAE?", "--json"]) == 0
+    out = json.loads(capsys.readouterr().out)
+    assert not out["abstained"] and "github.com/Mingyue-Cheng/TimeMAE" in out["text"]
+    assert out["citations"][0]["paper"]["short_name"] == "TimeMAE"
+    assert main([*cli_env, "search", "zebrafish cardiac", "-k", "3", "--json"]) == 0
+    hits = json.loads(capsys.readouterr().out)
+    assert len(hits) == 3 and "ZACAF" in hits[0]["paper"]["title"]
+    assert main([*cli_env, "papers", "--json"]) == 0
+    papers = json.loads(capsys.readouterr().out)
+    assert len(papers) >= 70
+    molre = next(p for p in papers if p["short_name"] == "MoLRE")
+    assert molre["arxiv_id"] == "2603.00675" and molre["mentions"]
+
+
+def test_cli_errors_are_messages_not_tracebacks(cli_env, tmp_path: Path, capsys) -> None:  # noqa: ANN001
+    assert main([*cli_env, "ask", "  "]) == 2
+    err = capsys.readouterr().err
+    assert err.startswith("error: The question is empty") and "Traceback" not in err
+    assert main(["--corpus", str(tmp_path / "none"), "--index", str(tmp_path / "ix"),
+                 "ask", "hi"]) == 2
+    assert "does not exist" in capsys.readouterr().err
+
+
+def test_module_level_api_uses_env_dirs(fake_settings, monkeypatch) -> None:  # noqa: ANN001
+    monkeypatch.setenv("RAG_CORPUS_DIR", str(fake_settings.corpus_dir))
+    monkeypatch.setenv("RAG_INDEX_DIR", str(fake_settings.index_dir))
+    monkeypatch.setenv("RAG_MODEL", "hashing-256")
+    monkeypatch.setattr(rag.assistant, "_default", None)
+    hits = rag.search("peatland fire detection", k=3)
+    assert hits and hits[0].digest.path.startswith(str(fake_settings.corpus_dir))
+    assert Path(fake_settings.index_dir, "CURRENT").exists()
+    monkeypatch.setattr(rag.assistant, "_default", None)
+
+
+@pytest.mark.real_model
+def test_real_model_search_and_ask(seed_real: Assistant) -> None:
+    hits = rag.Assistant.search(seed_real, "peatland fire detection", k=10)
+    assert "Peatland" in hits[0].paper.title
+    assert hits[0].digest.title and hits[0].digest.date and hits[0].digest.path
+    ans = seed_real.ask("Which papers adapt foundation models to head CT?")
+    assert not ans.abstained
+    assert ans.citations[0].paper.short_name == "MoLRE"
+    assert ans.citations[0].paper.arxiv_id == "2603.00675"
+    assert seed_real.ask("a good sourdough recipe?").abstained
+
+
+@pytest.mark.real_model
+def test_real_model_paraphrase_and_filters(seed_real: Assistant) -> None:
+    ans = seed_real.ask("Which work pretrains interatomic potentials on cheap force-field data?")
+    assert ans.citations and ans.citations[0].paper.short_name == "T-PaiNN"
+    hits = seed_real.search("knowledge distillation", k=10, since="2026-05-01", has_code=True)
+    assert hits and all(h.digest.date.month == 5 and h.paper.code_urls for h in hits)
+
+
+def _answer_with(text: str, url: str = "javascript:alert(1)") -> Answer:
+    d = Digest("d", "Digest <b>", None, None, "d.txt", "0")
+    p = Paper("p", "Title <script>alert(1)</script>", authors=("[x](javascript:alert(1))",),
+              code_urls=(url,))
+    c = Citation(1, p, text, d, sentences=(text,))
+    return Answer("q", text, (c,))
+
+
+def test_corpus_text_is_rendered_as_text() -> None:
+    ans = _answer_with("Evil <script>alert(1)</script> and [click](javascript:alert(1)).")
+    card = paper_card(ans.citations[0])
+    assert "<script>" not in card and "&lt;script&gt;" in card
+    assert 'href="javascript' not in card
+    md = answer_markdown(ans)
+    assert "<script>" not in md and "](javascript" not in md
+    assert link("https://github.com/x/y").startswith('<a href="https://github.com/x/y"')
+    assert "<a" not in link("javascript:alert(1)")
+
+
+def test_app_respond_answers_with_sources(seed_fake: Assistant) -> None:
+    import app
+
+    demo = app.build_app(seed_fake)
+    assert demo is not None

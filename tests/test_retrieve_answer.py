@@ -1,0 +1,141 @@
+"""Chunking, hybrid retrieval with filters, the reranker hook, and extractive cited answers
+(fake hashing embedder: fast and offline)."""
+
+from __future__ import annotations
+
+import datetime as dt
+import re
+
+import pytest
+
+from rag import Assistant
+from rag.chunk import chunk_corpus
+from rag.errors import QuestionError
+from rag.ingest import load_corpus
+from rag.papers import extract_papers
+from rag.query import date_filters
+from rag.retrieve import Filters, Retriever
+from rag.text import sentences
+from tests.conftest import CORPUS
+
+
+def test_chunks_follow_papers_and_carry_context() -> None:
+    docs, _ = load_corpus(CORPUS)
+    ps = extract_papers(docs)
+    chunks = chunk_corpus(docs, ps, header="paper")
+    assert {c.digest_id for c in chunks} == {d.digest.id for d in docs}
+    for c in chunks:
+        spans = ps.for_passage(c.digest_id, c.passage_index)
+        named = {pid for a, b, pid in spans}
+        # a chunk names only papers the passage names, and lists every paper it mentions
+        assert set(c.paper_ids) <= named
+        for pid in named - set(c.paper_ids):
+            p = ps.papers[pid]
+            assert not (p.short_name and re.search(rf"\b{re.escape(p.short_name)}\b", c.text)), \
+                f"{c.id} mentions {p.short_name} without listing it"
+        if c.paper_ids:
+            assert c.embed_text.startswith(ps.papers[c.paper_ids[0]].title)
+    molre = [c for c in chunks if any("low-rank" in p for p in c.paper_ids)]
+    assert molre and all(c.section for c in molre)
+    # the first paragraph of 000 names two papers in two sentence groups: two chunks
+    p2 = [c for c in chunks if c.digest_id.startswith("000") and c.passage_index == 2]
+    assert len(p2) == 2 and p2[0].paper_ids != p2[1].paper_ids
+    plain = chunk_corpus(docs, ps, header="none")
+    assert all(c.embed_text == c.text for c in plain)
+
+
+def test_search_finds_paper_and_respects_filters(seed_fake: Assistant) -> None:
+    hits = seed_fake.search("peatland fire detection Walsh Hadamard", k=5)
+    assert hits and "Peatland" in hits[0].paper.title
+    assert [h.score for h in hits] == sorted((h.score for h in hits), reverse=True)
+    since = seed_fake.search("transfer learning", k=30, since="2026-05-01")
+    assert since and all(h.digest.date >= dt.date(2026, 5, 1) for h in since)
+    until = seed_fake.search("transfer learning", k=30, until="2026-03-10")
+    assert until and all(h.digest.date <= dt.date(2026, 3, 10) for h in until)
+    one = seed_fake.search("transfer learning", k=30, digest="Grand Tour")
+    assert one and {h.digest.id for h in one} == {"004_b6aece3e71f316d0"}
+    code = seed_fake.search("transfer learning", k=30, has_code=True)
+    assert code and all(h.paper and h.paper.code_urls for h in code)
+    grouped = seed_fake.search("medical imaging", k=10, group_by_paper=True)
+    ids = [h.paper.id for h in grouped if h.paper]
+    assert len(ids) == len(set(ids))
+    assert seed_fake.search("transfer", since="2027-01-01") == []
+
+
+def test_bad_filters_are_clear_errors(seed_fake: Assistant) -> None:
+    with pytest.raises(QuestionError, match="YYYY-MM-DD"):
+        seed_fake.search("x", since="March")
+    with pytest.raises(QuestionError, match="swap"):
+        Filters.make(since="2026-05-01", until="2026-03-01")
+
+
+def test_reranker_hook_reorders_results(seed_fake: Assistant) -> None:
+    plain = seed_fake.retriever.search("transfer learning for medical images", k=10)
+    favourite = plain[7].chunk.embed_text
+    calls = []
+
+    def fake_reranker(query: str, texts: list[str]) -> list[float]:
+        calls.append(query)
+        return [1.0 if t == favourite else 0.0 for t in texts]
+
+    r = Retriever(seed_fake.index, seed_fake.embedder, seed_fake.settings, fake_reranker)
+    hits = r.search("transfer learning for medical images", k=5)
+    assert calls == ["transfer learning for medical images"]
+    assert hits[0].chunk.embed_text == favourite
+    assert [h.chunk.id for h in hits[1:4]] == [h.chunk.id for h in plain[:3]]
+
+
+def test_answer_cites_sentences_it_quotes(seed_fake: Assistant) -> None:
+    ans = seed_fake.ask("Which work detects peatland fires with a Walsh Hadamard ResNet?")
+    assert not ans.abstained and ans.citations
+    assert "Peatland" in ans.citations[0].paper.title
+    markers = {int(n) for n in re.findall(r"\[(\d+)\]", ans.text.split("**Sources**")[0])}
+    assert markers == {c.n for c in ans.citations}
+    for c in ans.citations:
+        assert c.sentences and all(s in c.text for s in c.sentences)
+        for s in c.sentences:  # the marker follows the sentence in the text
+            assert f"{s} [{c.n}]" in ans.text
+    sources = ans.text.split("**Sources**")[1]
+    assert "Emadeldeen Hamdan et al." in sources and "2026-03-07" in sources
+    assert "arxiv.org/abs/2603.02465" in sources
+
+
+def test_code_question_gives_code_link(seed_fake: Assistant) -> None:
+    ans = seed_fake.ask("Where is the code for ZACAF?")
+    assert not ans.abstained
+    assert ans.citations[0].paper.short_name == "ZACAF"
+    assert "https://github.com/UCI-BME-ZACAF/ZACAF" in ans.text
+
+
+def test_off_topic_question_abstains(seed_fake: Assistant) -> None:
+    ans = seed_fake.ask("What is a good sourdough recipe?")
+    assert ans.abstained and not ans.citations
+    assert "do not cover" in ans.text and len(ans.text) < 300
+
+
+def test_bad_questions(seed_fake: Assistant) -> None:
+    with pytest.raises(QuestionError, match="empty"):
+        seed_fake.ask("   ")
+    long = seed_fake.ask("peatland fire detection " * 500)  # ~12,000 characters
+    assert any("characters" in n for n in long.notes) and len(long.question) <= 2000
+    other = seed_fake.ask("泥炭火灾检测的迁移学习论文是哪篇？")
+    assert any("English" in n for n in other.notes)  # a sane answer with a note, no crash
+    with pytest.raises(QuestionError):
+        seed_fake.ask(None)  # type: ignore[arg-type]
+
+
+def test_date_phrases_become_filters(seed_fake: Assistant) -> None:
+    assert date_filters("What about PINNs since May?", 2026)[:2] == (dt.date(2026, 5, 1), None)
+    assert date_filters("What did the March digests say?", 2026)[:2] == (
+        dt.date(2026, 3, 1), dt.date(2026, 3, 31))
+    assert date_filters("May I ask about robots?", 2026)[:2] == (None, None)
+    ans = seed_fake.ask("What did the digests say about physics-informed neural networks "
+                        "since May?")
+    assert any("2026-05-01" in n for n in ans.notes)
+    assert all(c.digest.date >= dt.date(2026, 5, 1) for c in ans.citations)
+
+
+def test_sentences_split_on_initials_and_abbreviations() -> None:
+    text = "J. Z. Kolter et al. from CMU show it. It reaches AUC 0.917. See Fig. 2 for more."
+    assert sentences(text) == ["J. Z. Kolter et al. from CMU show it.", "It reaches AUC 0.917.",
+                               "See Fig. 2 for more."]

@@ -49,7 +49,8 @@ class Assistant:
     @property
     def embedder(self) -> Embedder:
         if self._embedder is None:
-            self._embedder = load_embedder(self.settings.model, self.settings.batch_size)
+            self._embedder = load_embedder(self.settings.model, self.settings.batch_size,
+                                            self.settings.int8)
         return self._embedder
 
     def state(self) -> tuple[str, str]:

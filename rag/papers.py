@@ -15,6 +15,7 @@ from collections import defaultdict
 from dataclasses import dataclass, field, replace
 from pathlib import Path
 
+from .attribution import attribution_issues
 from .ingest import LoadedDigest
 from .mentions import (
     RawMention,
@@ -151,6 +152,8 @@ def extract_papers(docs: list[LoadedDigest], metadata: list[dict] | None = None)
     _attach_urls(docs, papers, spans)
     if metadata:
         papers = join_metadata(papers, metadata, docs)
+    papers = {pid: replace(p, attribution_issues=attribution_issues(p)) for pid, p in
+              papers.items()}
     return PaperSet(papers, {k: sorted(set(v)) for k, v in spans.items()})
 
 
@@ -356,16 +359,13 @@ def load_metadata(folder: Path) -> tuple[list[dict], list[str]]:
 
 
 def clean_author_list(authors: list) -> tuple[str, ...]:
-    """Names only: drops snapshot notes such as '(not in excerpt ...)' or 'et al.'."""
-    out = []
-    for a in authors or []:
-        if not isinstance(a, str):
-            continue
-        a = a.strip()
-        if not a or "(" in a or "not in excerpt" in a.lower() or re.search(r"\bet al\b", a):
-            continue
-        out.append(a)
-    return tuple(out)
+    """Names only. A list carrying a snapshot note ('(not in excerpt; digest: ...)') or 'et al.'
+    is not a real author list: it counts as unknown (empty), never as partial names."""
+    names = [a.strip() for a in authors or [] if isinstance(a, str) and a.strip()]
+    if any(re.search(r"[()]|not in excerpt|digest:|\bet al\b|full list", a, re.I)
+           for a in names):
+        return ()
+    return tuple(names)
 
 
 def match_metadata(paper: Paper, metadata: list[dict]) -> dict | None:

@@ -35,6 +35,11 @@ class Settings(BaseSettings):
         "package) or the path of any local sentence-transformers folder.",
     )
     batch_size: int = Field(32, ge=1, description="Embedding batch size.")
+    int8: bool = Field(
+        False,
+        description="Run the embedding model with dynamic int8 linear layers (faster on CPU, "
+        "slightly different vectors; the index is rebuilt when this changes).",
+    )
     context_header: str = Field(
         "paper",
         pattern="^(none|paper|paper\\+digest)$",

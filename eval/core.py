@@ -1,0 +1,194 @@
+"""Core benchmark on the seed digests: retrieval quality, abstention, latency, build cost.
+
+Measures, in one process and one run, what the core issue targets: paper Recall@5 and MRR on
+the hand-written question set, abstention on unanswerable questions, warm ``search()`` and
+``ask()`` latency, and index build time against the time the same model takes to encode the
+same chunk texts alone. Results are plain dicts (JSON-able), BEIR-style.
+
+    python -m eval.core            # writes eval/results/core.json
+"""
+
+from __future__ import annotations
+
+import json
+import statistics
+import tempfile
+import time
+from pathlib import Path
+
+import numpy as np
+from tqdm.auto import tqdm
+
+from rag import Assistant, Settings
+from rag.chunk import chunk_corpus
+from rag.embed import Embedder, load_embedder
+from rag.index import build_index
+from rag.ingest import load_corpus
+from rag.papers import extract_papers, load_metadata
+from rag.records import Hit
+from rag.retrieve import Filters
+
+from .gold import align, digest_questions, gold_papers
+
+RESULTS = Path(__file__).resolve().parent / "results"
+
+
+def ranked_keys(hits: list[Hit], amap: dict[str, str]) -> list[str]:
+    """Gold paper keys in the order the hits first mention them."""
+    out: list[str] = []
+    for h in hits:
+        for p in h.papers:
+            key = amap.get(p.id)
+            if key and key not in out:
+                out.append(key)
+    return out
+
+
+def question_filters(q: dict) -> Filters:
+    return Filters.make(since=q.get("since"), until=q.get("until"), digest=q.get("digest"))
+
+
+def retrieval_quality(a: Assistant, questions: list[dict], amap: dict[str, str]) -> dict:
+    """Paper-level Recall@1/5/10 and MRR@10 over answerable questions (grade-2 papers)."""
+    r1, r5, r10, mrr = [], [], [], []
+    misses = []
+    for q in tqdm(questions, desc="retrieval", leave=False):
+        if not q["answerable"]:
+            continue
+        hits = a.retriever.search(q["question"], k=30, filters=question_filters(q))
+        keys = ranked_keys(hits, amap)
+        rel = {k for k, g in q["relevant"].items() if g >= 2}
+        first = next((i for i, k in enumerate(keys) if k in rel), None)
+        r1.append(first is not None and first < 1)
+        r5.append(first is not None and first < 5)
+        r10.append(first is not None and first < 10)
+        mrr.append(1 / (first + 1) if first is not None and first < 10 else 0.0)
+        if first is None or first >= 5:
+            misses.append({"id": q["id"], "question": q["question"], "got": keys[:5]})
+    return {"questions": len(r5), "recall@1": float(np.mean(r1)), "recall@5": float(np.mean(r5)),
+            "recall@10": float(np.mean(r10)), "mrr@10": float(np.mean(mrr)), "misses": misses}
+
+
+def abstention(a: Assistant, questions: list[dict]) -> dict:
+    """Share of unanswerable questions abstained, and of answerable ones wrongly abstained."""
+    un, wrong, wrong_ids, kept_ids = [], [], [], []
+    for q in tqdm(questions, desc="abstention", leave=False):
+        f = question_filters(q)
+        ans = a.ask(q["question"], since=f.since, until=f.until, digest=f.digest)
+        if q["answerable"]:
+            wrong.append(ans.abstained)
+            if ans.abstained:
+                wrong_ids.append(q["id"])
+        else:
+            un.append(ans.abstained)
+            if not ans.abstained:
+                kept_ids.append(q["id"])
+    return {"unanswerable": len(un), "unanswerable_abstained": float(np.mean(un)),
+            "answerable": len(wrong), "answerable_wrongly_abstained": float(np.mean(wrong)),
+            "wrongly_abstained_ids": wrong_ids, "answered_unanswerable_ids": kept_ids}
+
+
+def percentiles(xs: list[float]) -> dict:
+    return {"p50_ms": 1000 * float(np.percentile(xs, 50)),
+            "p95_ms": 1000 * float(np.percentile(xs, 95)), "n": len(xs)}
+
+
+def latency(a: Assistant, questions: list[dict], rounds: int = 1) -> dict:
+    """Warm latency of search() and ask() over the question texts (each asked once/round)."""
+    texts = [q["question"] for q in questions]
+    a.search("warm up")
+    a.ask("warm up question about transfer learning")
+    s_times, a_times = [], []
+    for _ in range(rounds):
+        for t in tqdm(texts, desc="latency", leave=False):
+            t0 = time.perf_counter()
+            a.search(t, k=10)
+            s_times.append(time.perf_counter() - t0)
+            t0 = time.perf_counter()
+            a.ask(t)
+            a_times.append(time.perf_counter() - t0)
+    return {"search": percentiles(s_times), "ask": percentiles(a_times)}
+
+
+def build_cost(settings: Settings, embedder: Embedder, repeats: int = 3) -> dict:
+    """Full index build vs encoding the same chunk texts alone, alternated ``repeats`` times
+    in this process (medians reported), plus a second build on the unchanged corpus."""
+    docs, _ = load_corpus(settings.corpus_dir)
+    meta, _ = load_metadata(settings.metadata_dir)
+    chunks = chunk_corpus(docs, extract_papers(docs, meta), settings.context_header,
+                          settings.max_chunk_chars)
+    texts = [c.embed_text for c in chunks]
+    embedder.encode(texts[:8])  # warm the model
+    enc, build, embedded_first = [], [], []
+    for _ in tqdm(range(repeats), desc="build vs encode", leave=False):
+        t0 = time.perf_counter()
+        for i in range(0, len(texts), 64):
+            embedder.encode(texts[i:i + 64])
+        enc.append(time.perf_counter() - t0)
+        with tempfile.TemporaryDirectory() as tmp:
+            s = settings.model_copy(update={"index_dir": Path(tmp)})
+            t0 = time.perf_counter()
+            r = build_index(s, embedder, progress=False)
+            build.append(time.perf_counter() - t0)
+            embedded_first.append(r.embedded)
+            again = build_index(s, embedder, progress=False)
+    ratio = statistics.median(build) / statistics.median(enc)
+    return {"chunks": len(texts), "encode_only_s": statistics.median(enc),
+            "build_s": statistics.median(build), "build_over_encode": ratio,
+            "encode_runs_s": enc, "build_runs_s": build, "first_build_embedded": embedded_first[-1],
+            "second_build_embedded": again.embedded, "chunks_per_s": len(texts) /
+            statistics.median(enc)}
+
+
+def header_comparison(settings: Settings, embedder: Embedder, questions: list[dict]) -> dict:
+    """Retrieval quality with each context-header mode, same model, same run."""
+    out = {}
+    for mode in ("none", "paper", "paper+digest"):
+        with tempfile.TemporaryDirectory() as tmp:
+            s = settings.model_copy(update={"index_dir": Path(tmp), "context_header": mode})
+            a = Assistant(settings=s, embedder=embedder)
+            amap = align(list(a.index.papers.values()), gold_papers())
+            q = retrieval_quality(a, questions, amap)
+            q.pop("misses")
+            out[mode] = q
+    return out
+
+
+def run(settings: Settings | None = None, repeats: int = 3) -> dict:
+    """Every core measurement, in one process: the build cost and context headers for the
+    configured model, then quality, abstention and latency for fp32 and int8 side by side."""
+    settings = settings or Settings()
+    questions = digest_questions()
+    embedder = load_embedder(settings.model, settings.batch_size, settings.int8)
+    result: dict = {"model": embedder.name, "questions": len(questions),
+                    "default_int8": settings.int8}
+    result["build"] = build_cost(settings, embedder, repeats)
+    result["context_header"] = header_comparison(settings, embedder, questions)
+    result["variants"] = {}
+    for int8 in (False, True):
+        emb = embedder if int8 == settings.int8 else load_embedder(settings.model,
+                                                                   settings.batch_size, int8)
+        with tempfile.TemporaryDirectory() as tmp:
+            s = settings.model_copy(update={"index_dir": Path(tmp), "int8": int8})
+            a = Assistant(settings=s, embedder=emb)
+            amap = align(list(a.index.papers.values()), gold_papers())
+            result["variants"][emb.name] = {
+                "retrieval": retrieval_quality(a, questions, amap),
+                "abstention": abstention(a, questions),
+                "latency": latency(a, questions),
+            }
+    return result
+
+
+if __name__ == "__main__":
+    RESULTS.mkdir(exist_ok=True)
+    res = run()
+    (RESULTS / "core.json").write_text(json.dumps(res, indent=1))
+    for name, v in res["variants"].items():
+        r, ab, la = v["retrieval"], v["abstention"], v["latency"]
+        print(f"{name}: R@5 {r['recall@5']:.3f} MRR {r['mrr@10']:.3f} | abstained "
+              f"{ab['unanswerable_abstained']:.3f} wrongly {ab['answerable_wrongly_abstained']:.3f}"
+              f" | search p50 {la['search']['p50_ms']:.1f} ms ask p50 {la['ask']['p50_ms']:.1f} ms")
+    b = res["build"]
+    print(f"build {b['build_s']:.2f}s vs encode {b['encode_only_s']:.2f}s = "
+          f"{b['build_over_encode']:.2f}x; second build embedded {b['second_build_embedded']}")

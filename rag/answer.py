@@ -20,7 +20,7 @@ import numpy as np
 
 from .embed import Embedder
 from .index import Index
-from .records import Answer, Citation, Digest, Hit, Paper
+from .records import Answer, Chunk, Citation, Digest, Evidence, Hit, Paper
 from .settings import Settings
 from .text import sentences, tokenize
 
@@ -59,6 +59,11 @@ class Answerer:
         n = max(1, len(index.chunks))
         self._n = n
         self._generic = {t for t, c in self._df.items() if c / n > 0.15}
+        self._paper_text_rows: dict[str, list[int]] = {}  # paper id -> rows of its own text
+        for row, c in enumerate(index.chunks):
+            if c.source != "digest":
+                for pid in c.paper_ids:
+                    self._paper_text_rows.setdefault(pid, []).append(row)
 
     def idf(self, term: str) -> float:
         return math.log((self._n + 1) / (self._df.get(term, 0) + 0.5))
@@ -77,7 +82,26 @@ class Answerer:
         w1, w2, w3 = COVERAGE_WEIGHTS
         return Coverage(w1 * best + w2 * cov + w3 * vocab + COVERAGE_BIAS, best, cov, vocab)
 
-    def answer(self, question: str, hits: list[Hit], notes: tuple[str, ...] = ()) -> Answer:
+    def label(self, chunk: Chunk) -> str:
+        """Where a passage comes from: "Digest: <title> (<date>)" or the paper text's label."""
+        if chunk.source == "digest":
+            d = self.index.digests.get(chunk.digest_id)
+            return f"Digest: {d.title} ({d.date or 'undated'})" if d else "Digest"
+        return chunk.label
+
+    def backing(self, paper: Paper, question: str,
+                query_vector: np.ndarray | None = None) -> Chunk | None:
+        """The paper's own passage (abstract, PDF page) closest to the question, if any."""
+        rows = self._paper_text_rows.get(paper.id)
+        if not rows:
+            return None
+        if query_vector is None:
+            query_vector = self.embedder.encode([question])[0]
+        sims = self.index.dense.vectors_at(rows) @ query_vector
+        return self.index.chunks[rows[int(np.argmax(sims))]]
+
+    def answer(self, question: str, hits: list[Hit], notes: tuple[str, ...] = (),
+               query_vector: np.ndarray | None = None) -> Answer:
         """Compose the answer to ``question`` from ``hits`` (best first)."""
         cov = self.coverage(question, hits)
         if not hits or cov.score < self.settings.abstain_threshold:
@@ -104,12 +128,21 @@ class Answerer:
             if not picks:
                 continue
             n = len(citations) + 1
-            order = sorted(picks, key=lambda x: (x[2].chunk.id, x[2].chunk.text.find(x[1])))
+            order = sorted(picks, key=lambda x: (x[2].chunk.source != "digest", x[2].chunk.id,
+                                                 x[2].chunk.text.find(x[1])))
             chunks = list(dict.fromkeys(p[2].chunk for p in order))
+            evidence = [Evidence(c.text, c.source, self.label(c), tuple(
+                s for _, s, h in order if h.chunk.id == c.id), c.id) for c in chunks]
+            if paper and all(c.source == "digest" for c in chunks):
+                extra = self.backing(paper, question, query_vector)
+                if extra is not None:  # the paper's own words beside the digest's
+                    evidence.append(Evidence(extra.text, extra.source, self.label(extra), (),
+                                             extra.id))
             citations.append(Citation(
-                n=n, paper=paper, text="\n".join(c.text for c in chunks),
+                n=n, paper=paper, text="\n".join(e.text for e in evidence),
                 digest=self.index.digests[chunks[0].digest_id],
-                sentences=tuple(p[1] for p in order), chunk_ids=tuple(c.id for c in chunks)))
+                sentences=tuple(p[1] for p in order), chunk_ids=tuple(e.chunk_id for e in evidence),
+                evidence=tuple(evidence)))
             quoted = " ".join(f"{s} [{n}]" for _, s, _ in order)
             head = f"**{paper.title}**" if paper else f"**{citations[-1].digest.title}**"
             if paper and paper.authors:
@@ -152,7 +185,7 @@ class Answerer:
 
     def _abstain(self, question: str, hits: list[Hit], notes: tuple[str, ...]) -> Answer:
         digests = sorted((d for d in self.index.digests.values() if d.date), key=lambda d: d.date)
-        span = (f" ({len(self.index.digests)} digests, {digests[0].date:%b %-d} to "
+        span = (f" ({len(digests)} digests, {digests[0].date:%b %-d} to "
                 f"{digests[-1].date:%b %-d, %Y})") if digests else ""
         text = (f"The digests do not cover this question{span}, so I can't answer it from them. "
                 "Try rephrasing it, or widen the filters if you set any.")
@@ -174,6 +207,9 @@ def format_source(c: Citation) -> str:
         parts.append("(" + ", ".join(p.institutions) + ")")
     line = " - ".join([parts[0], " ".join(parts[1:])]) if len(parts) > 1 else parts[0]
     line += f". In: {d.title} ({when})"
+    own = [e.label for e in c.evidence if e.source != "digest"]
+    if own:
+        line += ". Paper text: " + "; ".join(own)
     if p.code_urls:
         line += ". Code: " + ", ".join(p.code_urls)
     if p.arxiv_url:

@@ -9,9 +9,12 @@ its digest, section and paper ids, plus an optional context header for embedding
 
 from __future__ import annotations
 
+import datetime as dt
+
 from .ingest import LoadedDigest
 from .papers import PaperSet
 from .records import Chunk, Digest, Paper
+from .sources import PaperText
 from .text import split_sentences
 
 HEADER_MODES = ("none", "paper", "paper+digest")
@@ -85,6 +88,48 @@ def chunk_digest(doc: LoadedDigest, paperset: PaperSet, header: str = "paper",
                     paper_ids=paper_ids, kind=p.kind))
                 part += 1
     return chunks
+
+
+PAPERS_DIGEST = "papers"  # digest id of paper texts that no digest mentions
+
+
+def paper_chunks(papers: dict[str, Paper], texts: list[PaperText], owners: list[str],
+                 digests: dict[str, Digest], header: str = "paper",
+                 max_chars: int = 1200) -> list[Chunk]:
+    """Chunks of the papers' own text: arXiv abstracts, PDF pages (page numbers kept) and
+    user abstracts, each linked to its paper and dated by the newest digest mentioning it."""
+    def home(p: Paper) -> str:
+        dated = [m.digest_id for m in p.mentions if m.digest_id in digests]
+        return max(dated, key=lambda d: (digests[d].date or dt.date.min, d)) if dated \
+            else PAPERS_DIGEST
+
+    def make(p: Paper, text: str, kind: str, source: str, origin: str,
+             page: int | None, tag: str) -> list[Chunk]:
+        head = context_header(digests.get(home(p)) or papers_digest(""), "", [p], header)
+        return [Chunk(id=f"{source}:{p.id}:{tag}:{i}", digest_id=home(p), passage_index=-1,
+                      section="Paper text", text=piece,
+                      embed_text=f"{head}\n{piece}" if head else piece, paper_ids=(p.id,),
+                      kind=kind, source=source, origin=origin, page=page)
+                for i, piece in enumerate(_split_long(text, max_chars))]
+
+    out: list[Chunk] = []
+    for p in papers.values():
+        if p.abstract and p.abstract_source == "arXiv":
+            out += make(p, p.abstract, "abstract", "arxiv", p.arxiv_id or "", None, "abs")
+    for t, pid in zip(texts, owners):
+        p = papers[pid]
+        if t.abstract and p.abstract_source != "arXiv":
+            out += make(p, t.abstract, "abstract", t.source, t.origin, None, f"{t.origin}-abs")
+        for number, page_text in t.pages:
+            out += make(p, page_text, "page", t.source, t.origin, number,
+                        f"{t.origin}-p{number}")
+    return out
+
+
+def papers_digest(corpus_dir: str) -> Digest:
+    """The stand-in digest that paper texts no digest mentions are filed under."""
+    return Digest(PAPERS_DIGEST, "Papers folder (not in any digest)", None, None,
+                  f"{corpus_dir}/papers", "")
 
 
 def chunk_corpus(docs: list[LoadedDigest], paperset: PaperSet, header: str = "paper",

@@ -47,6 +47,8 @@ def _parser() -> argparse.ArgumentParser:
     s = sub.add_parser("papers", help="list every extracted paper with its fields and mentions")
     s.add_argument("--json", action="store_true", help="machine-readable output")
     sub.add_parser("status", help="show the index state, counts and model")
+    sub.add_parser("fetch-abstracts", help="fetch arXiv abstracts of the papers into "
+                   "corpus/arxiv/ (cached; works offline afterwards) and refresh the index")
     return p
 
 
@@ -78,6 +80,15 @@ def _run(args: argparse.Namespace, a: Assistant) -> int:
               f"{r.folder} in {r.seconds:.1f}s: embedded {r.embedded} chunks, reused {r.reused}.")
         for w in r.warnings:
             print(f"warning: {w}", file=sys.stderr)
+        return 0
+    if args.command == "fetch-abstracts":
+        r = a.fetch_abstracts()
+        for m in r.messages:
+            print(m, file=sys.stderr)
+        print(f"arXiv abstracts: {r.fetched} fetched, {r.cached} already cached, "
+              f"{r.not_found} not found, {r.failed} failed"
+              + (" (offline: used the cache)" if r.offline else "")
+              + (". Index refreshed." if r.fetched else "."))
         return 0
     if args.command == "status":
         state, reason = a.state()

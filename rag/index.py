@@ -28,13 +28,14 @@ from pathlib import Path
 
 import numpy as np
 
-from .chunk import chunk_corpus
+from .chunk import PAPERS_DIGEST, chunk_corpus, paper_chunks, papers_digest
 from .embed import Embedder, content_key
 from .errors import IndexStateError
 from .ingest import corpus_files, load_corpus
-from .papers import extract_papers, load_metadata
+from .papers import attach_paper_texts, extract_papers, load_metadata
 from .records import Chunk, Digest, Paper, to_dict
 from .settings import INDEX_FORMAT_VERSION, Settings
+from .sources import load_paper_texts, paper_files
 from .store import FaissStore, LexicalIndex
 
 CURRENT = "CURRENT"
@@ -80,7 +81,7 @@ def corpus_fingerprint(settings: Settings) -> str:
     files = corpus_files(settings.corpus_dir) if Path(settings.corpus_dir).is_dir() else []
     meta = sorted(Path(settings.metadata_dir).glob("*.jsonl")) if \
         Path(settings.metadata_dir).is_dir() else []
-    for path in [*files, *meta]:
+    for path in [*files, *meta, *paper_files(settings.corpus_dir)]:
         h.update(path.name.encode())
         with contextlib.suppress(OSError):
             h.update(hashlib.sha256(path.read_bytes()).digest())
@@ -175,6 +176,15 @@ def build_index(settings: Settings, embedder: Embedder, progress: bool = True,
         warnings += meta_warnings
         paperset = extract_papers(docs, metadata)
         chunks = chunk_corpus(docs, paperset, settings.context_header, settings.max_chunk_chars)
+        texts, text_warnings = load_paper_texts(settings.corpus_dir)
+        warnings += text_warnings
+        paperset.papers, owners = attach_paper_texts(paperset.papers, texts)
+        digest_records = {d.digest.id: d.digest for d in docs}
+        extra = paper_chunks(paperset.papers, texts, owners, digest_records,
+                             settings.context_header, settings.max_chunk_chars)
+        if any(c.digest_id == PAPERS_DIGEST for c in extra):
+            digest_records[PAPERS_DIGEST] = papers_digest(str(settings.corpus_dir))
+        chunks += extra
         keys = [content_key(embedder.name, c.embed_text) for c in chunks]
         old = {} if rebuild else _previous_vectors(index_dir, embedder.name, embedder.dim)
         todo = [i for i, k in enumerate(keys) if k not in old]
@@ -197,7 +207,7 @@ def build_index(settings: Settings, embedder: Embedder, progress: bool = True,
             lexical = LexicalIndex(settings.bm25_k1, settings.bm25_b)
             lexical.build([c.embed_text for c in chunks])
             lexical.save(tmp)
-            digests = {d.digest.id: to_dict(d.digest) for d in docs}
+            digests = {k: to_dict(d) for k, d in digest_records.items()}
             _write_json(tmp / "digests.json", digests)
             _write_json(tmp / "papers.json", {pid: to_dict(p) for pid, p in
                                               paperset.papers.items()})

@@ -28,6 +28,7 @@ from .mentions import (
     sentence_mentions,
 )
 from .records import Mention, Paper
+from .sources import PaperText
 from .text import (
     normalize_title,
     slugify,
@@ -355,7 +356,13 @@ def load_metadata(folder: Path) -> tuple[list[dict], list[str]]:
                 warnings.append(f"{path.name} line {n}: needs 'arxiv_id' and 'title'; skipped.")
                 continue
             records.append(rec)
-    return records, warnings
+    merged: dict[str, dict] = {}  # one record per arXiv id: a snapshot line plus a cached
+    for rec in records:           # abstract for the same paper become one record
+        have = merged.setdefault(str(rec["arxiv_id"]), {})
+        for k, v in rec.items():
+            if v and not have.get(k):
+                have[k] = v
+    return list(merged.values()), warnings
 
 
 def clean_author_list(authors: list) -> tuple[str, ...]:
@@ -459,4 +466,34 @@ def join_metadata(papers: dict[str, Paper], metadata: list[dict],
         pid, rec = who[0][1], records[arxiv_id]
         out[pid] = replace(out[pid], arxiv_id=arxiv_id, arxiv_title=rec["title"],
                            arxiv_authors=clean_author_list(rec.get("authors", [])))
+    for pid, paper in out.items():  # abstracts fetched from arXiv (rag.arxiv's cache)
+        rec = records.get(paper.arxiv_id or "")
+        if rec and rec.get("abstract") and not paper.abstract:
+            out[pid] = replace(paper, abstract=" ".join(str(rec["abstract"]).split()),
+                               abstract_source="arXiv")
     return out
+
+
+def attach_paper_texts(papers: dict[str, Paper], texts: list[PaperText]
+                       ) -> tuple[dict[str, Paper], list[str]]:
+    """Link each paper text (PDF, abstracts file) to its paper, by arXiv id or title; a text
+    that matches no paper becomes a paper of its own. Returns (papers, owner id per text)."""
+    out = dict(papers)
+    owners: list[str] = []
+    for t in texts:
+        pid = next((p.id for p in out.values() if t.arxiv_id and p.arxiv_id == t.arxiv_id), None)
+        if pid is None:
+            rec = match_metadata(Paper("_", t.title), [
+                {"arxiv_id": p.id, "title": p.arxiv_title or p.title} for p in out.values()])
+            pid = rec["arxiv_id"] if rec else None
+        if pid is None:
+            pid = base = slugify(t.title)
+            n = 2
+            while pid in out:
+                pid, n = f"{base}-{n}", n + 1
+            out[pid] = Paper(id=pid, title=t.title, arxiv_id=t.arxiv_id,
+                             arxiv_authors=t.authors)
+        if t.abstract and not out[pid].abstract:
+            out[pid] = replace(out[pid], abstract=t.abstract, abstract_source=t.origin)
+        owners.append(pid)
+    return out, owners

@@ -97,6 +97,8 @@ class Paper:
     arxiv_authors: tuple[str, ...] = ()  # the real author list, from arXiv metadata
     mentions: tuple[Mention, ...] = ()
     attribution_issues: tuple[str, ...] = ()
+    abstract: str | None = None  # the paper's own abstract (arXiv, a PDF or an abstracts file)
+    abstract_source: str | None = None  # where the abstract comes from, e.g. "arXiv"
 
     @property
     def arxiv_url(self) -> str | None:
@@ -131,7 +133,21 @@ class Chunk:
     text: str  # what the user sees and what answers quote
     embed_text: str  # what is embedded (text, optionally behind a context header)
     paper_ids: tuple[str, ...] = ()
-    kind: str = "paragraph"  # "paragraph" | "bullet"
+    kind: str = "paragraph"  # "paragraph" | "bullet" | "abstract" | "page"
+    source: str = "digest"  # "digest" | "arxiv" | "pdf" | "file" (a user's abstracts file)
+    origin: str = ""  # for paper text: the file or arXiv id it comes from
+    page: int | None = None  # PDF page number (1-based)
+
+    @property
+    def label(self) -> str:
+        """Where the text comes from, for citations: "arXiv abstract 2603.00675" etc."""
+        if self.source == "arxiv":
+            return f"arXiv abstract {self.origin}".strip()
+        if self.source == "pdf":
+            return f"PDF {self.origin}, page {self.page}" if self.page else f"PDF {self.origin}"
+        if self.source == "file":
+            return f"abstract from {self.origin}"
+        return "digest"
 
     @classmethod
     def from_dict(cls, d: dict[str, Any]) -> Chunk:
@@ -156,6 +172,17 @@ class Hit:
 
 
 @dataclass(frozen=True)
+class Evidence:
+    """One labelled passage behind a citation: the digest's words or the paper's own."""
+
+    text: str
+    source: str  # "digest" | "arxiv" | "pdf" | "file"
+    label: str  # "Digest: <title> (2026-03-07)", "arXiv abstract 2603.00675", "PDF x.pdf, page 3"
+    sentences: tuple[str, ...] = ()  # the sentences of ``text`` the answer quotes
+    chunk_id: str = ""
+
+
+@dataclass(frozen=True)
 class Citation:
     """A numbered source of an answer: the paper and the passage text that backs it."""
 
@@ -165,6 +192,7 @@ class Citation:
     digest: Digest
     sentences: tuple[str, ...] = ()  # the sentences of ``text`` the answer quotes
     chunk_ids: tuple[str, ...] = ()
+    evidence: tuple[Evidence, ...] = ()  # labelled passages: digest first, then paper text
 
 
 @dataclass(frozen=True)
@@ -177,3 +205,4 @@ class Answer:
     abstained: bool = False
     hits: tuple[Hit, ...] = field(default=(), repr=False)
     notes: tuple[str, ...] = ()  # e.g. "question truncated to 2000 characters"
+    unsupported: tuple[str, ...] = ()  # LLM answers: sentences no retrieved passage supports

@@ -16,7 +16,7 @@ PROJECT_ROOT = Path(__file__).resolve().parent.parent
 
 # Bumped whenever the on-disk index layout or the chunk/paper logic changes in a way that
 # makes an older index wrong; an index with another version is rebuilt (or refused).
-INDEX_FORMAT_VERSION = 1
+INDEX_FORMAT_VERSION = 2
 
 
 class Settings(BaseSettings):
@@ -68,6 +68,27 @@ class Settings(BaseSettings):
         description="Abstain when the question's coverage score (rag.answer.Answerer.coverage) "
         "is below this; calibrated on eval/data/digest_questions.jsonl. Lower abstains less.",
     )
+
+    # LLM answers (rag/llm.py); each backend but 'extractive' is an optional pip extra
+    llm_backend: str = Field(
+        "extractive",
+        pattern="^(extractive|openai|ollama|llamacpp)$",
+        description="Who writes answers: 'extractive' (no LLM), 'openai' (any OpenAI-compatible "
+        "endpoint, extra [openai]), 'ollama' (extra [ollama]) or 'llamacpp' (a local GGUF file, "
+        "extra [llamacpp]).",
+    )
+    llm_model: str | None = Field(
+        None, description="Model name (openai, ollama) or path of the .gguf file (llamacpp)."
+    )
+    llm_base_url: str | None = Field(
+        None, description="Endpoint URL (an OpenAI-compatible server, or the Ollama server)."
+    )
+    llm_api_key_env: str = Field(
+        "OPENAI_API_KEY", description="Name of the environment variable holding the API key."
+    )
+    llm_temperature: float = Field(0.1, ge=0, le=2, description="Sampling temperature.")
+    llm_max_tokens: int = Field(512, ge=16, description="Longest answer the model may write.")
+    llm_passages: int = Field(6, ge=1, le=20, description="Passages shown to the model.")
 
     max_question_chars: int = Field(
         2000, ge=10, description="Longer questions are truncated (with a note in the answer)."

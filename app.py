@@ -1,22 +1,34 @@
-"""digest-rag's Gradio app: chat over the digests with cited paper cards and filters.
+"""digest-rag's Gradio app: streaming chat with cited paper cards, filters, follow-up questions
+and a papers browser.
 
 Run ``python app.py`` (or ``make run``): it builds the index when it is missing or stale and
 serves on http://127.0.0.1:7860 (``--host``/``--port`` or RAG_HOST/RAG_PORT to change).
-This file only wires the library (``rag``) to the UI.
+API clients call the ``/ask`` endpoint (see README_client_snippet.md). This file only wires the
+library (``rag``) to the UI; HTML/markdown rendering and escaping live in ``rag.render``.
 """
 
 from __future__ import annotations
 
 import argparse
+import datetime as dt
+import logging
 import os
+import time
+from collections.abc import Callable, Iterator
 
 os.environ.setdefault("HF_HUB_OFFLINE", "1")
 os.environ.setdefault("GRADIO_ANALYTICS_ENABLED", "False")
 
 import gradio as gr  # noqa: E402
 
-from rag import Assistant, RagError  # noqa: E402
-from rag.render import answer_markdown, esc, sources_html  # noqa: E402
+from rag import Assistant, Paper, RagError  # noqa: E402
+from rag.conversation import Rewriter, rewrite_followup  # noqa: E402
+from rag.render import APP_CSS as CSS  # noqa: E402
+from rag.render import APP_HEAD as HEAD  # noqa: E402
+from rag.render import (answer_dict, answer_stream, error_html, filters_line,  # noqa: E402
+                        md_escape, paper_info_card, sources_html, sources_panel, status_html)
+
+log = logging.getLogger("digest-rag.app")
 
 EXAMPLES = [
     "Which papers adapt foundation models to head CT?",
@@ -24,85 +36,311 @@ EXAMPLES = [
     "What did the digests say about physics-informed neural networks since May?",
     "Which work uses transfer learning to detect peatland fires?",
 ]
-CSS = """
-.src-card {border:1px solid var(--border-color-primary); border-radius:8px; padding:10px 12px;
-           margin-bottom:10px; background: var(--background-fill-secondary);}
-.src-title {font-weight:600; margin-bottom:4px;} .src-n {color: var(--color-accent);}
-.src-meta {font-size:0.9em; opacity:0.85;} .src-links {margin-top:4px;}
-.src-warn {color:#b45309; font-size:0.9em; margin-top:4px;}
-.src-text {margin:6px 0 0 0; font-size:0.9em; border-left:3px solid var(--color-accent);
-           padding-left:8px;} mark {background:#fde68a; color:inherit;}
-"""
+SEARCHING = "_Searching the digests…_"
+PAPER_COLUMNS = ["Date", "Paper", "Authors (digest)", "Institutions", "Code"]
+CONCURRENCY = int(os.environ.get("RAG_CONCURRENCY", "4"))
+
+def _message(err: Exception) -> str:
+    """A user-facing message for any error (RagErrors carry their own)."""
+    if isinstance(err, RagError):
+        return str(err)
+    log.exception("unexpected error in the app")
+    return (f"Something went wrong ({type(err).__name__}: {err}). The details are in the "
+            "server log.")
 
 
-def build_app(assistant: Assistant) -> gr.Blocks:
-    """The Gradio Blocks app over one Assistant."""
+class AssistantApp:
+    """The handlers behind the UI and the API, over one Assistant."""
 
-    def status_line() -> str:
+    def __init__(self, assistant: Assistant, rewriter: Rewriter | None = None,
+                 stream_delay: float = 0.02) -> None:
+        self.assistant = assistant
+        self.rewriter = rewriter
+        self.stream_delay = stream_delay  # pause between streamed sentences (readability)
+
+    # ------------------------------------------------------------------ status and build
+    def status(self) -> tuple[str, dict]:
+        """(status line html, Build button update)."""
         try:
-            s = assistant.status()
-        except RagError as err:
-            return f"⚠ {esc(str(err))}"
-        return (f"Index: {s['digests']} digests · {s['papers']} papers · {s['chunks']} chunks · "
-                f"model {esc(s['model'])} · built {esc(s['built_at'])}")
+            a = self.assistant
+            if not a.auto_build and a._index is None:
+                state, reason = a.state()
+                if state != "ok":
+                    return (error_html(f"The index is {state}: {reason}. Build it to start."),
+                            gr.update(visible=True))
+            return status_html(a.status()), gr.update(visible=False)
+        except Exception as err:  # noqa: BLE001 - shown as a message
+            return error_html(_message(err)), gr.update(visible=True)
 
-    def digest_choices() -> list[tuple[str, str]]:
+    def build(self) -> tuple[str, dict, dict, list, list[str]]:
+        """Build (or refresh) the index, then refresh everything that depends on it."""
         try:
-            ds = sorted(assistant.index.digests.values(), key=lambda d: d.date or d.id)
-        except RagError:
+            report = self.assistant.build()
+            self.assistant.index  # noqa: B018
+            line, btn = self.status()
+            line = line.replace("</div>", f" · built {report.chunks} chunks in "
+                                f"{report.seconds:.1f}s</div>", 1)
+        except Exception as err:  # noqa: BLE001
+            line, btn = error_html(_message(err)), gr.update(visible=True)
+        rows, ids = self.papers_table()
+        return line, btn, gr.update(choices=self.digest_choices()), rows, ids
+
+    def digest_choices(self) -> list[tuple[str, str]]:
+        try:
+            ds = sorted(self.assistant.index.digests.values(),
+                        key=lambda d: (d.date or dt.date.min, d.id))
+        except Exception:  # noqa: BLE001 - the status line says why
             return []
-        return [(f"{d.date} · {d.title}", d.id) for d in ds]
+        return [(f"{d.date or 'undated'} · {d.title}", d.id) for d in ds]
 
-    def respond(question: str, history: list, since: str, until: str, digest: str | None,
-                has_code: bool):
-        """Answer one chat question; returns the updated chat and the sources panel."""
+    def _digest_id(self, digest: str | None) -> str | None:
+        """A digest id from an id or a title (API clients may pass either)."""
+        if not digest:
+            return None
+        digests = self.assistant.index.digests
+        if digest in digests:
+            return digest
+        for d in digests.values():
+            if d.title.strip().lower() == digest.strip().lower():
+                return d.id
+        raise RagError(f"No digest {digest!r}.", "pick one of the digests listed in the app")
+
+    def filters_text(self, since: str, until: str, digest: str | None, has_code: bool) -> str:
+        """The visible 'Filters: …' line (with a warning for a malformed date)."""
+        bad = []
+        for name, v in (("since", since), ("until", until)):
+            try:
+                if v and v.strip():
+                    dt.date.fromisoformat(v.strip())
+            except ValueError:
+                bad.append(f"{name} “{v}” is not a date (use YYYY-MM-DD)")
+        title = dict((i, t) for t, i in self.digest_choices()).get(digest or "", digest)
+        line = filters_line((since or "").strip(), (until or "").strip(), title, bool(has_code))
+        return line + ("  \n⚠ " + md_escape("; ".join(bad)) if bad else "")
+
+    # ------------------------------------------------------------------ chat
+    def respond(self, question: str, history: list, turns: list, since: str, until: str,
+                digest: str | None, has_code: bool) -> Iterator[tuple]:
+        """Answer one chat question, streaming the answer sentence by sentence.
+        Yields (chat, textbox, sources panel, turns)."""
         history = list(history or [])
-        if not (question or "").strip():
-            return history, "", gr.update()
+        turns = list(turns or [])
+        question = (question or "").strip()
+        if not question:
+            yield list(history), "", gr.update(), turns
+            return
+        prior = list(history)
         history.append({"role": "user", "content": question})
+        history.append({"role": "assistant", "content": SEARCHING})
+        yield list(history), "", gr.update(), turns
         try:
-            ans = assistant.ask(question, since=since or None, until=until or None,
-                                digest=digest or None, has_code=True if has_code else None)
-            history.append({"role": "assistant", "content": answer_markdown(ans)})
-            return history, "", sources_html(ans)
-        except RagError as err:
-            history.append({"role": "assistant", "content": f"⚠ {err}"})
-            return history, "", ""
+            searched = rewrite_followup(question, prior, self.rewriter)
+            ans = self.assistant.ask(searched, since=since or None, until=until or None,
+                                     digest=self._digest_id(digest),
+                                     has_code=True if has_code else None)
+        except Exception as err:  # noqa: BLE001 - every error becomes a chat message
+            history[-1] = {"role": "assistant", "content": "⚠ " + md_escape(_message(err))}
+            yield list(history), "", gr.update(), turns
+            return
+        turn = len(turns) + 1
+        turns.append((question, sources_html(ans, self.assistant.index.digests, turn)))
+        panel = sources_panel(turns)
+        prefix = (f"_Searching for: {md_escape(searched)}_\n\n"
+                  if searched.strip() != question else "")
+        pieces = list(answer_stream(ans, turn))
+        for i, partial in enumerate(pieces):
+            if i and self.stream_delay:
+                time.sleep(self.stream_delay)
+            history[-1] = {"role": "assistant", "content": prefix + partial}
+            # the cards come with the first piece (so [n] links work at once) and the last
+            yield (list(history), "", panel if i in (0, len(pieces) - 1) else gr.update(),
+                   turns)
 
-    with gr.Blocks(title="digest-rag") as app:
-        gr.Markdown("## digest-rag\nAsk about the papers in the research digests. "
-                    "Every answer cites its sources.")
-        status = gr.HTML(status_line())
-        with gr.Row():
-            with gr.Column(scale=3):
-                chat = gr.Chatbot(label="Chat", height=480)
+    def clear(self) -> tuple[list, str, list]:
+        return [], sources_panel([]), []
+
+    # ------------------------------------------------------------------ API
+    def ask(self, question: str, since: str = "", until: str = "", digest: str = "",
+            has_code: bool = False) -> dict:
+        """Answer a question from the digests, citing the papers.
+
+        Returns a dict: answer (markdown with [n] markers), abstained, notes and citations
+        (title, authors, institutions, digest, date, code_urls, arxiv_url, passage, ...).
+        Dates are YYYY-MM-DD; digest is a digest id or title; has_code keeps papers with code.
+        """
+        try:
+            ans = self.assistant.ask(question, since=since or None, until=until or None,
+                                     digest=self._digest_id(digest),
+                                     has_code=True if has_code else None)
+        except Exception as err:  # noqa: BLE001
+            raise gr.Error(_message(err)) from None
+        return answer_dict(ans)
+
+    # ------------------------------------------------------------------ papers browser
+    def _papers(self) -> list[Paper]:
+        try:
+            return self.assistant.papers()
+        except Exception:  # noqa: BLE001 - the status line says why
+            return []
+
+    def _newest(self, p: Paper) -> str:
+        ds = self.assistant.index.digests
+        dates = [ds[i].date for i in p.digest_ids if i in ds and ds[i].date]
+        return max(dates).isoformat() if dates else ""
+
+    def institutions(self) -> list[str]:
+        return sorted({i for p in self._papers() for i in p.institutions}, key=str.lower)
+
+    def papers_table(self, query: str = "", institution: str | None = None,
+                     has_code: bool = False, sort: str = "Newest first") -> tuple[list, list]:
+        """(table rows, paper ids in row order) for the papers browser."""
+        q = (query or "").strip().lower()
+        rows: list[tuple[list, str]] = []
+        for p in self._papers():
+            hay = " ".join([p.title, p.short_name or "", *p.authors, *p.arxiv_authors,
+                            *p.institutions]).lower()
+            if (q and q not in hay) or (has_code and not p.code_urls) or (
+                    institution and institution not in p.institutions):
+                continue
+            title = p.title + (f" ({p.short_name})" if p.short_name and
+                               p.short_name.lower() not in p.title.lower() else "")
+            rows.append(([self._newest(p), title, " / ".join(p.authors),
+                          ", ".join(p.institutions), "✓" if p.code_urls else ""], p.id))
+        if sort == "Oldest first":
+            rows.sort(key=lambda r: (r[0][0] or "9999", r[0][1].lower()))
+        elif sort == "Title A-Z":
+            rows.sort(key=lambda r: r[0][1].lower())
+        else:
+            rows.sort(key=lambda r: (r[0][0], r[0][1].lower()), reverse=True)
+        return [r for r, _ in rows] or [[""] * len(PAPER_COLUMNS)], [i for _, i in rows]
+
+    def paper_card(self, ids: list[str], evt: gr.SelectData) -> str:
+        """The card of the paper in the selected row."""
+        try:
+            row = evt.index[0] if isinstance(evt.index, (list, tuple)) else int(evt.index)
+            if not ids or row >= len(ids):
+                return ""
+            index = self.assistant.index
+            p = index.papers[ids[row]]
+            passages = list(dict.fromkeys(c.text for c in index.chunks if p.id in c.paper_ids))
+            return paper_info_card(p, index.digests, passages[:4])
+        except Exception as err:  # noqa: BLE001
+            return error_html(_message(err))
+
+
+def _example_text(evt: gr.SelectData) -> str:
+    """The question of a clicked example."""
+    value = evt.value
+    return value.get("text", "") if isinstance(value, dict) else str(value or "")
+
+
+def build_app(assistant: Assistant, rewriter: Rewriter | None = None,
+              stream_delay: float = 0.02) -> gr.Blocks:
+    """The Gradio Blocks app over one Assistant (launch it with :func:`launch`)."""
+    h = AssistantApp(assistant, rewriter, stream_delay)
+    first_rows, first_ids = h.papers_table()
+    with gr.Blocks(title="digest-rag", fill_width=True) as app:
+        gr.Markdown("## digest-rag\nAsk about the papers in the research digests. Every answer "
+                    "cites its sources; click a **[n]** to see the passage it comes from.",
+                    elem_id="title")
+        with gr.Row(equal_height=True):
+            status = gr.HTML(elem_id="status")
+            build_btn = gr.Button("Build index", variant="secondary", visible=False,
+                                  size="sm", scale=0, elem_id="build-btn")
+        turns = gr.State([])
+        with gr.Tabs():
+            with gr.Tab("Ask", id="ask"):
                 with gr.Row():
-                    box = gr.Textbox(placeholder="Ask a question about the digests…",
-                                     show_label=False, scale=5, autofocus=True)
-                    send = gr.Button("Ask", variant="primary", scale=1)
-                gr.Examples(EXAMPLES, inputs=box)
-                with gr.Accordion("Filters (apply to the next question)", open=False):
-                    with gr.Row():
-                        since = gr.Textbox(label="Since (YYYY-MM-DD)")
-                        until = gr.Textbox(label="Until (YYYY-MM-DD)")
-                    digest = gr.Dropdown(choices=digest_choices(), label="Digest", value=None)
-                    has_code = gr.Checkbox(label="Only papers with code")
-            with gr.Column(scale=2):
-                gr.Markdown("### Sources")
-                sources = gr.HTML('<div class="src-empty">Sources appear here.</div>')
-        inputs = [box, chat, since, until, digest, has_code]
-        box.submit(respond, inputs, [chat, box, sources])
-        send.click(respond, inputs, [chat, box, sources])
-        app.load(status_line, None, status)
+                    with gr.Column(scale=3, min_width=320):
+                        chat = gr.Chatbot(label="Chat", height=520, elem_id="chat",
+                                          examples=[{"text": e} for e in EXAMPLES],
+                                          placeholder="**Ask about the digests** – or start "
+                                          "with one of these:", feedback_options=None)
+                        filt = gr.Markdown(filters_line(), elem_id="filters-line")
+                        with gr.Row(elem_id="ask-row"):
+                            box = gr.Textbox(placeholder="Ask about the digests…",
+                                             show_label=False, scale=5, autofocus=True,
+                                             elem_id="question", lines=1, max_lines=4)
+                            send = gr.Button("Ask", variant="primary", scale=0, min_width=72,
+                                             elem_id="ask-btn")
+                            clear = gr.Button("Clear", scale=0, min_width=72, elem_id="clear")
+                        with gr.Accordion("Filters (apply to the next question)", open=False,
+                                          elem_id="filters"):
+                            with gr.Row():
+                                since = gr.Textbox(label="Since", placeholder="YYYY-MM-DD",
+                                                   elem_id="since", min_width=120)
+                                until = gr.Textbox(label="Until", placeholder="YYYY-MM-DD",
+                                                   elem_id="until", min_width=120)
+                            digest = gr.Dropdown(choices=h.digest_choices(), label="Digest",
+                                                 value=None, elem_id="digest")
+                            has_code = gr.Checkbox(label="Only papers with code",
+                                                   elem_id="has-code")
+                    with gr.Column(scale=2, min_width=300):
+                        gr.Markdown("### Sources")
+                        sources = gr.HTML(sources_panel([]), elem_id="sources")
+            with gr.Tab("Papers", id="papers"):
+                with gr.Row():
+                    p_query = gr.Textbox(label="Search papers", placeholder="title, name, "
+                                         "author or institution", scale=3, elem_id="p-query")
+                    p_inst = gr.Dropdown(choices=h.institutions(), label="Institution",
+                                         value=None, scale=2, elem_id="p-inst")
+                    p_sort = gr.Dropdown(["Newest first", "Oldest first", "Title A-Z"],
+                                         value="Newest first", label="Sort", scale=1,
+                                         elem_id="p-sort")
+                    p_code = gr.Checkbox(label="Has code", scale=1, elem_id="p-code")
+                p_ids = gr.State(first_ids)
+                table = gr.Dataframe(value=first_rows, headers=PAPER_COLUMNS,
+                                     interactive=False, wrap=True, elem_id="papers-table",
+                                     max_height=560, column_widths=["11%", "45%", "17%", "21%",
+                                                                    "6%"])
+                p_card = gr.HTML('<div class="src-empty">Select a row to see the paper.</div>',
+                                 elem_id="paper-card")
+
+        quiet: dict = {"api_visibility": "private"}
+        chat_in = [box, chat, turns, since, until, digest, has_code]
+        chat_out = [chat, box, sources, turns]
+        box.submit(h.respond, chat_in, chat_out, show_progress="hidden", **quiet)
+        send.click(h.respond, chat_in, chat_out, show_progress="hidden", **quiet)
+        chat.example_select(_example_text, None, box, **quiet).then(
+            h.respond, chat_in, chat_out, show_progress="hidden", **quiet)
+        clear.click(h.clear, None, [chat, sources, turns], **quiet)
+        for comp in (since, until, digest, has_code):
+            comp.change(h.filters_text, [since, until, digest, has_code], filt, **quiet)
+        p_in = [p_query, p_inst, p_code, p_sort]
+        for comp in p_in:
+            comp.change(h.papers_table, p_in, [table, p_ids], show_progress="hidden", **quiet)
+        table.select(h.paper_card, [p_ids], p_card, scroll_to_output=True, **quiet)
+        build_btn.click(h.build, None, [status, build_btn, digest, table, p_ids], **quiet)
+        app.load(h.status, None, [status, build_btn], **quiet)
+        gr.api(h.ask, api_name="ask")
+    app.queue(default_concurrency_limit=CONCURRENCY)
     return app
 
 
-def main() -> None:
+def theme() -> gr.themes.Base:
+    """The default theme with system fonts: nothing is fetched from the network (Gradio's
+    bundled font files are partial subsets and its default font comes from a font CDN)."""
+    return gr.themes.Default(
+        font=["-apple-system", "BlinkMacSystemFont", "Segoe UI", "Roboto", "Helvetica Neue",
+              "Arial", "Liberation Sans", "sans-serif"],
+        font_mono=["ui-monospace", "SFMono-Regular", "Menlo", "Consolas", "Liberation Mono",
+                   "monospace"])
+
+
+def launch(app: gr.Blocks, host: str = "127.0.0.1", port: int = 7860,
+           block: bool = True, **kwargs: object) -> gr.Blocks:
+    """Serve ``app`` with the app's CSS and scripts (``block=False`` returns at once)."""
+    app.launch(server_name=host, server_port=port, css=CSS, head=HEAD, theme=theme(),
+               prevent_thread_lock=not block, footer_links=["api"], **kwargs)
+    return app
+
+
+def main(argv: list[str] | None = None, serve: Callable[..., gr.Blocks] = launch) -> None:
     """Parse --host/--port, make sure the index exists, and serve."""
     parser = argparse.ArgumentParser(description="digest-rag web app")
     parser.add_argument("--host", default=os.environ.get("RAG_HOST", "127.0.0.1"))
     parser.add_argument("--port", type=int, default=int(os.environ.get("RAG_PORT", "7860")))
-    args = parser.parse_args()
+    args = parser.parse_args(argv)
     assistant = Assistant(progress=True)
     try:
         state, reason = assistant.state()
@@ -113,7 +351,8 @@ def main() -> None:
         assistant.index  # noqa: B018 - load before serving
     except RagError as err:
         print(f"warning: {err}\nThe app starts anyway and shows this message.")
-    build_app(assistant).launch(server_name=args.host, server_port=args.port, css=CSS)
+        assistant.auto_build = False  # the "Build index" button retries
+    serve(build_app(assistant), args.host, args.port)
 
 
 if __name__ == "__main__":

@@ -1,18 +1,21 @@
-"""Render: answers, source cards and status lines as safe HTML/markdown for the app.
+"""Render: answers, source cards, paper cards and status lines as safe HTML/markdown for the app.
 
 Everything that comes from the corpus is escaped here: a digest containing ``<script>`` or a
 markdown link to ``javascript:`` shows up as text, never as markup. Only http(s) links become
-links.
+links. Inline ``[n]`` markers in chat messages link to ``#src-<turn>-<n>``, the id of the
+matching source card (the app scrolls to it on click).
 """
 
 from __future__ import annotations
 
 import html
 import re
+from collections.abc import Iterator, Mapping
 
-from .records import Answer, Citation, Paper
+from .answer import ARXIV_INTENT, CODE_INTENT
+from .records import Answer, Citation, Digest, Paper
 
-_SAFE_URL = re.compile(r"^https?://[^\s<>\"']+$")
+_SAFE_URL = re.compile(r"^https?://[^\s<>\"'`\\]+$")
 _MD_SPECIAL = re.compile(r"([\\`*_{}\[\]()<>#|!~])")
 
 
@@ -26,12 +29,25 @@ def md_escape(text: str) -> str:
     return _MD_SPECIAL.sub(r"\\\1", text or "")
 
 
+def safe_url(url: str) -> bool:
+    """Whether ``url`` may become a link (http/https only, no quotes or spaces)."""
+    return bool(_SAFE_URL.match(url or ""))
+
+
 def link(url: str, label: str | None = None) -> str:
     """An <a> for http(s) URLs; anything else (javascript:, data:) is shown as plain text."""
-    if not _SAFE_URL.match(url or ""):
+    if not safe_url(url):
         return esc(label or url)
     return (f'<a href="{esc(url)}" target="_blank" rel="noopener noreferrer">'
             f"{esc(label or url)}</a>")
+
+
+def md_link(url: str, label: str | None = None) -> str:
+    """A markdown link for http(s) URLs; anything else is escaped text."""
+    if not safe_url(url):
+        return md_escape(label or url)
+    target = url.replace("(", "%28").replace(")", "%29")
+    return f"[{md_escape(label or url)}]({target})"
 
 
 def highlight(text: str, sentences: tuple[str, ...]) -> str:
@@ -44,18 +60,26 @@ def highlight(text: str, sentences: tuple[str, ...]) -> str:
     return out
 
 
-def paper_card(c: Citation) -> str:
-    """One source card: title, authors, institutions, digest and date, links, passage."""
-    p, d = c.paper, c.digest
-    when = d.date.isoformat() if d.date else "undated"
-    rows = [f'<div class="src-card" id="src-{c.n}"><div class="src-title"><span class="src-n">'
-            f"[{c.n}]</span> {esc(p.title if p else d.title)}</div>"]
-    if p is not None:
-        rows.extend(_paper_rows(p))
-    rows.append(f'<div class="src-meta">Digest: {esc(d.title)} ({when})</div>')
-    rows.append(f'<blockquote class="src-text">{highlight(c.text, c.sentences)}</blockquote>')
-    rows.append("</div>")
-    return "\n".join(rows)
+def anchor(n: int, turn: int | None = None) -> str:
+    """The HTML id of source card ``n`` of answer ``turn`` (``src-n`` without a turn)."""
+    return f"src-{n}" if turn is None else f"src-{turn}-{n}"
+
+
+def _when(d: Digest | None) -> str:
+    return d.date.isoformat() if d is not None and d.date else "undated"
+
+
+def mentions_row(p: Paper, digests: Mapping[str, Digest] | None) -> str:
+    """'Mentioned in: <digest> (date) · …' for every digest that mentions the paper."""
+    if not digests:
+        return ""
+    found = [digests[i] for i in p.digest_ids if i in digests]
+    if not found:
+        return ""
+    found.sort(key=lambda d: (_when(d), d.title))
+    items = " · ".join(f"{esc(d.title)} ({_when(d)})" for d in found)
+    label = "Digest" if len(found) == 1 else f"Mentioned in {len(found)} digests"
+    return f'<div class="src-meta src-digests">{label}: {items}</div>'
 
 
 def _paper_rows(p: Paper) -> list[str]:
@@ -67,32 +91,241 @@ def _paper_rows(p: Paper) -> list[str]:
                     "</div>")
     if p.institutions:
         rows.append(f'<div class="src-meta">Institutions: {esc(", ".join(p.institutions))}</div>')
-    links = [link(u, "code") for u in p.code_urls]
+    links = [link(u, "code" if len(p.code_urls) == 1 else f"code {i + 1}")
+             for i, u in enumerate(p.code_urls)]
+    links += [link(u, "data") for u in p.data_urls]
     if p.arxiv_url:
         links.append(link(p.arxiv_url, f"arXiv {p.arxiv_id}"))
     if links:
         rows.append('<div class="src-links">' + " · ".join(links) + "</div>")
     for issue in p.attribution_issues:
-        rows.append(f'<div class="src-warn">⚠ {esc(issue)}</div>')
+        rows.append(f'<div class="src-warn">⚠ Attribution: {esc(issue)}</div>')
     return rows
 
 
-def sources_html(answer: Answer) -> str:
-    """The sources panel for an answer."""
+def paper_card(c: Citation, digests: Mapping[str, Digest] | None = None,
+               turn: int | None = None) -> str:
+    """One source card: title, authors (digest and arXiv), institutions, the digests and dates
+    that mention the paper, links, attribution warnings, and the passage with the cited
+    sentences highlighted."""
+    p, d = c.paper, c.digest
+    rows = [f'<div class="src-card" id="{anchor(c.n, turn)}"><div class="src-title">'
+            f'<span class="src-n">[{c.n}]</span> {esc(p.title if p else d.title)}</div>']
+    if p is not None:
+        rows.extend(_paper_rows(p))
+        mentions = mentions_row(p, digests)
+        if mentions and len(p.digest_ids) > 1:
+            rows.append(mentions)
+    rows.append(f'<div class="src-meta">Quoted from: {esc(d.title)} ({_when(d)})</div>')
+    rows.append(f'<blockquote class="src-text">{highlight(c.text, c.sentences)}</blockquote>')
+    rows.append("</div>")
+    return "\n".join(rows)
+
+
+def paper_info_card(p: Paper, digests: Mapping[str, Digest] | None = None,
+                    passages: list[str] | None = None) -> str:
+    """A card for one paper of the papers browser (no citation): metadata and its passages."""
+    name = f' <span class="src-short">({esc(p.short_name)})</span>' if (
+        p.short_name and p.short_name.lower() not in p.title.lower()) else ""
+    rows = [f'<div class="src-card paper-card" id="paper-{esc(p.id)}">'
+            f'<div class="src-title">{esc(p.title)}{name}</div>', *_paper_rows(p)]
+    mentions = mentions_row(p, digests)
+    if mentions:
+        rows.append(mentions)
+    for text in passages or []:
+        rows.append(f'<blockquote class="src-text">{esc(text)}</blockquote>')
+    rows.append("</div>")
+    return "\n".join(rows)
+
+
+def sources_html(answer: Answer, digests: Mapping[str, Digest] | None = None,
+                 turn: int | None = None) -> str:
+    """The source cards of one answer."""
     if answer.abstained or not answer.citations:
         return '<div class="src-empty">No sources: the digests do not cover this question.</div>'
-    return "\n".join(paper_card(c) for c in answer.citations)
+    return "\n".join(paper_card(c, digests, turn) for c in answer.citations)
 
 
-def answer_markdown(answer: Answer) -> str:
-    """The chat message for an answer: corpus text escaped, [n] kept, sources listed."""
-    if answer.abstained:
-        return "\n\n".join([*(f"_{md_escape(n)}_" for n in answer.notes), md_escape(
-            answer.text.split("\n\n")[-1])])
+def sources_panel(turns: list[tuple[str, str]]) -> str:
+    """The sources panel: the newest answer's cards open, earlier answers folded away.
+    ``turns`` holds (question, cards html) per answer, oldest first."""
+    if not turns:
+        return ('<div class="src-empty">Sources appear here: one card per cited paper. Click a '
+                "[n] in an answer to jump to its card.</div>")
+    parts = []
+    for i, (question, cards) in reversed(list(enumerate(turns))):
+        head = f'<div class="src-q">Sources for: “{esc(question)}”</div>'
+        if i == len(turns) - 1:
+            parts.append(f'<div class="src-turn" data-turn="{i + 1}">{head}{cards}</div>')
+        else:
+            parts.append(f'<details class="src-turn" data-turn="{i + 1}"><summary>Earlier: '
+                         f"“{esc(question)}”</summary>{cards}</details>")
+    return "\n".join(parts)
+
+
+def _cite(n: int, turn: int | None) -> str:
+    return f"[\\[{n}\\]](#{anchor(n, turn)})"
+
+
+def answer_stream(answer: Answer, turn: int | None = None) -> Iterator[str]:
+    """The chat message for an answer, growing one sentence at a time (each item is the whole
+    message so far). Corpus text is escaped; ``[n]`` markers link to the source cards."""
     lines = [f"_{md_escape(n)}_" for n in answer.notes]
+    if answer.abstained:
+        lines.append(md_escape(answer.text.split("\n\n")[-1]))
+        yield "\n\n".join(lines)
+        return
+    code_wanted = bool(CODE_INTENT.search(answer.question))
+    arxiv_wanted = bool(ARXIV_INTENT.search(answer.question))
+    intro = "From the digests:" if len(answer.citations) > 1 else "From the digest:"
+    head = "\n\n".join([*lines, intro])
+    done: list[str] = []
     for c in answer.citations:
         title = c.paper.title if c.paper else c.digest.title
         who = f" ({md_escape(c.paper.authors[0])})" if c.paper and c.paper.authors else ""
-        quoted = " ".join(f"{md_escape(s)} **[{c.n}]**" for s in c.sentences)
-        lines.append(f"- **{md_escape(title)}**{who}: {quoted}")
-    return "\n".join(lines)
+        line = f"- **{md_escape(title)}**{who}:"
+        for s in c.sentences:
+            line += f" {md_escape(s)} {_cite(c.n, turn)}"
+            yield head + "\n\n" + "\n".join([*done, line])
+        extra = []
+        if c.paper and code_wanted:
+            extra.append("Code: " + ", ".join(md_link(u) for u in c.paper.code_urls)
+                         if c.paper.code_urls else "The digests give no code link for it.")
+        if c.paper and arxiv_wanted and c.paper.arxiv_url:
+            extra.append("arXiv: " + md_link(c.paper.arxiv_url))
+        if extra:
+            line += " " + " ".join(extra)
+        done.append(line)
+    yield head + "\n\n" + "\n".join(done)
+
+
+def answer_markdown(answer: Answer, turn: int | None = None) -> str:
+    """The complete chat message for an answer (the last item of :func:`answer_stream`)."""
+    out = ""
+    for out in answer_stream(answer, turn):
+        pass
+    return out
+
+
+def status_html(status: Mapping[str, object]) -> str:
+    """The index status line: digests, papers, chunks, model, built at."""
+    built = str(status.get("built_at", "")).replace("T", " ")[:16]
+    return (f'<div class="status-line">Index: <b>{int(status.get("digests", 0))}</b> digests · '
+            f'<b>{int(status.get("papers", 0))}</b> papers · <b>{int(status.get("chunks", 0))}'
+            f'</b> chunks · model {esc(str(status.get("model", "?")))} · built {esc(built)} UTC'
+            "</div>")
+
+
+def error_html(message: str) -> str:
+    """A visible, escaped error/warning box (never a traceback)."""
+    return f'<div class="status-line status-error">⚠ {esc(message)}</div>'
+
+
+def filters_line(since: str | None = None, until: str | None = None,
+                 digest: str | None = None, has_code: bool = False) -> str:
+    """'Filters: since 2026-05-01 · has code' (markdown, escaped), or 'Filters: none'."""
+    parts = []
+    if since and until:
+        parts.append(f"{since} to {until}")
+    elif since:
+        parts.append(f"since {since}")
+    elif until:
+        parts.append(f"until {until}")
+    if digest:
+        parts.append(f"digest “{digest}”")
+    if has_code:
+        parts.append("has code")
+    return "**Filters:** " + (md_escape(" · ".join(parts)) if parts else "none")
+
+
+def answer_dict(answer: Answer, searched: str | None = None) -> dict:
+    """A JSON-able summary of an answer for API clients."""
+    cites = []
+    for c in answer.citations:
+        p = c.paper
+        cites.append({
+            "n": c.n, "title": p.title if p else None, "short_name": p.short_name if p else None,
+            "authors": list(p.authors) if p else [],
+            "arxiv_authors": list(p.arxiv_authors) if p else [],
+            "institutions": list(p.institutions) if p else [],
+            "code_urls": list(p.code_urls) if p else [],
+            "arxiv_url": p.arxiv_url if p else None,
+            "attribution_issues": list(p.attribution_issues) if p else [],
+            "digest": c.digest.title, "date": c.digest.date.isoformat() if c.digest.date else None,
+            "passage": c.text, "sentences": list(c.sentences)})
+    return {"question": answer.question, "searched": searched or answer.question,
+            "answer": answer.text, "abstained": answer.abstained, "notes": list(answer.notes),
+            "citations": cites}
+
+
+# ---------------------------------------------------------------------- app styling
+APP_CSS = """
+.gradio-container {max-width: 1320px !important; margin: 0 auto;}
+#title h2 {margin-bottom: 0;}
+.status-line {font-size: 0.9em; opacity: 0.9; padding: 2px 0;}
+.status-error {color: #b91c1c; opacity: 1; font-weight: 500;}
+#filters-line p {font-size: 0.9em; margin: 0;}
+#sources {max-height: 640px; overflow-y: auto; padding-right: 4px;}
+.src-card {border: 1px solid var(--border-color-primary); border-radius: 8px;
+           padding: 10px 12px; margin-bottom: 10px; background: var(--background-fill-secondary);
+           scroll-margin-top: 16px; transition: box-shadow .3s, border-color .3s;
+           overflow-wrap: anywhere;}
+.src-flash {border-color: var(--color-accent); box-shadow: 0 0 0 3px var(--color-accent-soft);}
+.src-title {font-weight: 600; margin-bottom: 4px;} .src-n {color: var(--color-accent);}
+.src-meta {font-size: 0.88em; opacity: 0.85; margin-top: 2px;}
+.src-links {margin-top: 4px; font-size: 0.9em;}
+.src-warn {color: #b45309; font-size: 0.88em; margin-top: 4px;}
+.src-text {margin: 6px 0 0 0; font-size: 0.88em; border-left: 3px solid var(--color-accent);
+           padding-left: 8px; white-space: pre-wrap;}
+.src-q {font-size: 0.85em; opacity: 0.75; margin: 0 0 6px 0;}
+.src-turn summary {cursor: pointer; font-size: 0.85em; opacity: 0.75; margin: 8px 0;}
+.src-empty {opacity: 0.7; font-size: 0.9em;}
+mark {background: #fde68a; color: inherit; padding: 0 1px; border-radius: 2px;}
+.message a[href*="#src-"] {text-decoration: none; font-weight: 600;}
+#papers-table, #papers-table * {font-family: var(--font) !important;}
+#papers-table {font-size: var(--text-md);}
+@media (max-width: 700px) {
+  #sources {max-height: none;}
+  #ask-row {flex-wrap: nowrap !important;}
+  #ask-row {gap: 6px !important; align-items: stretch;}
+  #ask-row #question {min-width: 0 !important; flex: 1 1 auto !important;}
+  #ask-row button {min-width: 58px !important; padding: 6px 10px !important;
+                   flex: 0 0 auto !important;}
+  #chat .message ul {padding-left: 1.1em;}
+  #papers-table table {table-layout: fixed !important; width: 100% !important;}
+  #papers-table [data-col="2"], #papers-table [data-col="3"],
+  #papers-table th[data-heading="2"], #papers-table th[data-heading="3"] {display: none !important;}
+  #papers-table [data-col="0"], #papers-table th[data-heading="0"] {
+    width: 28% !important; min-width: 28% !important; max-width: 28% !important;
+    flex: 0 0 28% !important;}
+  #papers-table [data-col="1"], #papers-table th[data-heading="1"] {
+    width: 58% !important; min-width: 58% !important; max-width: 58% !important;
+    flex: 0 0 58% !important;}
+  #papers-table [data-col="4"], #papers-table th[data-heading="4"] {
+    width: 14% !important; min-width: 14% !important; max-width: 14% !important;
+    flex: 0 0 14% !important;}
+}
+"""
+
+# The app's stylesheet (above) and script: clicking a [n] link in an answer scrolls to its source card (and unfolds earlier answers).
+APP_HEAD = """
+<script>
+(() => {
+  function jump(id) {
+    const el = document.getElementById(id);
+    if (!el) return false;
+    const det = el.closest('details'); if (det) det.open = true;
+    el.scrollIntoView({behavior: 'smooth', block: 'start'});
+    el.classList.remove('src-flash'); void el.offsetWidth; el.classList.add('src-flash');
+    setTimeout(() => el.classList.remove('src-flash'), 2500);
+    return true;
+  }
+  document.addEventListener('click', (ev) => {
+    const a = ev.target.closest ? ev.target.closest('a[href*="#src-"]') : null;
+    if (!a) return;
+    ev.preventDefault(); ev.stopPropagation();
+    jump(a.getAttribute('href').split('#').pop());
+  }, true);
+})();
+</script>
+"""

@@ -1,0 +1,243 @@
+"""The Gradio app: handlers (streaming, follow-ups, filters, errors, papers browser), the live
+``/ask`` API through gradio_client (the README snippet, eight concurrent users)."""
+
+from __future__ import annotations
+
+import contextlib
+import io
+import json
+import re
+import socket
+import statistics
+import threading
+import time
+from collections.abc import Iterator
+from concurrent.futures import ThreadPoolExecutor
+from pathlib import Path
+
+import pytest
+
+import app
+from rag import Assistant, Settings
+from rag.embed import HashingEmbedder
+
+ROOT = Path(__file__).resolve().parent.parent
+OUTPUT = ROOT / "tests" / "output"
+SNIPPET_URL = "http://127.0.0.1:7860/"
+
+
+def free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+def fake_assistant_over(corpus: Path, index_dir: Path, auto_build: bool = True) -> Assistant:
+    """An assistant with the hashing embedder (fast) over ``corpus``."""
+    s = Settings(corpus_dir=corpus, index_dir=index_dir, model="hashing-256")
+    return Assistant(settings=s, embedder=HashingEmbedder(256), auto_build=auto_build)
+
+
+@contextlib.contextmanager
+def live_app(assistant: Assistant, **kwargs: object) -> Iterator[str]:
+    """Serve the app over ``assistant`` on a free port in this process; yields its URL."""
+    port = free_port()
+    demo = app.build_app(assistant, **kwargs)
+    app.launch(demo, "127.0.0.1", port, block=False, quiet=True)
+    try:
+        yield f"http://127.0.0.1:{port}/"
+    finally:
+        demo.close()
+
+
+@pytest.fixture(scope="module")
+def live_url(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
+    from tests.conftest import copy_corpus
+
+    tmp = tmp_path_factory.mktemp("live")
+    a = fake_assistant_over(copy_corpus(tmp / "corpus"), tmp / "index")
+    a.index  # noqa: B018
+    with live_app(a) as url:
+        yield url
+
+
+def run(gen: Iterator[tuple]) -> list[tuple]:
+    return list(gen)
+
+
+# ---------------------------------------------------------------------- handlers
+def test_respond_streams_and_keeps_the_conversation(seed_fake: Assistant) -> None:
+    h = app.AssistantApp(seed_fake, stream_delay=0)
+    steps = run(h.respond("Where is the code for ZACAF?", [], [], "", "", None, False))
+    assert len(steps) >= 3, "the answer should arrive in several pieces"
+    assert steps[0][0][-1]["content"] == app.SEARCHING
+    texts = [s[0][-1]["content"] for s in steps[1:]]
+    assert all(len(b) >= len(a) for a, b in zip(texts, texts[1:]))  # grows
+    history, box, panel, turns = steps[-1]
+    assert box == "" and len(history) == 2 and len(turns) == 1
+    assert "ZACAF" in history[-1]["content"] and "(#src-1-1)" in history[-1]["content"]
+    assert 'id="src-1-1"' in panel and "github.com/UCI-BME-ZACAF/ZACAF" in panel
+    # follow-up: "its" resolves to ZACAF; the chat says what it searched for
+    steps = run(h.respond("and where is its code?", history, turns, "", "", None, False))
+    history, _, panel, turns = steps[-1]
+    assert len(history) == 4 and len(turns) == 2
+    last = history[-1]["content"]
+    assert "Searching for: Where is ZACAF's code?" in last.replace("\\", "")
+    assert "github.com/UCI-BME-ZACAF/ZACAF" in last and "(#src-2-1)" in last
+    assert 'id="src-2-1"' in panel and "<details" in panel  # the first answer folded away
+
+
+def test_respond_applies_filters_and_reports_errors(seed_fake: Assistant) -> None:
+    h = app.AssistantApp(seed_fake, stream_delay=0)
+    *_, (history, _, panel, _) = run(h.respond("knowledge distillation", [], [], "2026-05-01",
+                                               "", None, True))
+    dates = re.findall(r"Quoted from: .*?\((\d{4}-\d\d-\d\d)\)", panel)
+    assert dates and all(d >= "2026-05-01" for d in dates)
+    *_, (history, _, _, turns) = run(h.respond("anything", [], [], "May 1st", "", None, False))
+    msg = history[-1]["content"]
+    assert msg.startswith("⚠") and "not a date" in msg and "Traceback" not in msg
+    assert turns == []
+    assert "since 2026-05-01" in h.filters_text("2026-05-01", "", None, True)
+    assert "has code" in h.filters_text("2026-05-01", "", None, True)
+    assert "not a date" in h.filters_text("yesterday", "", None, False)
+    assert h.filters_text("", "", None, False).endswith("none")
+    did = next(iter(seed_fake.index.digests))
+    assert seed_fake.index.digests[did].title in h.filters_text("", "", did, False)
+
+
+def test_empty_corpus_and_missing_index_are_messages(tmp_path: Path) -> None:
+    (tmp_path / "corpus").mkdir()
+    a = fake_assistant_over(tmp_path / "corpus", tmp_path / "ix", auto_build=False)
+    h = app.AssistantApp(a, stream_delay=0)
+    line, btn = h.status()
+    assert "⚠" in line and "missing" in line and btn["visible"] is True
+    line, btn, *_ = h.build()
+    assert "⚠" in line and "Traceback" not in line and btn["visible"] is True
+    *_, (history, *_rest) = run(h.respond("hello?", [], [], "", "", None, False))
+    assert history[-1]["content"].startswith("⚠")
+    rows, ids = h.papers_table()
+    assert ids == [] and h.digest_choices() == []
+    assert app.build_app(a) is not None  # the app still builds
+    # once the corpus has a digest, "Build index" works and the status line is normal
+    src = ROOT / "corpus"
+    first = sorted(src.glob("*.txt"))[0]
+    (tmp_path / "corpus" / first.name).write_bytes(first.read_bytes())
+    line, btn, *_ = h.build()
+    assert "Index:" in line and "digests" in line and btn["visible"] is False
+
+
+def test_papers_browser(seed_fake: Assistant) -> None:
+    h = app.AssistantApp(seed_fake)
+    rows, ids = h.papers_table()
+    assert len(rows) == len(ids) == len(seed_fake.papers())
+    dates = [r[0] for r in rows]
+    assert dates == sorted(dates, reverse=True)
+    rows, ids = h.papers_table(sort="Oldest first")
+    assert [r[0] for r in rows] == sorted(r[0] for r in rows)
+    rows, ids = h.papers_table("zacaf")
+    assert len(ids) == 1 and "ZACAF" in rows[0][1]
+    rows, ids = h.papers_table(has_code=True)
+    assert ids and all(seed_fake.index.papers[i].code_urls for i in ids)
+    inst = "Stanford University"
+    assert inst in h.institutions()
+    rows, ids = h.papers_table(institution=inst)
+    assert ids and all(inst in seed_fake.index.papers[i].institutions for i in ids)
+
+    class Evt:
+        index = (0, 1)
+
+    _, ids = h.papers_table("zacaf")
+    card = h.paper_card(ids, Evt())  # type: ignore[arg-type]
+    assert "ZACAF" in card and "github.com/UCI-BME-ZACAF" in card and "src-text" in card
+    rows, ids = h.papers_table("no such paper anywhere")
+    assert ids == [] and h.paper_card(ids, Evt()) == ""  # type: ignore[arg-type]
+
+
+def test_main_binds_localhost_by_default(monkeypatch: pytest.MonkeyPatch, seed_fake) -> None:  # noqa: ANN001
+    seen = {}
+    monkeypatch.setattr(app, "Assistant", lambda **kw: seed_fake)
+    monkeypatch.delenv("RAG_HOST", raising=False)
+    monkeypatch.delenv("RAG_PORT", raising=False)
+    app.main([], serve=lambda demo, host, port: seen.update(host=host, port=port))
+    assert seen == {"host": "127.0.0.1", "port": 7860}
+    monkeypatch.setenv("RAG_PORT", "9999")
+    app.main(["--host", "0.0.0.0"], serve=lambda demo, host, port: seen.update(host=host,
+                                                                            port=port))
+    assert seen == {"host": "0.0.0.0", "port": 9999}
+
+
+# ---------------------------------------------------------------------- live API
+def snippet_lines() -> list[str]:
+    """The ```python block of the README's "Use the running app from code" section."""
+    text = (ROOT / "README.md").read_text()
+    section = text.split("## Use the running app from code", 1)[1].split("\n## ", 1)[0]
+    code = re.search(r"```python\n(.*?)```", section, re.S)
+    assert code, "README.md's client section needs a ```python block"
+    lines = code.group(1).strip().splitlines()
+    assert len(lines) == 3
+    return lines
+
+
+def test_readme_client_snippet_runs_against_live_app(live_url: str) -> None:
+    """Runs exactly the snippet's three lines (with the live app's address)."""
+    code = "\n".join(snippet_lines())
+    assert SNIPPET_URL in code
+    out = io.StringIO()
+    with contextlib.redirect_stdout(out):
+        exec(compile(code.replace(SNIPPET_URL, live_url), "README client example", "exec"), {})
+    printed = out.getvalue()
+    assert "ZACAF" in printed and "github.com/UCI-BME-ZACAF/ZACAF" in printed
+
+
+def test_api_filters_and_errors(live_url: str) -> None:
+    from gradio_client import Client
+
+    client = Client(live_url, verbose=False)
+    res = client.predict("knowledge distillation", since="2026-05-01", has_code=True,
+                         api_name="/ask")
+    assert res["citations"] and all(c["date"] >= "2026-05-01" and c["code_urls"]
+                                    for c in res["citations"])
+    with pytest.raises(Exception, match="not a date"):
+        client.predict("anything", since="May", api_name="/ask")
+
+
+CONCURRENT = [
+    ("Where is the code for ZACAF?", "ZACAF"),
+    ("Where is the code for TimeMAE?", "TimeMAE"),
+    ("Which papers adapt foundation models to head CT?", "MoLRE"),
+    ("What is MoLRE?", "MoLRE"),
+    ("What does ZACAF quantify in zebrafish?", "ZACAF"),
+    ("Where is the code for MP-ISMoE?", "MP-ISMoE"),
+    ("What is VidPrism?", "VidPrism"),
+    ("Where is the TimeMAE code?", "TimeMAE"),
+]
+
+
+def test_eight_concurrent_clients(live_url: str) -> None:
+    from gradio_client import Client
+
+    clients = [Client(live_url, verbose=False) for _ in CONCURRENT]
+    for c in clients:  # a client's first call also opens its event stream (~1 s): warm up
+        c.predict("zebrafish", api_name="/ask")
+    barrier = threading.Barrier(len(CONCURRENT))
+
+    def one(i: int) -> tuple[float, dict]:
+        barrier.wait()
+        t = time.perf_counter()
+        res = clients[i].predict(CONCURRENT[i][0], api_name="/ask")
+        return time.perf_counter() - t, res
+
+    with ThreadPoolExecutor(len(CONCURRENT)) as pool:
+        results = list(pool.map(one, range(len(CONCURRENT))))
+    for (question, name), (_, res) in zip(CONCURRENT, results):
+        assert not res["abstained"], question
+        assert res["question"] == question
+        assert any(c["short_name"] == name for c in res["citations"]), (question, res)
+    lat = sorted(t for t, _ in results)
+    p95 = lat[min(len(lat) - 1, int(round(0.95 * (len(lat) - 1))))]
+    OUTPUT.mkdir(parents=True, exist_ok=True)
+    (OUTPUT / "concurrency.json").write_text(json.dumps({
+        "users": len(CONCURRENT), "embedder": "hashing-256",
+        "concurrency_limit": app.CONCURRENCY, "clients_warmed_up": True, "p95_seconds": round(p95, 3),
+        "median_seconds": round(statistics.median(lat), 3), "max_seconds": round(lat[-1], 3),
+        "latencies_seconds": [round(x, 3) for x in lat]}, indent=2))

@@ -29,6 +29,7 @@ from rag.records import Hit
 from rag.retrieve import Filters
 
 from .gold import align, digest_questions, gold_papers
+from .metrics import search_ask_times
 
 RESULTS = Path(__file__).resolve().parent / "results"
 
@@ -95,18 +96,8 @@ def percentiles(xs: list[float]) -> dict:
 
 def latency(a: Assistant, questions: list[dict], rounds: int = 1) -> dict:
     """Warm latency of search() and ask() over the question texts (each asked once/round)."""
-    texts = [q["question"] for q in questions]
-    a.search("warm up")
-    a.ask("warm up question about transfer learning")
-    s_times, a_times = [], []
-    for _ in range(rounds):
-        for t in tqdm(texts, desc="latency", leave=False):
-            t0 = time.perf_counter()
-            a.search(t, k=10)
-            s_times.append(time.perf_counter() - t0)
-            t0 = time.perf_counter()
-            a.ask(t)
-            a_times.append(time.perf_counter() - t0)
+    s_times, a_times = search_ask_times(a, [q["question"] for q in questions], rounds,
+                                        progress=True)
     return {"search": percentiles(s_times), "ask": percentiles(a_times)}
 
 

@@ -1,0 +1,177 @@
+"""BEIR-format datasets (e.g. SciFact) run through digest-rag's own retrieval code.
+
+:func:`load_beir` reads ``corpus.jsonl``, ``queries.jsonl`` and ``qrels/<split>.tsv`` from a
+folder into plain dicts (BEIR style: ``corpus[doc_id] = {"title", "text"}``,
+``queries[qid] = text``, ``qrels[qid][doc_id] = grade``). :func:`beir_index` turns each
+document into one :class:`rag.records.Chunk` (title as the context header, as the product's
+``context_header="paper"`` does) and builds a real :class:`rag.index.Index` from the
+project's :class:`~rag.store.FaissStore` and :class:`~rag.store.LexicalIndex`, so that
+:class:`rag.retrieve.Retriever` - the same code the product runs - is what gets measured.
+The dataset is read where it lies; nothing is copied into the repository.
+"""
+
+from __future__ import annotations
+
+import csv
+import datetime as dt
+import json
+import time
+from pathlib import Path
+
+import numpy as np
+
+from rag.embed import Embedder, content_key
+from rag.index import Index
+from rag.records import Chunk, Digest
+from rag.retrieve import Retriever
+from rag.settings import Settings
+from rag.store import FaissStore, LexicalIndex
+
+BEIR_DIGEST = "beir"
+
+
+def beir_present(folder: Path, split: str = "test") -> str | None:
+    """None when ``folder`` holds a BEIR dataset, else why not (for a skip message)."""
+    folder = Path(folder)
+    for name in ("corpus.jsonl", "queries.jsonl", f"qrels/{split}.tsv"):
+        if not (folder / name).is_file():
+            return f"{folder / name} not found"
+    return None
+
+
+def load_beir(folder: Path, split: str = "test") -> tuple[dict[str, dict], dict[str, str],
+                                                          dict[str, dict[str, int]]]:
+    """(corpus, queries, qrels) of a BEIR folder; queries restricted to those with qrels."""
+    folder = Path(folder)
+    corpus: dict[str, dict] = {}
+    with open(folder / "corpus.jsonl", encoding="utf-8") as fh:
+        for line in fh:
+            if line.strip():
+                d = json.loads(line)
+                corpus[str(d["_id"])] = {"title": d.get("title") or "", "text": d.get("text") or ""}
+    qrels: dict[str, dict[str, int]] = {}
+    with open(folder / "qrels" / f"{split}.tsv", encoding="utf-8") as fh:
+        rows = csv.reader(fh, delimiter="\t")
+        for row in rows:
+            if len(row) < 3 or not row[2].strip().lstrip("-").isdigit():
+                continue  # header line
+            qrels.setdefault(row[0], {})[row[1]] = int(row[2])
+    queries: dict[str, str] = {}
+    with open(folder / "queries.jsonl", encoding="utf-8") as fh:
+        for line in fh:
+            if line.strip():
+                q = json.loads(line)
+                if str(q["_id"]) in qrels:
+                    queries[str(q["_id"])] = q["text"]
+    qrels = {q: r for q, r in qrels.items() if q in queries}
+    return corpus, queries, qrels
+
+
+def doc_text(doc: dict, header: bool = True) -> str:
+    """What is embedded and BM25-indexed for one document: the title as a context header
+    line above the text (the product's chunk format), or the text alone."""
+    title, text = doc.get("title", "").strip(), doc.get("text", "").strip()
+    return f"{title}\n{text}" if header and title else text
+
+
+def beir_chunks(corpus: dict[str, dict], header: bool = True) -> list[Chunk]:
+    """One chunk per document; its id and its single 'paper' id are the document id."""
+    return [Chunk(id=did, digest_id=BEIR_DIGEST, passage_index=i, section="",
+                  text=doc.get("text", ""), embed_text=doc_text(doc, header), paper_ids=(did,))
+            for i, (did, doc) in enumerate(corpus.items())]
+
+
+def beir_index(chunks: list[Chunk], embedder: Embedder, settings: Settings,
+               progress: bool = False) -> tuple[Index, dict]:
+    """A real rag Index over the chunks (one shared dummy Digest), and its build timings."""
+    texts = [c.embed_text for c in chunks]
+    t0 = time.perf_counter()
+    vectors = embedder.encode(texts, progress=progress) if texts else \
+        np.zeros((0, embedder.dim), dtype=np.float32)
+    t_enc = time.perf_counter() - t0
+    t1 = time.perf_counter()
+    dense = FaissStore(embedder.dim)
+    dense.add(vectors)
+    t_dense = time.perf_counter() - t1
+    t2 = time.perf_counter()
+    lexical = LexicalIndex(settings.bm25_k1, settings.bm25_b)
+    lexical.build(texts)
+    t_lex = time.perf_counter() - t2
+    digest = Digest(id=BEIR_DIGEST, title="BEIR corpus", date=dt.date(2000, 1, 1), topic=None,
+                    path="", sha256="")
+    keys = [content_key(embedder.name, t) for t in texts]
+    index = Index(folder=Path("."), manifest={"model": embedder.name},
+                  digests={BEIR_DIGEST: digest}, papers={}, chunks=chunks, keys=keys, dense=dense, lexical=lexical)
+    return index, {"docs": len(chunks), "encode_s": t_enc, "faiss_s": t_dense,
+                   "bm25_s": t_lex, "build_s": time.perf_counter() - t0}
+
+
+def beir_run(retriever: Retriever, queries: dict[str, str], k: int = 10,
+             query_vectors: dict[str, np.ndarray] | None = None,
+             mode: str = "hybrid") -> dict[str, dict[str, float]]:
+    """A BEIR/ranx run ``{qid: {doc_id: score}}`` from the product retriever.
+
+    ``mode`` 'dense' / 'lexical' keeps only hits the chosen ranker produced (the retriever is
+    expected to carry settings with the other ranker's weight at 0)."""
+    run: dict[str, dict[str, float]] = {}
+    for qid, text in queries.items():
+        qv = query_vectors.get(qid) if query_vectors else None
+        hits = retriever.search(text, k=k, query_vector=qv)
+        run[qid] = {}
+        for rank, h in enumerate(hits):
+            if h.score <= 0:
+                continue  # a ranker weighted 0 contributes no evidence
+            run[qid].setdefault(h.chunk.paper_ids[0] if h.chunk.paper_ids else h.chunk.id,
+                                float(k - rank))
+    return run
+
+
+def query_vectors(embedder: Embedder, queries: dict[str, str]) -> dict[str, np.ndarray]:
+    """Every query's vector, encoded in one batch (cached when ``embedder`` caches)."""
+    vecs = embedder.encode(list(queries.values())) if queries else []
+    return dict(zip(queries, vecs))
+
+
+class BeirBench:
+    """A BEIR dataset indexed once per (header, BM25 parameters); runs per configuration."""
+
+    def __init__(self, corpus: dict[str, dict], queries: dict[str, str],
+                 qrels: dict[str, dict[str, int]], embedder: Embedder, settings: Settings,
+                 progress: bool = False) -> None:
+        self.corpus, self.queries, self.qrels = corpus, queries, qrels
+        self.embedder, self.settings, self.progress = embedder, settings, progress
+        self._indexes: dict[tuple, tuple[Index, dict]] = {}
+        self.qv = query_vectors(embedder, queries)
+
+    def index(self, header: bool = True, k1: float | None = None,
+              b: float | None = None) -> tuple[Index, dict]:
+        s = self.settings
+        key = (header, k1 or s.bm25_k1, s.bm25_b if b is None else b)
+        if key not in self._indexes:
+            settings = s.model_copy(update={"bm25_k1": key[1], "bm25_b": key[2]})
+            self._indexes[key] = beir_index(beir_chunks(self.corpus, header), self.embedder,
+                                            settings, self.progress)
+        return self._indexes[key]
+
+    def retriever(self, overrides: dict | None = None, header: bool = True) -> Retriever:
+        s = self.settings.model_copy(update=overrides or {})
+        index, _ = self.index(header, s.bm25_k1, s.bm25_b)
+        return Retriever(index, self.embedder, s)
+
+    def run(self, mode: str = "hybrid", overrides: dict | None = None,
+            header: bool = True) -> tuple[dict[str, dict[str, float]], list[float]]:
+        """(run, per-query search seconds) of one configuration; query vectors precomputed,
+        so the times are retrieval only (query encoding is measured separately)."""
+        over = dict(overrides or {})
+        if mode == "dense":
+            over["lexical_weight"] = 0.0
+        elif mode == "lexical":
+            over["dense_weight"] = 0.0
+        r = self.retriever(over, header)
+        times: list[float] = []
+        run: dict[str, dict[str, float]] = {}
+        for qid in self.queries:
+            t0 = time.perf_counter()
+            run.update(beir_run(r, {qid: self.queries[qid]}, 10, self.qv, mode))
+            times.append(time.perf_counter() - t0)
+        return run, times

@@ -1,0 +1,136 @@
+"""The retrieval benchmark (python -m eval): metrics cross-checked by hand, BEIR loading, the
+baseline, the embedding cache, the report's section handling and one tiny end-to-end run.
+All offline and fast: hashing embedder, a BEIR fixture written into tmp_path."""
+
+from __future__ import annotations
+
+import json
+import math
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+from eval.baseline import BaselineIndex, split_docs
+from eval.beir import BeirBench, beir_present, load_beir
+from eval.embcache import CachedEmbedder
+from eval.metrics import BEIR_METRICS, DIGEST_METRICS, evaluate_run
+from eval.report import SECTION, write_results_md
+from rag import Settings
+from rag.embed import HashingEmbedder
+
+DOCS = {
+    "d1": ("Aspirin and heart attacks", "Daily aspirin lowers the risk of a heart attack."),
+    "d2": ("Vitamin D and bones", "Vitamin D supplements improve bone density in the elderly."),
+    "d3": ("Sleep and memory", "Sleep deprivation impairs memory consolidation in students."),
+    "d4": ("Coffee", "Coffee consumption is not linked to heart disease. " * 40),
+}
+QUERIES = {"q1": "aspirin heart attack risk", "q2": "vitamin D bone density",
+           "q3": "does sleep help memory", "q9": "a query without judgements"}
+QRELS = {"q1": {"d1": 1}, "q2": {"d2": 1}, "q3": {"d3": 1}}
+
+
+def write_beir(folder: Path) -> Path:
+    """A tiny BEIR-format dataset (corpus.jsonl, queries.jsonl, qrels/test.tsv)."""
+    (folder / "qrels").mkdir(parents=True)
+    (folder / "corpus.jsonl").write_text("".join(
+        json.dumps({"_id": k, "title": t, "text": x}) + "\n" for k, (t, x) in DOCS.items()))
+    (folder / "queries.jsonl").write_text("".join(
+        json.dumps({"_id": k, "text": t}) + "\n" for k, t in QUERIES.items()))
+    (folder / "qrels" / "test.tsv").write_text("query-id\tcorpus-id\tscore\n" + "".join(
+        f"{q}\t{d}\t{g}\n" for q, rel in QRELS.items() for d, g in rel.items()))
+    (folder / "ABOUT.json").write_text(json.dumps({"published_ndcg_at_10": {"BM25": 0.5}}))
+    return folder
+
+
+def test_metrics_match_a_hand_computed_case() -> None:
+    qrels = {"a": {"x": 2, "y": 1}, "b": {"z": 1}, "c": {"w": 1}}
+    run = {"a": {"y": 3.0, "x": 2.0, "n": 1.0},  # grade-1 first, grade-2 second
+           "b": {"n": 2.0, "m": 1.5, "k": 1.2, "j": 1.1, "i": 1.0, "z": 0.5},  # rank 6
+           "c": {}}  # nothing retrieved
+    # query a: DCG = 1/log2(2) + 2/log2(3); IDCG = 2/log2(2) + 1/log2(3)
+    ndcg_a = (1 + 2 / math.log2(3)) / (2 + 1 / math.log2(3))
+    ndcg_b = (1 / math.log2(7)) / 1.0
+    got = evaluate_run(qrels, run, BEIR_METRICS)
+    assert got["ndcg@10"] == pytest.approx((ndcg_a + ndcg_b + 0) / 3)
+    assert got["recall@1"] == pytest.approx((0.5 + 0 + 0) / 3)
+    assert got["recall@5"] == pytest.approx((1 + 0 + 0) / 3)
+    assert got["recall@10"] == pytest.approx((1 + 1 + 0) / 3)
+    assert got["mrr@10"] == pytest.approx((1 + 1 / 6 + 0) / 3)
+    dig = evaluate_run(qrels, run, DIGEST_METRICS)  # grade-2 papers for recall and MRR
+    assert dig["recall@1"] == pytest.approx(0.0)  # 'a': its grade-2 paper is second
+    # only 'a' has a grade-2 paper; queries without one count as misses
+    assert dig["recall@5"] == pytest.approx(1 / 3)
+    assert dig["mrr@10"] == pytest.approx(0.5 / 3)
+
+
+def test_beir_loading_and_skip_message(tmp_path: Path) -> None:
+    assert "corpus.jsonl" in (beir_present(tmp_path / "nowhere") or "")
+    folder = write_beir(tmp_path / "beir")
+    assert beir_present(folder) is None
+    corpus, queries, qrels = load_beir(folder)
+    assert set(corpus) == set(DOCS) and set(queries) == set(QRELS) == set(qrels)
+    assert qrels["q1"] == {"d1": 1}
+
+
+def test_product_retriever_on_beir_and_baseline(tmp_path: Path) -> None:
+    corpus, queries, qrels = load_beir(write_beir(tmp_path / "beir"))
+    emb = HashingEmbedder(256)
+    bench = BeirBench(corpus, queries, qrels, emb, Settings(model="hashing-256"))
+    for mode in ("lexical", "dense", "hybrid"):
+        run, times = bench.run(mode)
+        assert len(times) == len(queries)
+        assert evaluate_run(qrels, run)["ndcg@10"] > 0.9, mode
+    texts = {k: f"{t}\n{x}" for k, (t, x) in DOCS.items()}
+    parts = split_docs(texts)
+    assert sum(1 for s, _, _ in parts if s == "d4") > 1  # long doc split, 1000/200
+    assert all(len(t) <= 1000 for _, _, t in parts)
+    base = BaselineIndex.build(texts, emb)
+    top = base.doc_run(emb.encode([queries["q1"]])[0], 2)
+    assert next(iter(top)) == "d1" and len(top) == 2
+
+
+def test_embedding_cache_reuses_vectors(tmp_path: Path) -> None:
+    inner = HashingEmbedder(64)
+    emb = CachedEmbedder(inner, tmp_path / "cache", batch=2)
+    texts = ["alpha beta", "gamma", "delta epsilon", "alpha beta"]
+    first = emb.encode(texts)
+    assert inner.calls == 3
+    again = CachedEmbedder(HashingEmbedder(64), tmp_path / "cache", batch=2)
+    assert np.allclose(again.encode(texts), first)
+    assert again.encoded == 0 and again.hits == 4
+    assert not list((tmp_path / "cache").rglob("*.pkl"))
+
+
+def test_results_md_keeps_other_sections(tmp_path: Path) -> None:
+    path = tmp_path / "RESULTS.md"
+    path.write_text("# Results\n\n## Core\n\nlead's text\n\n## Retrieval benchmark\n\nold\n")
+    import eval.report as report
+
+    report_md = report.section_markdown
+    try:
+        report.section_markdown = lambda r: f"{SECTION}\n\nnew\n"  # type: ignore[assignment]
+        write_results_md({}, path)
+    finally:
+        report.section_markdown = report_md
+    text = path.read_text()
+    assert "lead's text" in text and "new" in text and "old" not in text
+
+
+def test_one_command_end_to_end(tmp_path: Path) -> None:
+    from eval.__main__ import main
+
+    out = tmp_path / "out"
+    out.mkdir()
+    res = main(["--model", "hashing-256", "--scifact", str(write_beir(tmp_path / "beir")),
+                "--questions", "12", "--quick", "--skip-costs", "--out", str(out),
+                "--cache", str(tmp_path / "cache")])
+    assert "langchain" in res["digest"]["configs"] and "default" in res["scifact"]["configs"]
+    assert (out / "results" / "benchmark.json").is_file()
+    text = (out / "RESULTS.md").read_text()
+    assert SECTION in text and "ours vs the field" in text
+    assert {p.name for p in (out / "plots").glob("*.png")} >= {"quality.png", "latency.png"}
+    missing = main(["--model", "hashing-256", "--scifact", str(tmp_path / "absent"),
+                    "--questions", "4", "--quick", "--skip-costs", "--out", str(out),
+                    "--cache", str(tmp_path / "cache")])
+    assert "not found" in missing["scifact"]["skipped"]

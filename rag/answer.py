@@ -20,7 +20,7 @@ import numpy as np
 
 from .embed import Embedder
 from .index import Index
-from .records import Answer, Chunk, Citation, Digest, Evidence, Hit, Paper
+from .records import Answer, Chunk, Citation, Evidence, Hit, Paper
 from .settings import Settings
 from .text import sentences, tokenize
 
@@ -112,6 +112,10 @@ class Answerer:
         for gi, (_, group_hits) in enumerate(groups):
             for rank, h in enumerate(group_hits[:3]):
                 for pos, s in enumerate(sentences(h.chunk.text)):
+                    if pos == 0 and h.chunk.kind == "bullet":  # quote after "Label: "
+                        m = re.match(r"^[^:]{2,90}:\s+(?=\S)", s)
+                        if m and len(s) - m.end() >= 20 and "http" not in s[:m.end()]:
+                            s = s[m.end():]
                     if len(s) < 20:
                         continue
                     overlap = sum(self.idf(t) for t in set(tokenize(s)) & q_terms)

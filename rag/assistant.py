@@ -11,12 +11,19 @@ from __future__ import annotations
 import datetime as dt
 import logging
 import threading
+from collections.abc import Iterator
 from pathlib import Path
 
+from langchain_core.language_models import BaseChatModel
+
 from .answer import Answerer
+from .arxiv import FetchReport, fetch_abstracts
+from .ingest import load_corpus
+from .papers import extract_papers, load_metadata
 from .embed import Embedder, load_embedder
 from .errors import IndexStateError
 from .index import BuildReport, Index, build_index, index_state, load_index
+from .llm import chat_model_from_settings, collect, stream_answer
 from .query import check_question, date_filters
 from .records import Answer, Hit, Paper
 from .retrieve import Filters, Reranker, Retriever, cross_encoder_reranker
@@ -105,11 +112,40 @@ class Assistant:
 
     def ask(self, question: str, since: dt.date | str | None = None,
             until: dt.date | str | None = None, digest: str | None = None,
-            has_code: bool | None = None) -> Answer:
+            has_code: bool | None = None, llm: BaseChatModel | None = None) -> Answer:
         """A cited answer to ``question`` (``abstained`` when the digests do not cover it).
 
-        Dates in the question ("since March") become filters unless given explicitly.
+        Dates in the question ("since March") become filters unless given explicitly. With
+        ``llm`` (any LangChain chat model), or a ``settings.llm_backend`` other than
+        'extractive', the model writes the answer and its citations are verified afterwards.
         """
+        return collect(self.ask_stream(question, since=since, until=until, digest=digest,
+                                       has_code=has_code, llm=llm))
+
+    def ask_stream(self, question: str, since: dt.date | str | None = None,
+                   until: dt.date | str | None = None, digest: str | None = None,
+                   has_code: bool | None = None,
+                   llm: BaseChatModel | None = None) -> Iterator[str | Answer]:
+        """Stream an answer: ``str`` deltas of the draft as the model writes it, then, as the
+        last item, the verified :class:`Answer`, whose ``text`` replaces the draft (its
+        citations are checked and renumbered). Without an LLM the draft is the whole
+        extractive answer, yielded once. See ``rag.llm.stream_answer``.
+        """
+        chat = llm if llm is not None else chat_model_from_settings(self.settings)
+        q, hits, notes = self._retrieve(question, since, until, digest, has_code)
+        assert self._answerer is not None
+        if chat is None:
+            answer = self._answerer.answer(q, hits, notes)
+            yield answer.text
+            yield answer
+            return
+        yield from stream_answer(chat, q, hits, answerer=self._answerer,
+                                 embedder=self.embedder, settings=self.settings, notes=notes)
+
+    def _retrieve(self, question: str, since: dt.date | str | None,
+                  until: dt.date | str | None, digest: str | None,
+                  has_code: bool | None) -> tuple[str, list[Hit], tuple[str, ...]]:
+        """(cleaned question, hits, notes) for ``ask``: date phrases become filters."""
         q, notes = check_question(question, self.settings.max_question_chars)
         index = self.index
         if since is None and until is None:
@@ -121,8 +157,23 @@ class Assistant:
                               f"{until or 'now'}, as the question asks.",)
         filters = Filters.make(since, until, digest, has_code)
         hits = self.retriever.search(q, k=20, filters=filters)
-        assert self._answerer is not None
-        return self._answerer.answer(q, hits, notes)
+        return q, hits, notes
+
+    def fetch_abstracts(self, client: object | None = None, progress: bool | None = None,
+                        refresh: bool = True) -> FetchReport:
+        """Fetch arXiv abstracts of the corpus's papers into ``corpus/arxiv/abstracts.jsonl``
+        (by id, else by title), then refresh the index so they are searchable."""
+        docs, _ = load_corpus(self.settings.corpus_dir)
+        metadata, _ = load_metadata(self.settings.metadata_dir)
+        papers = extract_papers(docs, metadata).papers.values()
+        ids = [p.arxiv_id for p in papers if p.arxiv_id]
+        titles = [p.title for p in papers if not p.arxiv_id and len(p.title.split()) >= 4
+                  and not p.title.startswith("Work by")]
+        report = fetch_abstracts(ids, titles, self.settings.metadata_dir, client,  # type: ignore[arg-type]
+                                 progress=self.progress if progress is None else progress)
+        if refresh and report.fetched:
+            self.build()
+        return report
 
     def papers(self) -> list[Paper]:
         """Every paper in the index, newest digest mention first."""

@@ -11,6 +11,7 @@ at a citation whose text contains the sentence it follows.
 
 from __future__ import annotations
 
+import dataclasses
 import math
 import re
 from collections import Counter
@@ -29,24 +30,35 @@ QUESTION_WORDS = frozenset(tokenize(
     "which what who whom whose where when how why there any paper papers work works study "
     "studies digest digests article articles mention mentioned cover covered discuss discussed "
     "say said tell me about find show shows use uses used using apply applies applied looking "
-    "anything", stem=True))
+    "anything report reported reports bring brought item items concern concerns concerning "
+    "deal deals dealt come came tied list lists listed appear appears appeared written wrote "
+    "write put run runs roundup roundups issue issues edition post posts publish published "
+    "propose proposed present presented describe described introduce introduced "
+    "is are was were there their they that this these those one ones", stem=True))
 CODE_INTENT = re.compile(r"\b(code|github|repo|repository|implementation|source|open[- ]source|"
                          r"notebook|package)\b", re.I)
 ARXIV_INTENT = re.compile(r"\barxiv\b|\bpreprint\b|\bpaper link\b", re.I)
-# Coverage model: logistic score over (best cosine, idf coverage, vocabulary coverage), fitted
-# on eval/data/digest_questions.jsonl (see eval/RESULTS.md, "Abstention").
-COVERAGE_WEIGHTS = (6.29, 7.21, 2.25)
-COVERAGE_BIAS = -5.56
+# Coverage model: a logistic score over (idf term coverage, cosine of the topic words), fitted on eval/data/digest_questions.jsonl by `python -m eval.calibrate` (see
+# eval/RESULTS.md, "Abstention"). The score is the log-odds that the digests cover the question
+# minus the calibrated cut-off, so the default ``abstain_threshold`` is 0.
+COVERAGE_FEATURES = ("term_coverage", "specific_cosine")
+COVERAGE_WEIGHTS = (14.7726, 17.7829)
+COVERAGE_BIAS = -9.9518
+GENERIC_DF = 0.05  # a term in more than this share of chunks says little about a question's topic
 
 
 @dataclass(frozen=True)
 class Coverage:
     """Why the answerer thinks the digests do (or do not) cover a question."""
 
-    score: float
-    best_cosine: float
-    term_coverage: float  # idf-weighted share of question terms in the best passages
-    vocab_coverage: float  # share of distinctive question terms found anywhere in the corpus
+    score: float  # >= settings.abstain_threshold (default 0): covered
+    best_cosine: float  # best dense similarity among the top hits
+    term_coverage: float  # idf-weighted share of question terms in the best passage
+    absent_terms: int  # question terms found nowhere in the corpus
+    specific_cosine: float  # best similarity of the question's topic words alone
+
+    def features(self) -> tuple[float, ...]:
+        return tuple(float(getattr(self, f)) for f in COVERAGE_FEATURES)
 
 
 class Answerer:
@@ -58,7 +70,7 @@ class Answerer:
         self._df = Counter(t for terms in self._chunk_terms for t in terms)
         n = max(1, len(index.chunks))
         self._n = n
-        self._generic = {t for t, c in self._df.items() if c / n > 0.15}
+        self._topic_generic = {t for t, c in self._df.items() if c / n > GENERIC_DF}
         self._paper_text_rows: dict[str, list[int]] = {}  # paper id -> rows of its own text
         for row, c in enumerate(index.chunks):
             if c.source != "digest":
@@ -68,19 +80,33 @@ class Answerer:
     def idf(self, term: str) -> float:
         return math.log((self._n + 1) / (self._df.get(term, 0) + 0.5))
 
+    def topic_words(self, question: str) -> str:
+        """The question without question words and corpus-generic words ("transfer",
+        "model" ...): what it is specifically about."""
+        words = re.findall(r"[\w'-]+", question)
+        keep = [w for w in words if (ts := tokenize(w)) and all(
+            t not in QUESTION_WORDS and t not in self._topic_generic for t in ts)]
+        return " ".join(keep)
+
     def coverage(self, question: str, hits: list[Hit]) -> Coverage:
-        """How well the best hits cover the question (higher is better)."""
+        """How well the corpus covers the question (score >= 0 at the calibrated cut-off)."""
         terms = [t for t in dict.fromkeys(tokenize(question)) if t not in QUESTION_WORDS]
-        distinctive = [t for t in terms if t not in self._generic]
         total = sum(self.idf(t) for t in terms) or 1.0
         top = hits[:5]
         best = max((h.dense_score or 0.0 for h in top), default=0.0)
         cov = max((sum(self.idf(t) for t in terms
                        if t in self._chunk_terms[self.index.chunk_row[h.chunk.id]]) / total
                    for h in top), default=0.0)
-        vocab = float(np.mean([t in self._df for t in distinctive])) if distinctive else 1.0
-        w1, w2, w3 = COVERAGE_WEIGHTS
-        return Coverage(w1 * best + w2 * cov + w3 * vocab + COVERAGE_BIAS, best, cov, vocab)
+        absent = sum(t not in self._df for t in terms)
+        topic = self.topic_words(question)
+        specific = best
+        if topic and topic != question and len(self.index.chunks):
+            vec = self.embedder.encode([topic])[0]
+            _, sims = self.index.dense.search(vec, 1)
+            specific = float(sims[0]) if len(sims) else 0.0
+        c = Coverage(0.0, best, cov, absent, specific)
+        score = float(np.dot(COVERAGE_WEIGHTS, c.features()) + COVERAGE_BIAS)
+        return dataclasses.replace(c, score=score)
 
     def label(self, chunk: Chunk) -> str:
         """Where a passage comes from: "Digest: <title> (<date>)" or the paper text's label."""

@@ -46,26 +46,61 @@ def date_filters(question: str, year: int) -> tuple[dt.date | None, dt.date | No
     since, until, span = _dates(question.lower(), year)
     if span is None:
         return None, None, question
-    rest = (question[:span[0]] + question[span[1]:]).strip()
+    rest = (question[:span[0]] + question[span[1]:]).strip().lstrip(",;: ")
     return since, until, re.sub(r"\s+([?.!,])", r"\1", re.sub(r"\s{2,}", " ", rest))
 
 
+_PARTS = {"early": (1, 10), "mid": (11, 20), "late": (21, 31), "first half of": (1, 15),
+          "second half of": (16, 31), "beginning of": (1, 10), "end of": (21, 31)}
+_PART_RE = r"(?:(early|mid|late|first half of|second half of|beginning of|end of)[\s-]+)?"
+_YEAR_RE = r"(?:,?\s+(\d{4}))?"
+_DOC_RE = r"(?:digests?|roundups?|issues?|editions?|posts?)"
+
+
+def _span(year: int, month: int, part: str | None) -> tuple[dt.date, dt.date]:
+    """First and last day of ``month`` or of a part of it ("late", "first half of" ...)."""
+    last = calendar.monthrange(year, month)[1]
+    lo, hi = _PARTS.get(part or "", (1, last))
+    return dt.date(year, month, lo), dt.date(year, month, min(hi, last))
+
+
 def _dates(q: str, year: int) -> tuple[dt.date | None, dt.date | None, tuple[int, int] | None]:
-    m = re.search(rf"\b(since|after|from)\s+(?:early\s+|late\s+)?({_MONTH_RE})\.?(?:\s+(\d{{4}}))?\b", q)
+    """(since, until, span of the date phrase) for the first date phrase in ``q`` (lower case)."""
+    m = re.search(rf"\b(since|after|from)\s+{_PART_RE}({_MONTH_RE})\.?{_YEAR_RE}\b", q)
     if m:
-        y = int(m.group(3)) if m.group(3) else year
-        return dt.date(y, _MONTHS[m.group(2)], 1), None, m.span()
-    m = re.search(rf"\b(before|until|through)\s+({_MONTH_RE})\.?(?:\s+(\d{{4}}))?\b", q)
+        y = int(m.group(4)) if m.group(4) else year
+        return _span(y, _MONTHS[m.group(3)], m.group(2))[0], None, m.span()
+    m = re.search(rf"\b(before|until|through)\s+{_PART_RE}({_MONTH_RE})\.?{_YEAR_RE}\b", q)
     if m:
-        y = int(m.group(3)) if m.group(3) else year
-        mo = _MONTHS[m.group(2)]
+        y = int(m.group(4)) if m.group(4) else year
+        lo, hi = _span(y, _MONTHS[m.group(3)], m.group(2))
         if m.group(1) == "before":
-            return None, dt.date(y, mo, 1) - dt.timedelta(days=1), m.span()
-        return None, dt.date(y, mo, calendar.monthrange(y, mo)[1]), m.span()
-    m = re.search(rf"\b(?:in|during)\s+(?:the\s+)?({_MONTH_RE})\.?(?:\s+(\d{{4}}))?\b(?!\s+\d)", q) \
-        or re.search(rf"\bthe\s+({_MONTH_RE})\s+digests?\b", q)
-    if m and not re.search(r"\b(may|can)\s+(be|have|i|we|you|it|they)\b", q[m.start():m.end() + 12]):
-        y = int(m.group(2)) if m.lastindex and m.lastindex >= 2 and m.group(2) else year
-        mo = _MONTHS[m.group(1)]
-        return dt.date(y, mo, 1), dt.date(y, mo, calendar.monthrange(y, mo)[1]), m.span()
+            return None, lo - dt.timedelta(days=1), m.span()
+        return None, hi, m.span()
+    # "the March 7 digest", "the 7 March 2026 issue": that day's digest
+    m = re.search(rf"\b(?:(?:in|from)\s+)?(?:the\s+)?({_MONTH_RE})\.?\s+(\d{{1,2}})(?:st|nd|rd|th)?"
+                  rf"{_YEAR_RE}\s+{_DOC_RE}\b", q) or re.search(
+        rf"\b(?:(?:in|from)\s+)?(?:the\s+)?()(\d{{1,2}})(?:st|nd|rd|th)?\s+(?:of\s+)?({_MONTH_RE})\.?{_YEAR_RE}"
+        rf"\s+{_DOC_RE}\b", q)
+    if m:
+        month = m.group(1) or m.group(3)
+        y = int(m.group(m.lastindex)) if m.group(m.lastindex) and len(m.group(m.lastindex)) == 4 \
+            else year
+        try:
+            day = dt.date(y, _MONTHS[month], int(m.group(2)))
+        except ValueError:
+            day = None
+        if day:
+            return day, day, m.span()
+    m = re.search(rf"\b(?:in|during)\s+(?:the\s+)?{_PART_RE}({_MONTH_RE})\.?{_YEAR_RE}\b"
+                  rf"(?!\s+\d)(?:\s+{_DOC_RE}\b)?", q) \
+        or re.search(rf"\b(?:the\s+)?(first half of|second half of|early|mid|late|beginning of|"
+                     rf"end of)[\s-]+({_MONTH_RE})\.?{_YEAR_RE}\b(?:\s+{_DOC_RE}\b)?", q) \
+        or re.search(rf"\bthe\s+{_PART_RE}({_MONTH_RE}){_YEAR_RE}\s+{_DOC_RE}\b", q) \
+        or re.search(rf"\b{_PART_RE}({_MONTH_RE}){_YEAR_RE}\s+{_DOC_RE}\b", q)
+    if m and not re.search(r"\b(may|can)\s+(be|have|i|we|you|it|they)\b",
+                           q[m.start():m.end() + 12]):
+        y = int(m.group(3)) if m.group(3) else year
+        since, until = _span(y, _MONTHS[m.group(2)], m.group(1))
+        return since, until, m.span()
     return None, None, None

@@ -106,3 +106,20 @@ def test_app_respond_answers_with_sources(seed_fake: Assistant) -> None:
 
     demo = app.build_app(seed_fake)
     assert demo is not None
+
+
+@pytest.mark.real_model
+def test_real_model_abstains_on_near_domain_questions(seed_real: Assistant) -> None:
+    """Questions in the digests' field but on topics they never cover abstain; the topic
+    words' own similarity is what tells them apart from paraphrased answerable questions."""
+    for q in ("Which paper classifies ECG arrhythmias with a pretrained network?",
+              "Is there a paper on English-to-Swahili text translation?",
+              "What did the April 2026 digests say about transfer learning?"):
+        assert seed_real.ask(q).abstained, q
+    for q in ("Which work speeds up interatomic potential training by pretraining on cheap "
+              "classical force-field data?",
+              "In the March 7 digest, which paper is about robotics?"):
+        ans = seed_real.ask(q)
+        assert not ans.abstained and ans.citations, q
+    cov = seed_real._answerer.coverage("Which paper detects Android malware?", [])
+    assert cov.specific_cosine < 0.4 and cov.score < 0

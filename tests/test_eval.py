@@ -134,3 +134,26 @@ def test_one_command_end_to_end(tmp_path: Path) -> None:
                     "--questions", "4", "--quick", "--skip-costs", "--out", str(out),
                     "--cache", str(tmp_path / "cache")])
     assert "not found" in missing["scifact"]["skipped"]
+
+
+def test_calibration_cut_respects_the_wrong_abstention_budget() -> None:
+    """eval.calibrate: the fitted rule abstains on the separable unanswerable rows while
+    wrongly abstaining on at most the allowed share of answerable ones, in and out of sample."""
+    import numpy as np
+
+    from eval.calibrate import calibrate, cutoff
+
+    rng = np.random.default_rng(0)
+    answerable = rng.normal([0.5, 0.6], 0.08, size=(60, 2))
+    unanswerable = rng.normal([0.15, 0.3], 0.08, size=(12, 2))
+    x = np.vstack([answerable, unanswerable])
+    y = np.r_[np.zeros(60), np.ones(12)].astype(int)
+    r = calibrate(x, y, max_wrong=0.05)
+    assert r["in_sample"]["answerable_wrongly_abstained"] <= 0.05
+    assert r["in_sample"]["unanswerable_abstained"] >= 0.9
+    assert r["leave_one_out"]["unanswerable_abstained"] >= 0.8
+    assert all(w > 0 for w in r["weights"])  # more coverage -> more "covered"
+    # the covered score (weights . x + bias) is >= 0 exactly where the rule answers
+    score = x @ np.array(r["weights"]) + r["bias"]
+    assert ((score < 0)[y == 0].mean()) == r["in_sample"]["answerable_wrongly_abstained"]
+    assert cutoff(np.array([0.1, 0.2, 0.9, 0.3]), np.array([0, 0, 1, 0]), 0.0) == 0.6

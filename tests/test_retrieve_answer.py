@@ -139,3 +139,20 @@ def test_sentences_split_on_initials_and_abbreviations() -> None:
     text = "J. Z. Kolter et al. from CMU show it. It reaches AUC 0.917. See Fig. 2 for more."
     assert sentences(text) == ["J. Z. Kolter et al. from CMU show it.", "It reaches AUC 0.917.",
                                "See Fig. 2 for more."]
+
+
+def test_month_parts_and_digest_days_become_filters() -> None:
+    """Month parts, a digest's day and "the April 2026 digests" are read as date ranges."""
+    d = dt.date
+    assert date_filters("What did the April 2026 digests say about transfer learning?", 2026) \
+        == (d(2026, 4, 1), d(2026, 4, 30), "What did say about transfer learning?")
+    assert date_filters("What did the first half of March 2026 bring on distillation?",
+                        2026)[:2] == (d(2026, 3, 1), d(2026, 3, 15))
+    assert date_filters("In the late-March roundup, what work targeted chemistry?", 2026) == (
+        d(2026, 3, 21), d(2026, 3, 31), "what work targeted chemistry?")
+    assert date_filters("In the March 7 digest, which paper is about robotics?", 2026) == (
+        d(2026, 3, 7), d(2026, 3, 7), "which paper is about robotics?")
+    assert date_filters("the mid-May issue on PINNs", 2026)[:2] == (d(2026, 5, 11), d(2026, 5, 20))
+    assert date_filters("Papers since early May 2025?", 2026)[:2] == (d(2025, 5, 1), None)
+    assert date_filters("before late March", 2026)[:2] == (None, d(2026, 3, 20))
+    assert date_filters("late in training we may see drift", 2026)[:2] == (None, None)

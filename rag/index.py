@@ -75,9 +75,10 @@ class BuildReport:
 
 
 def corpus_fingerprint(settings: Settings) -> str:
-    """Hash of everything a build reads: digest and metadata files, chunking settings."""
+    """Hash of everything a build reads: digest, metadata and paper files, chunking and BM25
+    settings (BM25's k1/b are baked into the saved lexical index)."""
     h = hashlib.sha256(f"v{INDEX_FORMAT_VERSION}|{settings.context_header}|"
-                       f"{settings.max_chunk_chars}".encode())
+                       f"{settings.max_chunk_chars}|{settings.bm25_k1}|{settings.bm25_b}".encode())
     files = corpus_files(settings.corpus_dir) if Path(settings.corpus_dir).is_dir() else []
     meta = sorted(Path(settings.metadata_dir).glob("*.jsonl")) if \
         Path(settings.metadata_dir).is_dir() else []
@@ -119,7 +120,7 @@ def index_state(settings: Settings, model_name: str) -> tuple[str, str]:
         return "incompatible", (f"index built with model {manifest.get('model')!r}, settings "
                                 f"ask for {model_name!r}")
     if manifest.get("fingerprint") != corpus_fingerprint(settings):
-        return "stale", "the corpus changed since the index was built"
+        return "stale", "the corpus or the index settings changed since the index was built"
     return "ok", "up to date"
 
 

@@ -51,6 +51,18 @@ def test_unchanged_corpus_embeds_nothing_and_one_edit_reembeds_only_its_chunks(
     assert len(edited) == 1 and edited[0].digest_id == "002_fd1715ea83014534"
 
 
+def test_changed_bm25_parameters_make_the_index_stale_and_rebuild_embeds_nothing(
+        fake_settings: Settings) -> None:
+    """BM25 k1/b live in the saved lexical index, so changing them must trigger a rebuild
+    (which reuses every vector)."""
+    emb = HashingEmbedder(256)
+    build_index(fake_settings, emb, progress=False)
+    tuned = fake_settings.model_copy(update={"bm25_k1": 1.5})
+    assert index_state(tuned, emb.name)[0] == "stale"
+    report = build_index(tuned, emb, progress=False)
+    assert report.embedded == 0 and index_state(tuned, emb.name) == ("ok", "up to date")
+
+
 def test_index_built_with_another_model_is_refused_with_fix(fake_settings: Settings) -> None:
     build_index(fake_settings, HashingEmbedder(256), progress=False)
     with pytest.raises(IndexStateError, match=r"hashing-256.*rag index --rebuild"):

@@ -27,6 +27,7 @@ from tqdm.auto import tqdm  # noqa: E402
 from rag import Assistant  # noqa: E402
 from rag.answer import COVERAGE_FEATURES  # noqa: E402
 
+from .core import question_filters  # noqa: E402
 from .gold import digest_questions  # noqa: E402
 
 OUT = Path(__file__).parent / "results" / "abstention.json"
@@ -36,7 +37,8 @@ def features(a: Assistant, questions: list[dict]) -> np.ndarray:
     """One row of coverage features per question, computed as ``ask()`` computes them."""
     rows = []
     for q in tqdm(questions, desc="coverage features"):
-        cleaned, hits, _ = a._retrieve(q["question"], None, None, None, None)
+        f = question_filters(q)  # as eval.core's abstention check asks
+        cleaned, hits, _ = a._retrieve(q["question"], f.since, f.until, f.digest, None)
         answerer = a._answerer
         assert answerer is not None
         rows.append(answerer.coverage(cleaned, hits).features())

@@ -42,8 +42,8 @@ ARXIV_INTENT = re.compile(r"\barxiv\b|\bpreprint\b|\bpaper link\b", re.I)
 # eval/RESULTS.md, "Abstention"). The score is the log-odds that the digests cover the question
 # minus the calibrated cut-off, so the default ``abstain_threshold`` is 0.
 COVERAGE_FEATURES = ("term_coverage", "specific_cosine")
-COVERAGE_WEIGHTS = (14.7726, 17.7829)
-COVERAGE_BIAS = -9.9518
+COVERAGE_WEIGHTS = (14.6689, 18.0512)
+COVERAGE_BIAS = -10.0201
 GENERIC_DF = 0.05  # a term in more than this share of chunks says little about a question's topic
 
 

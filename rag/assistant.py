@@ -148,13 +148,13 @@ class Assistant:
         """(cleaned question, hits, notes) for ``ask``: date phrases become filters."""
         q, notes = check_question(question, self.settings.max_question_chars)
         index = self.index
-        if since is None and until is None:
-            years = [d.date.year for d in index.digests.values() if d.date]
-            if years:
-                since, until, q = date_filters(q, max(years))
-                if since or until:
-                    notes += (f"Searching digests dated {since or 'any time'} to "
-                              f"{until or 'now'}, as the question asks.",)
+        years = [d.date.year for d in index.digests.values() if d.date]
+        if years:  # the date phrase leaves the question; explicit filters win over it
+            q_since, q_until, q = date_filters(q, max(years))
+            if since is None and until is None and (q_since or q_until):
+                since, until = q_since, q_until
+                notes += (f"Searching digests dated {since or 'any time'} to "
+                          f"{until or 'now'}, as the question asks.",)
         filters = Filters.make(since, until, digest, has_code)
         hits = self.retriever.search(q, k=20, filters=filters)
         return q, hits, notes

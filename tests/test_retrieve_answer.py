@@ -156,3 +156,13 @@ def test_month_parts_and_digest_days_become_filters() -> None:
     assert date_filters("Papers since early May 2025?", 2026)[:2] == (d(2025, 5, 1), None)
     assert date_filters("before late March", 2026)[:2] == (None, d(2026, 3, 20))
     assert date_filters("late in training we may see drift", 2026)[:2] == (None, None)
+
+
+def test_date_phrase_leaves_the_question_even_with_explicit_filters(seed_fake: Assistant) -> None:
+    """Explicit filters win over the question's dates, but the date words are still removed
+    from what is searched (they would pollute retrieval and the coverage check)."""
+    ans = seed_fake.ask("In the late-March roundup, which work targeted materials chemistry?",
+                        since="2026-03-01", until="2026-03-31")
+    assert "March" not in ans.question and "materials chemistry" in ans.question
+    assert all(dt.date(2026, 3, 1) <= h.digest.date <= dt.date(2026, 3, 31) for h in ans.hits)
+    assert not any("as the question asks" in n for n in ans.notes)  # explicit dates won

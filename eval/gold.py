@@ -80,3 +80,14 @@ def align(papers: list[Paper], golds: list[dict]) -> dict[str, str]:
         out[pid] = key
         used.add(key)
     return out
+
+
+def precision_recall(papers: list[Paper], amap: dict[str, str], golds: list[dict],
+                     digest_id: str) -> tuple[float, float]:
+    """Paper-extraction precision and recall on one digest: an extracted paper counts when
+    it aligns (``amap``) with a gold paper that this digest mentions."""
+    pred = [p for p in papers if digest_id in p.digest_ids]
+    gold = [g for g in golds if digest_id in g["digests"]]
+    by_key = {g["key"]: g for g in golds}
+    tp = sum(1 for p in pred if p.id in amap and digest_id in by_key[amap[p.id]]["digests"])
+    return tp / max(1, len(pred)), tp / max(1, len(gold))

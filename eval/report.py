@@ -220,15 +220,19 @@ def costs_lines(r: dict) -> list[str]:
 
 def write_results_md(r: dict, path: Path) -> None:
     """Replace (or add) the benchmark section of RESULTS.md, keeping the other sections."""
+    replace_section(path, SECTION, section_markdown(r))
+
+
+def replace_section(path: Path, heading: str, markdown: str) -> None:
+    """Replace the ``heading`` section of a markdown file (or append it), keeping the rest."""
     text = path.read_text(encoding="utf-8") if path.is_file() else "# Evaluation results\n\n"
     parts = re.split(r"(?m)^(?=## )", text)
-    new = section_markdown(r)
-    kept = [p for p in parts if not p.startswith(SECTION)]
+    kept = [p for p in parts if not p.startswith(heading)]
     if len(kept) == len(parts):
-        kept.append(new)
+        kept.append(markdown)
     else:
-        i = next(i for i, p in enumerate(parts) if p.startswith(SECTION))
-        kept.insert(i, new)
+        i = next(i for i, p in enumerate(parts) if p.startswith(heading))
+        kept.insert(i, markdown)
     path.write_text("".join(p if p.endswith("\n\n") or p is kept[-1] else p.rstrip("\n") +
                             "\n\n" for p in kept), encoding="utf-8")
 

@@ -157,3 +157,37 @@ def test_calibration_cut_respects_the_wrong_abstention_budget() -> None:
     score = x @ np.array(r["weights"]) + r["bias"]
     assert ((score < 0)[y == 0].mean()) == r["in_sample"]["answerable_wrongly_abstained"]
     assert cutoff(np.array([0.1, 0.2, 0.9, 0.3]), np.array([0, 0, 1, 0]), 0.0) == 0.6
+
+
+def test_core_section_marks_targets_and_replaces_only_its_section(tmp_path) -> None:
+    """eval.core's RESULTS.md section: targets are ticked or marked unmet from the figures,
+    and rewriting it keeps the benchmark section written by python -m eval."""
+    from eval.core import CORE_SECTION, core_markdown
+    from eval.report import replace_section
+
+    lat = {"search": {"p50_ms": 21.0, "p95_ms": 30.0}, "ask": {"p50_ms": 40.0, "p95_ms": 60.0}}
+    ret = {"recall@1": 0.9, "recall@5": 0.98, "recall@10": 0.99, "mrr@10": 0.95}
+    abst = {"answerable": 183, "unanswerable": 31, "unanswerable_abstained": 0.9032,
+            "answerable_wrongly_abstained": 0.0437, "answered_unanswerable_ids": ["q9"],
+            "wrongly_abstained_ids": []}
+    res = {"model": "m", "questions": 214, "date": "2026-11-30T12:00:00", "cpus": 2,
+           "load": [0.1, 0.2], "variants": {"m": {"retrieval": ret, "abstention": abst,
+                                                  "latency": lat}},
+           "build": {"chunks": 147, "build_s": 5.0, "encode_only_s": 4.5,
+                     "build_over_encode": 1.11, "build_runs_s": [5.0] * 3,
+                     "second_build_embedded": 0},
+           "context_header": {"paper": ret},
+           "extraction": {"d": {"title": "D", "date": "2026-03-07", "gold": 3,
+                                "precision": 1.0, "recall": 0.8}}}
+    md = core_markdown(res, {"leave_one_out": {"unanswerable_abstained": 0.84,
+                                               "answerable_wrongly_abstained": 0.049}})
+    rows = {line.split(" | ")[0]: line for line in md.splitlines() if line.startswith("| ")}
+    assert rows["| warm `search()` p50 ≤ 20 ms"].endswith("✗ not met |")
+    assert rows["| warm `ask()` p50 ≤ 150 ms"].endswith("✓ |")
+    assert "leave-one-out estimate 84.0%" in md and "R ≥ 0.80 | ✗ not met" in md
+    path = tmp_path / "RESULTS.md"
+    path.write_text("# Evaluation results\n\n## Retrieval benchmark\n\nkeep me\n")
+    replace_section(path, CORE_SECTION, md)
+    replace_section(path, CORE_SECTION, md)  # idempotent
+    text = path.read_text()
+    assert text.count(CORE_SECTION) == 1 and "keep me" in text

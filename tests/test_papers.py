@@ -11,7 +11,7 @@ from pathlib import Path
 
 import pytest
 
-from eval.gold import align, gold_papers
+from eval.gold import align, gold_papers, precision_recall
 from rag.ingest import load_corpus
 from rag.mentions import classify_url
 from rag.papers import clean_author_list, extract_papers, load_metadata, match_metadata
@@ -57,14 +57,6 @@ def by_gold(result, key):
     ps, amap = result[0], result[1]
     (pid,) = [pid for pid, k in amap.items() if k == key]
     return ps.papers[pid]
-
-
-def precision_recall(papers, amap, golds, digest_id):
-    pred = [p for p in papers if digest_id in p.digest_ids]
-    gold = [g for g in golds if digest_id in g["digests"]]
-    by_key = {g["key"]: g for g in golds}
-    tp = sum(1 for p in pred if p.id in amap and digest_id in by_key[amap[p.id]]["digests"])
-    return tp / max(1, len(pred)), tp / max(1, len(gold))
 
 
 # ---------------------------------------------------------------- seed digests vs gold

@@ -32,7 +32,8 @@ from .chunk import PAPERS_DIGEST, chunk_corpus, paper_chunks, papers_digest
 from .embed import Embedder, content_key
 from .errors import IndexStateError
 from .ingest import corpus_files, load_corpus
-from .papers import attach_paper_texts, extract_papers, load_metadata
+from .metadata import attach_paper_texts, load_metadata
+from .papers import extract_papers
 from .records import Chunk, Digest, Paper, to_dict
 from .settings import INDEX_FORMAT_VERSION, Settings
 from .sources import load_paper_texts, paper_files

@@ -1,46 +1,38 @@
-"""Papers: merge the mentions of every digest into one record per paper, link passages to
-papers, and join the arXiv metadata snapshot by title.
+"""Papers: merge the mentions of every digest into one record per paper and link passages to
+papers.
 
-Input: parsed digests (:mod:`rag.ingest`). Output: a :class:`PaperSet` holding the
-:class:`~rag.records.Paper` records and, for every passage, the character spans where it names
-each paper, which :mod:`rag.chunk` uses to keep chunks to one paper.
+Input: parsed digests (:mod:`rag.ingest`), whose passages :mod:`rag.mentions` reads. Output: a
+:class:`PaperSet` holding the :class:`~rag.records.Paper` records and, for every passage, the
+character spans where it names each paper, which :mod:`rag.chunk` uses to keep chunks to one
+paper. Linking by short name and URL is in :mod:`rag.paper_links`; the arXiv metadata join in
+:mod:`rag.metadata`, whose names are re-exported here.
 """
 
 from __future__ import annotations
 
-import json
-import logging
-import re
 from collections import defaultdict
 from dataclasses import dataclass, field, replace
-from pathlib import Path
 
 from .attribution import attribution_issues
 from .ingest import LoadedDigest
-from .mentions import (
-    RawMention,
-    arxiv_id_of,
-    classify_url,
-    find_urls,
-    is_name_like,
-    label_name,
-    looks_like_title,
-    sentence_mentions,
+from .lexicon import is_name_like
+from .mentions import RawMention, label_name, passage_mentions
+from .metadata import (
+    attach_paper_texts,
+    clean_author_list,
+    join_metadata,
+    load_metadata,
+    match_by_authors,
+    match_metadata,
 )
+from .paper_links import Span, attach_urls, inherit_in_groups, link_names
 from .records import Mention, Paper
-from .sources import PaperText
-from .text import (
-    normalize_title,
-    slugify,
-    split_sentences,
-    strip_accents,
-    title_similarity,
-    tokenize,
-)
+from .text import normalize_title, slugify, title_similarity
 
-log = logging.getLogger(__name__)
-
-Span = tuple[int, int, str]  # (start, end, paper_id) within a passage's text
+__all__ = [
+    "PaperSet", "Span", "attach_paper_texts", "clean_author_list", "extract_papers",
+    "join_metadata", "load_metadata", "match_by_authors", "match_metadata", "passage_mentions",
+]
 
 
 @dataclass
@@ -148,43 +140,14 @@ def extract_papers(docs: list[LoadedDigest], metadata: list[dict] | None = None)
     spans: dict[tuple[str, int], list[Span]] = defaultdict(list)
     for digest_id, idx, a, b, d in reg.spans:
         spans[(digest_id, idx)].append((a, b, by_draft[id(d)]))
-    _link_names(docs, papers, spans)
-    _inherit_in_groups(docs, spans)
-    _attach_urls(docs, papers, spans)
+    link_names(docs, papers, spans)
+    inherit_in_groups(docs, spans)
+    attach_urls(docs, papers, spans)
     if metadata:
         papers = join_metadata(papers, metadata, docs)
     papers = {pid: replace(p, attribution_issues=attribution_issues(p)) for pid, p in
               papers.items()}
     return PaperSet(papers, {k: sorted(set(v)) for k, v in spans.items()})
-
-
-def passage_mentions(p) -> list[RawMention]:
-    """The mentions of a passage: :func:`sentence_mentions` plus the titles its arXiv links
-    give. "<a href=arxiv.org/abs/...>Why frozen encoders generalise</a>" names a paper even in
-    sentence case; an author group of the same sentence that named no title is its authors."""
-    found = sentence_mentions(p.text, p.digest_id, p.index)
-    cursor = 0
-    for link in p.links:
-        title = link.text.strip()
-        a = p.text.find(title, cursor) if title else -1
-        if a < 0:
-            continue
-        b = cursor = a + len(title)
-        if not arxiv_id_of(link.url) or not (looks_like_title(title) or
-                                             looks_like_title(title, strict=False)):
-            continue
-        if any(m.start < b and m.end > a for m in found):
-            continue  # already named there
-        s0, s1 = next(((x, y) for x, y in split_sentences(p.text) if x <= a < y),
-                      (0, len(p.text)))
-        owner = next((m for m in found if m.kind in ("authors", "name") and s0 <= m.start < s1),
-                     None)
-        if owner is not None:
-            owner.title, owner.kind, owner.how = title, "title", "link"
-            owner.start, owner.end = min(a, owner.start), max(b, owner.end)  # title + authors
-        else:
-            found.append(RawMention(p.digest_id, p.index, a, b, title=title, how="link"))
-    return sorted(found, key=lambda m: m.start)
 
 
 def _bullet_mentions(p, reg: _Registry) -> None:
@@ -234,266 +197,3 @@ def _freeze(drafts: list[_Draft]) -> tuple[dict[str, Paper], dict[int, str]]:
                             institutions=tuple(d.institutions), mentions=tuple(d.mentions))
         by_draft[id(d)] = pid
     return papers, by_draft
-
-
-def _link_names(docs: list[LoadedDigest], papers: dict[str, Paper],
-                spans: dict[tuple[str, int], list[Span]]) -> None:
-    """Link passages that name a paper only by its short name ("MoLRE", "T-PaiNN’s")."""
-    names = [(p.short_name, pid) for pid, p in papers.items()
-             if p.short_name and len(p.short_name) >= 3 and is_name_like(p.short_name)]
-    for doc in docs:
-        for p in doc.passages:
-            for name, pid in names:
-                for m in re.finditer(rf"(?<![\w/-]){re.escape(name)}(?![\w-])", p.text):
-                    spans[(p.digest_id, p.index)].append((m.start(), m.end(), pid))
-                    _add_mention(papers, pid, p.digest_id, p.index)
-
-
-def _add_mention(papers: dict[str, Paper], pid: str, digest_id: str, index: int) -> None:
-    paper = papers[pid]
-    if not any(m.digest_id == digest_id and m.passage_index == index for m in paper.mentions):
-        papers[pid] = replace(paper, mentions=paper.mentions + (Mention(digest_id, index),))
-
-
-def _inherit_in_groups(docs: list[LoadedDigest], spans: dict[tuple[str, int], list[Span]]) -> None:
-    """Bullets of a group ("Efficient Transfer Learning: Frameworks / Datasets / Code") that
-    name no paper belong to the group's paper when the group names exactly one."""
-    for doc in docs:
-        groups: dict[str, list[int]] = defaultdict(list)
-        for p in doc.passages:
-            if p.kind == "bullet" and "›" in p.section:
-                groups[p.section].append(p.index)
-        for idxs in groups.values():
-            named = {pid for i in idxs for (_, _, pid) in spans.get((doc.digest.id, i), [])}
-            if len(named) == 1:
-                pid = next(iter(named))
-                for i in idxs:
-                    if not spans.get((doc.digest.id, i)):
-                        spans[(doc.digest.id, i)].append((0, len(doc.passages[i].text), pid))
-
-
-def _passage_urls(p) -> list[tuple[int, int, str, str]]:
-    """(start, end, url, kind) of the URLs of a passage: those written in its text and the
-    hrefs of its links (HTML <a>, markdown [text](url)), located at their link text."""
-    out = [(pos, pos + len(url), url, kind) for pos, url, kind in find_urls(p.text)]
-    seen = {url for _, _, url, _ in out}
-    cursor = 0
-    for link in p.links:
-        url = link.url.strip()
-        if not url.lower().startswith(("http://", "https://")) or url in seen:
-            continue
-        seen.add(url)
-        pos = p.text.find(link.text, cursor) if link.text else -1
-        if pos < 0:
-            pos, end = len(p.text), len(p.text)  # text not found: treat as trailing
-        else:
-            end = pos + len(link.text)
-            cursor = end
-        out.append((pos, end, url, classify_url(url, f"{p.text[:pos]} {link.text} ")))
-    return sorted(out)
-
-
-def _attach_urls(docs: list[LoadedDigest], papers: dict[str, Paper],
-                 spans: dict[tuple[str, int], list[Span]]) -> None:
-    """Give every URL (written out or behind a link) to the paper whose naming the link text
-    is, else to the paper named closest before it in its passage (arXiv URLs become arXiv
-    ids); a URL in a passage that names no paper ("Code: github.com/x/Cheby-PINNs") goes to
-    the paper of the same digest whose title its repository name abbreviates."""
-    for doc in docs:
-        in_digest = [pid for pid, p in papers.items() if doc.digest.id in p.digest_ids]
-        for p in doc.passages:
-            here = sorted(spans.get((p.digest_id, p.index), []))
-            for pos, end, url, kind in _passage_urls(p):
-                inside = [s for s in here if s[0] < end and s[1] > pos and end > pos]
-                before = [s for s in here if s[0] <= pos]
-                if inside:
-                    pid = inside[0][2]
-                else:
-                    pid = max(before, key=lambda s: (s[0], -s[1]))[2] if before else (
-                        here[0][2] if here else _repo_owner(url, in_digest, papers))
-                if pid is None:
-                    continue
-                if not here:
-                    spans[(p.digest_id, p.index)].append((0, len(p.text), pid))
-                    _add_mention(papers, pid, p.digest_id, p.index)
-                paper = papers[pid]
-                if kind == "arxiv":
-                    papers[pid] = replace(paper, arxiv_id=paper.arxiv_id or arxiv_id_of(url))
-                    continue
-                field_ = "data_urls" if kind == "data" else "code_urls"
-                if url not in getattr(paper, field_):
-                    papers[pid] = replace(paper, **{field_: getattr(paper, field_) + (url,)})
-
-
-def _repo_owner(url: str, candidates: list[str], papers: dict[str, Paper]) -> str | None:
-    repo = url.rstrip("/").removesuffix(".git").rsplit("/", 1)[-1]
-    parts = [x for x in re.split(r"[-_.]", repo.lower()) if x]
-    best = [pid for pid in candidates if parts and all(
-        any(w.startswith(x) for w in normalize_title(papers[pid].title).split()) for x in parts)]
-    return best[0] if len(best) == 1 else None
-
-
-# ---------------------------------------------------------------- arXiv metadata
-
-
-def load_metadata(folder: Path) -> tuple[list[dict], list[str]]:
-    """Read every ``*.jsonl`` arXiv snapshot in ``folder``; bad lines become warnings."""
-    records: list[dict] = []
-    warnings: list[str] = []
-    if not Path(folder).is_dir():
-        return records, warnings
-    for path in sorted(Path(folder).glob("*.jsonl")):
-        for n, line in enumerate(path.read_text(encoding="utf-8", errors="replace").splitlines(),
-                                 1):
-            if not line.strip():
-                continue
-            try:
-                rec = json.loads(line)
-            except json.JSONDecodeError as err:
-                warnings.append(f"{path.name} line {n}: not JSON ({err.msg}); line skipped.")
-                continue
-            if not isinstance(rec, dict) or not rec.get("title") or not rec.get("arxiv_id"):
-                warnings.append(f"{path.name} line {n}: needs 'arxiv_id' and 'title'; skipped.")
-                continue
-            records.append(rec)
-    merged: dict[str, dict] = {}  # one record per arXiv id: a snapshot line plus a cached
-    for rec in records:           # abstract for the same paper become one record
-        have = merged.setdefault(str(rec["arxiv_id"]), {})
-        for k, v in rec.items():
-            if v and not have.get(k):
-                have[k] = v
-    return list(merged.values()), warnings
-
-
-def clean_author_list(authors: list) -> tuple[str, ...]:
-    """Names only. A list carrying a snapshot note ('(not in excerpt; digest: ...)') or 'et al.'
-    is not a real author list: it counts as unknown (empty), never as partial names."""
-    names = [a.strip() for a in authors or [] if isinstance(a, str) and a.strip()]
-    if any(re.search(r"[()]|not in excerpt|digest:|\bet al\b|full list", a, re.I)
-           for a in names):
-        return ()
-    return tuple(names)
-
-
-def match_metadata(paper: Paper, metadata: list[dict]) -> dict | None:
-    """The one metadata record whose title is this paper's, or None (no match beats a wrong
-    one): exact normalised title, a title that starts with the paper's (3+ words), or an
-    arXiv title whose part before the colon is the paper's short name or label."""
-    cands = {normalize_title(paper.title)}
-    if paper.short_name:
-        cands.add(normalize_title(paper.short_name))
-        cands.add(normalize_title(f"{paper.short_name}: {paper.title}"))
-    scored: list[tuple[float, dict]] = []
-    for rec in metadata:
-        nt = normalize_title(rec["title"])
-        pre = normalize_title(rec["title"].split(":")[0])
-        best = 0.0
-        for c in cands:
-            if not c:
-                continue
-            if c == nt:
-                best = max(best, 1.0)
-            elif c == pre and len(c) >= 4:
-                best = max(best, 0.95)
-            elif len(c.split()) >= 3 and nt.startswith(c + " "):
-                best = max(best, 0.9)
-            elif len(c) > 25 and title_similarity(c, nt, at_least=0.92) >= 0.92:
-                best = max(best, 0.85)
-        if best:
-            scored.append((best, rec))
-    if not scored:
-        return None
-    scored.sort(key=lambda x: -x[0])
-    if len(scored) > 1 and scored[1][0] == scored[0][0]:
-        return None  # ambiguous
-    return scored[0][1]
-
-
-def _first_author_key(name: str) -> tuple[str, str] | None:
-    """(first initial, surname) of a full name, e.g. "C. Albors" -> ("c", "albors")."""
-    parts = strip_accents(name).lower().replace(".", " ").split()
-    if len(parts) < 2 or len(parts[-1]) < 2:
-        return None
-    return parts[0][0], parts[-1]
-
-
-def match_by_authors(paper: Paper, metadata: list[dict], context: str) -> dict | None:
-    """Fallback for papers the digest names without their title (PhyloGPN, ZeroHungerAI): the
-    digest's first author (with a first name or initial, not just "Li et al.") must be the
-    record's first author, the record must be the only such one, and the paper's passages must
-    share at least two content words with the record's title."""
-    words = set(tokenize(context))
-    for written in paper.authors:
-        first = re.split(r",|\band\b|\bet al\b", written)[0].strip()
-        key = _first_author_key(first)
-        if key is None:
-            continue
-        hits = [r for r in metadata if clean_author_list(r.get("authors", []))
-                and _first_author_key(clean_author_list(r["authors"])[0]) == key]
-        if len(hits) == 1 and len(words & set(tokenize(hits[0]["title"]))) >= 2:
-            return hits[0]
-    return None
-
-
-def join_metadata(papers: dict[str, Paper], metadata: list[dict],
-                  docs: list[LoadedDigest] | None = None) -> dict[str, Paper]:
-    """Attach arXiv id, title and the real author list to the papers that match a record, by
-    title first and, for papers named without a title, by first author and topic."""
-    out = dict(papers)
-    text = {(d.digest.id, p.index): p.text for d in docs or [] for p in d.passages}
-    claims: dict[str, list[tuple[float, str]]] = defaultdict(list)
-    for pid, paper in papers.items():
-        rec = match_metadata(paper, metadata)
-        score = 1.0
-        if rec is None and docs:
-            context = " ".join(text.get((m.digest_id, m.passage_index), "")
-                               for m in paper.mentions)
-            rec, score = match_by_authors(paper, metadata, context), 0.5
-        if rec is None:
-            continue
-        if paper.arxiv_id and paper.arxiv_id != rec["arxiv_id"]:
-            log.warning("paper %r: digest links arXiv %s but its title matches %s; kept the link",
-                        paper.title, paper.arxiv_id, rec["arxiv_id"])
-            continue
-        claims[rec["arxiv_id"]].append((score, pid))
-    records = {r["arxiv_id"]: r for r in metadata}
-    for arxiv_id, who in claims.items():
-        who.sort(reverse=True)
-        if len(who) > 1 and who[0][0] == who[1][0]:
-            log.warning("arXiv %s matches several papers (%s); left unmatched", arxiv_id,
-                        ", ".join(pid for _, pid in who))
-            continue
-        pid, rec = who[0][1], records[arxiv_id]
-        out[pid] = replace(out[pid], arxiv_id=arxiv_id, arxiv_title=rec["title"],
-                           arxiv_authors=clean_author_list(rec.get("authors", [])))
-    for pid, paper in out.items():  # abstracts fetched from arXiv (rag.arxiv's cache)
-        rec = records.get(paper.arxiv_id or "")
-        if rec and rec.get("abstract") and not paper.abstract:
-            out[pid] = replace(paper, abstract=" ".join(str(rec["abstract"]).split()),
-                               abstract_source="arXiv")
-    return out
-
-
-def attach_paper_texts(papers: dict[str, Paper], texts: list[PaperText]
-                       ) -> tuple[dict[str, Paper], list[str]]:
-    """Link each paper text (PDF, abstracts file) to its paper, by arXiv id or title; a text
-    that matches no paper becomes a paper of its own. Returns (papers, owner id per text)."""
-    out = dict(papers)
-    owners: list[str] = []
-    for t in texts:
-        pid = next((p.id for p in out.values() if t.arxiv_id and p.arxiv_id == t.arxiv_id), None)
-        if pid is None:
-            rec = match_metadata(Paper("_", t.title), [
-                {"arxiv_id": p.id, "title": p.arxiv_title or p.title} for p in out.values()])
-            pid = rec["arxiv_id"] if rec else None
-        if pid is None:
-            pid = base = slugify(t.title)
-            n = 2
-            while pid in out:
-                pid, n = f"{base}-{n}", n + 1
-            out[pid] = Paper(id=pid, title=t.title, arxiv_id=t.arxiv_id,
-                             arxiv_authors=t.authors)
-        if t.abstract and not out[pid].abstract:
-            out[pid] = replace(out[pid], abstract=t.abstract, abstract_source=t.origin)
-        owners.append(pid)
-    return out, owners

@@ -364,3 +364,14 @@ def test_one_sentence_phrasings(tmp_path, sentence, title, authors, institutions
     (tmp_path / "x.txt").write_text(f"Digest Title Here\n{sentence}\n", encoding="utf-8")
     (paper,) = extract_papers(load_corpus(tmp_path)[0]).papers.values()
     assert (paper.title, paper.authors, paper.institutions) == (title, (authors,), institutions)
+
+
+def test_generic_bullet_labels_name_no_paper() -> None:
+    """Section-like labels ("- Results: ...", "- Model: ...") are not taken for paper names,
+    while a coined name still is."""
+    from rag.titles import label_name
+
+    for label in ("Results", "Model", "Dataset", "Evaluation Metrics", "Applications",
+                  "Datasets & Benchmarks"):
+        assert label_name(label) == (None, None), label
+    assert label_name("MoLRE Framework for Medical Imaging") == (None, "MoLRE")

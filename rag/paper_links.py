@@ -1,0 +1,98 @@
+"""Paper links: after the papers are merged, link the passages and URLs that name them only
+indirectly.
+
+A passage may name a paper only by its short name ("MoLRE", "T-PaiNN’s"), be a bullet of a
+group about one paper, or carry a URL (written out or behind a link) that belongs to a paper
+named near it. These functions add the passage spans and the arXiv id, code and data URLs;
+:func:`rag.papers.extract_papers` calls them.
+"""
+
+from __future__ import annotations
+
+import re
+from collections import defaultdict
+from dataclasses import replace
+
+from .ingest import LoadedDigest
+from .lexicon import is_name_like
+from .records import Mention, Paper
+from .text import normalize_title
+from .urls import arxiv_id_of, passage_urls
+
+Span = tuple[int, int, str]  # (start, end, paper_id) within a passage's text
+
+
+def link_names(docs: list[LoadedDigest], papers: dict[str, Paper],
+               spans: dict[tuple[str, int], list[Span]]) -> None:
+    """Link passages that name a paper only by its short name ("MoLRE", "T-PaiNN’s")."""
+    names = [(p.short_name, pid) for pid, p in papers.items()
+             if p.short_name and len(p.short_name) >= 3 and is_name_like(p.short_name)]
+    for doc in docs:
+        for p in doc.passages:
+            for name, pid in names:
+                for m in re.finditer(rf"(?<![\w/-]){re.escape(name)}(?![\w-])", p.text):
+                    spans[(p.digest_id, p.index)].append((m.start(), m.end(), pid))
+                    _add_mention(papers, pid, p.digest_id, p.index)
+
+
+def _add_mention(papers: dict[str, Paper], pid: str, digest_id: str, index: int) -> None:
+    paper = papers[pid]
+    if not any(m.digest_id == digest_id and m.passage_index == index for m in paper.mentions):
+        papers[pid] = replace(paper, mentions=paper.mentions + (Mention(digest_id, index),))
+
+
+def inherit_in_groups(docs: list[LoadedDigest], spans: dict[tuple[str, int], list[Span]]) -> None:
+    """Bullets of a group ("Efficient Transfer Learning: Frameworks / Datasets / Code") that
+    name no paper belong to the group's paper when the group names exactly one."""
+    for doc in docs:
+        groups: dict[str, list[int]] = defaultdict(list)
+        for p in doc.passages:
+            if p.kind == "bullet" and "›" in p.section:
+                groups[p.section].append(p.index)
+        for idxs in groups.values():
+            named = {pid for i in idxs for (_, _, pid) in spans.get((doc.digest.id, i), [])}
+            if len(named) == 1:
+                pid = next(iter(named))
+                for i in idxs:
+                    if not spans.get((doc.digest.id, i)):
+                        spans[(doc.digest.id, i)].append((0, len(doc.passages[i].text), pid))
+
+
+def attach_urls(docs: list[LoadedDigest], papers: dict[str, Paper],
+                spans: dict[tuple[str, int], list[Span]]) -> None:
+    """Give every URL (written out or behind a link) to the paper whose naming the link text
+    is, else to the paper named closest before it in its passage (arXiv URLs become arXiv
+    ids); a URL in a passage that names no paper ("Code: github.com/x/Cheby-PINNs") goes to
+    the paper of the same digest whose title its repository name abbreviates."""
+    for doc in docs:
+        in_digest = [pid for pid, p in papers.items() if doc.digest.id in p.digest_ids]
+        for p in doc.passages:
+            here = sorted(spans.get((p.digest_id, p.index), []))
+            for pos, end, url, kind in passage_urls(p):
+                inside = [s for s in here if s[0] < end and s[1] > pos and end > pos]
+                before = [s for s in here if s[0] <= pos]
+                if inside:
+                    pid = inside[0][2]
+                else:
+                    pid = max(before, key=lambda s: (s[0], -s[1]))[2] if before else (
+                        here[0][2] if here else _repo_owner(url, in_digest, papers))
+                if pid is None:
+                    continue
+                if not here:
+                    spans[(p.digest_id, p.index)].append((0, len(p.text), pid))
+                    _add_mention(papers, pid, p.digest_id, p.index)
+                paper = papers[pid]
+                if kind == "arxiv":
+                    papers[pid] = replace(paper, arxiv_id=paper.arxiv_id or arxiv_id_of(url))
+                    continue
+                field_ = "data_urls" if kind == "data" else "code_urls"
+                if url not in getattr(paper, field_):
+                    papers[pid] = replace(paper, **{field_: getattr(paper, field_) + (url,)})
+
+
+def _repo_owner(url: str, candidates: list[str], papers: dict[str, Paper]) -> str | None:
+    repo = url.rstrip("/").removesuffix(".git").rsplit("/", 1)[-1]
+    parts = [x for x in re.split(r"[-_.]", repo.lower()) if x]
+    best = [pid for pid in candidates if parts and all(
+        any(w.startswith(x) for w in normalize_title(papers[pid].title).split()) for x in parts)]
+    return best[0] if len(best) == 1 else None

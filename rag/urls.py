@@ -1,0 +1,68 @@
+"""URLs: find the URLs of a passage, tell arXiv, data and code links apart, read arXiv ids.
+
+A URL is written out in the text or sits behind a link (HTML <a>, markdown [text](url)); its
+kind comes from its host and the words just before it ("Dataset available at ..."). Used by
+:mod:`rag.mentions` and :mod:`rag.paper_links`.
+"""
+
+from __future__ import annotations
+
+import re
+
+_URL_RE = re.compile(r"https?://[^\s<>\"”)]+")
+_ARXIV_URL = re.compile(r"arxiv\.org/(?:abs|pdf)/(\d{4}\.\d{4,5})")
+
+
+def classify_url(url: str, context: str) -> str:
+    """'arxiv', 'data' or 'code' for a URL, from its host and the few words just before it
+    ("Dataset available at ...", "and code at ...")."""
+    if _ARXIV_URL.search(url):
+        return "arxiv"
+    near = context[-30:].lower()
+    cues = [(near.rfind(w), kind) for w, kind in (("dataset", "data"), ("data ", "data"),
+                                                  ("code", "code"), ("notebook", "code"),
+                                                  ("repositor", "code"))]
+    pos, kind = max(cues)
+    if pos >= 0:
+        return kind
+    host = url.lower()
+    if any(h in host for h in ("kaggle.com", "zenodo.org", "huggingface.co/datasets",
+                               "figshare", "dataverse")):
+        return "data"
+    return "code"
+
+
+def find_urls(text: str) -> list[tuple[int, str, str]]:
+    """(position, url, kind) for every URL in a passage; trailing punctuation removed."""
+    out = []
+    for m in _URL_RE.finditer(text):
+        url = m.group().rstrip(".,;:")
+        out.append((m.start(), url, classify_url(url, text[:m.start()])))
+    return out
+
+
+def arxiv_id_of(url: str) -> str | None:
+    """The arXiv id an arxiv.org abs or pdf URL names, else None."""
+    m = _ARXIV_URL.search(url)
+    return m.group(1) if m else None
+
+
+def passage_urls(p) -> list[tuple[int, int, str, str]]:
+    """(start, end, url, kind) of the URLs of a passage: those written in its text and the
+    hrefs of its links (HTML <a>, markdown [text](url)), located at their link text."""
+    out = [(pos, pos + len(url), url, kind) for pos, url, kind in find_urls(p.text)]
+    seen = {url for _, _, url, _ in out}
+    cursor = 0
+    for link in p.links:
+        url = link.url.strip()
+        if not url.lower().startswith(("http://", "https://")) or url in seen:
+            continue
+        seen.add(url)
+        pos = p.text.find(link.text, cursor) if link.text else -1
+        if pos < 0:
+            pos, end = len(p.text), len(p.text)  # text not found: treat as trailing
+        else:
+            end = pos + len(link.text)
+            cursor = end
+        out.append((pos, end, url, classify_url(url, f"{p.text[:pos]} {link.text} ")))
+    return sorted(out)

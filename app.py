@@ -3,8 +3,10 @@ and a papers browser.
 
 Run ``python app.py`` (or ``make run``): it builds the index when it is missing or stale and
 serves on http://127.0.0.1:7860 (``--host``/``--port`` or RAG_HOST/RAG_PORT to change).
-API clients call the ``/ask`` endpoint (see README_client_snippet.md). This file only wires the
-library (``rag``) to the UI; HTML/markdown rendering and escaping live in ``rag.render``.
+With ``--llm``/``--llm-model`` (or RAG_LLM_*) an LLM's tokens stream into the chat, the verified
+answer replaces the draft, and "Answer with" can still pick the extractive answerer.
+API clients call the ``/ask`` endpoint (see README.md). This file only wires the library
+(``rag``) to the UI; HTML/markdown rendering and escaping live in ``rag.render``.
 """
 
 from __future__ import annotations
@@ -20,13 +22,17 @@ os.environ.setdefault("HF_HUB_OFFLINE", "1")
 os.environ.setdefault("GRADIO_ANALYTICS_ENABLED", "False")
 
 import gradio as gr  # noqa: E402
+from langchain_core.language_models import BaseChatModel  # noqa: E402
 
-from rag import Assistant, Paper, RagError  # noqa: E402
+from rag import Answer, Assistant, Paper, RagError  # noqa: E402
 from rag.conversation import Rewriter, rewrite_followup  # noqa: E402
+from rag.backends import BACKENDS, llm_setup  # noqa: E402
+from rag.llm import llm_rewriter  # noqa: E402
 from rag.render import APP_CSS as CSS  # noqa: E402
 from rag.render import APP_HEAD as HEAD  # noqa: E402
-from rag.render import (answer_dict, answer_stream, error_html, filters_line,  # noqa: E402
-                        md_escape, paper_info_card, sources_html, sources_panel, status_html)
+from rag.render import (answer_dict, answer_stream, error_html,  # noqa: E402
+                        filters_line, llm_answer_markdown, md_escape, paper_info_card,
+                        paper_rows, sources_html, sources_panel, status_html)
 
 log = logging.getLogger("digest-rag.app")
 
@@ -39,6 +45,7 @@ EXAMPLES = [
 SEARCHING = "_Searching the digests…_"
 PAPER_COLUMNS = ["Date", "Paper", "Authors (digest)", "Institutions", "Code"]
 CONCURRENCY = int(os.environ.get("RAG_CONCURRENCY", "4"))
+EXTRACTIVE, LLM = "extractive", "llm"  # the values of the "Answer with" control
 
 def _message(err: Exception) -> str:
     """A user-facing message for any error (RagErrors carry their own)."""
@@ -50,13 +57,31 @@ def _message(err: Exception) -> str:
 
 
 class AssistantApp:
-    """The handlers behind the UI and the API, over one Assistant."""
+    """The handlers behind the UI and the API, over one Assistant. ``chat`` (a LangChain chat
+    model, named ``llm_label``) answers by default, 'extractive' on request; the app, not the
+    assistant's ``llm_backend`` setting, decides. Follow-ups are rewritten by ``rewriter``, else
+    by ``chat`` when it answers, else by rules. ``notice`` goes in the status line."""
 
     def __init__(self, assistant: Assistant, rewriter: Rewriter | None = None,
-                 stream_delay: float = 0.02) -> None:
+                 stream_delay: float = 0.02, chat: BaseChatModel | None = None,
+                 llm_label: str = "", notice: str = "") -> None:
         self.assistant = assistant
         self.rewriter = rewriter
         self.stream_delay = stream_delay  # pause between streamed sentences (readability)
+        self.chat = chat
+        self.llm_label = (llm_label or getattr(chat, "model_name", "") or chat._llm_type
+                          ) if chat is not None else ""
+        self.llm_rewriter = llm_rewriter(chat) if chat is not None else None
+        self.notice = notice
+
+    def chat_for(self, answerer: str | None) -> BaseChatModel | None:
+        """The chat model answering for ``answerer`` ('' = the app's default, 'extractive' or
+        'llm'); None means the extractive answerer."""
+        choice = (answerer or "").strip().lower()
+        if choice in ("", EXTRACTIVE) or (self.chat and choice == LLM):
+            return None if choice == EXTRACTIVE else self.chat
+        raise RagError(f"No answerer {answerer!r} in this app.", f"use '' (the default) or "
+                       f"'{EXTRACTIVE}'" + (f" or '{LLM}'" if self.chat else " (no --llm)"))
 
     # ------------------------------------------------------------------ status and build
     def status(self) -> tuple[str, dict]:
@@ -68,7 +93,9 @@ class AssistantApp:
                 if state != "ok":
                     return (error_html(f"The index is {state}: {reason}. Build it to start."),
                             gr.update(visible=True))
-            return status_html(a.status()), gr.update(visible=False)
+            line = status_html(a.status(), self.llm_label or EXTRACTIVE)
+            return line + (error_html(self.notice) if self.notice else ""), gr.update(
+                visible=False)
         except Exception as err:  # noqa: BLE001 - shown as a message
             return error_html(_message(err)), gr.update(visible=True)
 
@@ -120,8 +147,9 @@ class AssistantApp:
 
     # ------------------------------------------------------------------ chat
     def respond(self, question: str, history: list, turns: list, since: str, until: str,
-                digest: str | None, has_code: bool) -> Iterator[tuple]:
-        """Answer one chat question, streaming the answer sentence by sentence.
+                digest: str | None, has_code: bool, answerer: str = "") -> Iterator[tuple]:
+        """Answer one chat question: an LLM's draft streams token by token and the verified
+        answer replaces it; extractive answers stream sentence by sentence.
         Yields (chat, textbox, sources panel, turns)."""
         history = list(history or [])
         turns = list(turns or [])
@@ -133,11 +161,27 @@ class AssistantApp:
         history.append({"role": "user", "content": question})
         history.append({"role": "assistant", "content": SEARCHING})
         yield list(history), "", gr.update(), turns
+        ans: Answer | None = None
         try:
-            searched = rewrite_followup(question, prior, self.rewriter)
-            ans = self.assistant.ask(searched, since=since or None, until=until or None,
-                                     digest=self._digest_id(digest),
-                                     has_code=True if has_code else None)
+            chat = self.chat_for(answerer)
+            rewriter = self.rewriter or (self.llm_rewriter if chat is not None else None)
+            searched = rewrite_followup(question, prior, rewriter)
+            prefix = (f"_Searching for: {md_escape(searched)}_\n\n"
+                      if searched.strip() != question else "")
+            draft = ""
+            for item in self.assistant.ask_stream(
+                    searched, since=since or None, until=until or None,
+                    digest=self._digest_id(digest), has_code=True if has_code else None,
+                    llm=chat or False):
+                if isinstance(item, Answer):
+                    ans = item
+                elif chat is not None:  # an LLM's draft, shown as it arrives
+                    draft += item
+                    if item.strip():
+                        history[-1] = {"role": "assistant", "content": prefix + md_escape(draft)}
+                        yield list(history), "", gr.update(), turns
+            if ans is None:
+                raise RagError("The answer stream ended without an answer.", "ask again")
         except Exception as err:  # noqa: BLE001 - every error becomes a chat message
             history[-1] = {"role": "assistant", "content": "⚠ " + md_escape(_message(err))}
             yield list(history), "", gr.update(), turns
@@ -145,9 +189,8 @@ class AssistantApp:
         turn = len(turns) + 1
         turns.append((question, sources_html(ans, self.assistant.index.digests, turn)))
         panel = sources_panel(turns)
-        prefix = (f"_Searching for: {md_escape(searched)}_\n\n"
-                  if searched.strip() != question else "")
-        pieces = list(answer_stream(ans, turn))
+        pieces = ([llm_answer_markdown(ans, turn, self.llm_label)] if chat is not None
+                  else list(answer_stream(ans, turn)))
         for i, partial in enumerate(pieces):
             if i and self.stream_delay:
                 time.sleep(self.stream_delay)
@@ -161,20 +204,22 @@ class AssistantApp:
 
     # ------------------------------------------------------------------ API
     def ask(self, question: str, since: str = "", until: str = "", digest: str = "",
-            has_code: bool = False) -> dict:
+            has_code: bool = False, answerer: str = "") -> dict:
         """Answer a question from the digests, citing the papers.
 
-        Returns a dict: answer (markdown with [n] markers), abstained, notes and citations
-        (title, authors, institutions, digest, date, code_urls, arxiv_url, passage, ...).
-        Dates are YYYY-MM-DD; digest is a digest id or title; has_code keeps papers with code.
+        Returns a dict: answer (markdown with [n] markers), abstained, notes, citations
+        (title, authors, institutions, digest, date, code_urls, arxiv_url, passage, ...) and
+        answerer (who wrote it). Dates are YYYY-MM-DD; digest is a digest id or title; has_code
+        keeps papers with code; answerer is '' (the app's default), 'extractive' or 'llm'.
         """
         try:
+            chat = self.chat_for(answerer)
             ans = self.assistant.ask(question, since=since or None, until=until or None,
                                      digest=self._digest_id(digest),
-                                     has_code=True if has_code else None)
+                                     has_code=True if has_code else None, llm=chat or False)
         except Exception as err:  # noqa: BLE001
             raise gr.Error(_message(err)) from None
-        return answer_dict(ans)
+        return {**answer_dict(ans), "answerer": self.llm_label if chat else EXTRACTIVE}
 
     # ------------------------------------------------------------------ papers browser
     def _papers(self) -> list[Paper]:
@@ -183,35 +228,15 @@ class AssistantApp:
         except Exception:  # noqa: BLE001 - the status line says why
             return []
 
-    def _newest(self, p: Paper) -> str:
-        ds = self.assistant.index.digests
-        dates = [ds[i].date for i in p.digest_ids if i in ds and ds[i].date]
-        return max(dates).isoformat() if dates else ""
-
     def institutions(self) -> list[str]:
         return sorted({i for p in self._papers() for i in p.institutions}, key=str.lower)
 
     def papers_table(self, query: str = "", institution: str | None = None,
                      has_code: bool = False, sort: str = "Newest first") -> tuple[list, list]:
         """(table rows, paper ids in row order) for the papers browser."""
-        q = (query or "").strip().lower()
-        rows: list[tuple[list, str]] = []
-        for p in self._papers():
-            hay = " ".join([p.title, p.short_name or "", *p.authors, *p.arxiv_authors,
-                            *p.institutions]).lower()
-            if (q and q not in hay) or (has_code and not p.code_urls) or (
-                    institution and institution not in p.institutions):
-                continue
-            title = p.title + (f" ({p.short_name})" if p.short_name and
-                               p.short_name.lower() not in p.title.lower() else "")
-            rows.append(([self._newest(p), title, " / ".join(p.authors),
-                          ", ".join(p.institutions), "✓" if p.code_urls else ""], p.id))
-        if sort == "Oldest first":
-            rows.sort(key=lambda r: (r[0][0] or "9999", r[0][1].lower()))
-        elif sort == "Title A-Z":
-            rows.sort(key=lambda r: r[0][1].lower())
-        else:
-            rows.sort(key=lambda r: (r[0][0], r[0][1].lower()), reverse=True)
+        papers = self._papers()
+        rows = paper_rows(papers, self.assistant.index.digests if papers else {}, query,
+                          institution, has_code, sort)
         return [r for r, _ in rows] or [[""] * len(PAPER_COLUMNS)], [i for _, i in rows]
 
     def paper_card(self, ids: list[str], evt: gr.SelectData) -> str:
@@ -235,9 +260,11 @@ def _example_text(evt: gr.SelectData) -> str:
 
 
 def build_app(assistant: Assistant, rewriter: Rewriter | None = None,
-              stream_delay: float = 0.02) -> gr.Blocks:
-    """The Gradio Blocks app over one Assistant (launch it with :func:`launch`)."""
-    h = AssistantApp(assistant, rewriter, stream_delay)
+              stream_delay: float = 0.02, chat: BaseChatModel | None = None,
+              llm_label: str = "", notice: str = "") -> gr.Blocks:
+    """The Gradio Blocks app over one Assistant (launch it with :func:`launch`); ``chat``
+    and the other options are those of :class:`AssistantApp`."""
+    h = AssistantApp(assistant, rewriter, stream_delay, chat, llm_label, notice)
     first_rows, first_ids = h.papers_table()
     with gr.Blocks(title="digest-rag", fill_width=True) as app:
         gr.Markdown("## digest-rag\nAsk about the papers in the research digests. Every answer "
@@ -252,10 +279,10 @@ def build_app(assistant: Assistant, rewriter: Rewriter | None = None,
             with gr.Tab("Ask", id="ask"):
                 with gr.Row():
                     with gr.Column(scale=3, min_width=320):
-                        chat = gr.Chatbot(label="Chat", height=520, elem_id="chat",
-                                          examples=[{"text": e} for e in EXAMPLES],
-                                          placeholder="**Ask about the digests** – or start "
-                                          "with one of these:", feedback_options=None)
+                        chatbot = gr.Chatbot(label="Chat", height=520, elem_id="chat",
+                                             examples=[{"text": e} for e in EXAMPLES],
+                                             placeholder="**Ask about the digests** – or "
+                                             "start with one of these:", feedback_options=None)
                         filt = gr.Markdown(filters_line(), elem_id="filters-line")
                         with gr.Row(elem_id="ask-row"):
                             box = gr.Textbox(placeholder="Ask about the digests…",
@@ -264,6 +291,11 @@ def build_app(assistant: Assistant, rewriter: Rewriter | None = None,
                             send = gr.Button("Ask", variant="primary", scale=0, min_width=72,
                                              elem_id="ask-btn")
                             clear = gr.Button("Clear", scale=0, min_width=72, elem_id="clear")
+                        answer_with = gr.Radio([(h.llm_label or LLM, LLM),
+                                                (EXTRACTIVE, EXTRACTIVE)],
+                                               value=LLM if h.chat else EXTRACTIVE,
+                                               label="Answer with", elem_id="answerer",
+                                               visible=h.chat is not None)
                         with gr.Accordion("Filters (apply to the next question)", open=False,
                                           elem_id="filters"):
                             with gr.Row():
@@ -297,13 +329,13 @@ def build_app(assistant: Assistant, rewriter: Rewriter | None = None,
                                  elem_id="paper-card")
 
         quiet: dict = {"api_visibility": "private"}
-        chat_in = [box, chat, turns, since, until, digest, has_code]
-        chat_out = [chat, box, sources, turns]
+        chat_in = [box, chatbot, turns, since, until, digest, has_code, answer_with]
+        chat_out = [chatbot, box, sources, turns]
         box.submit(h.respond, chat_in, chat_out, show_progress="hidden", **quiet)
         send.click(h.respond, chat_in, chat_out, show_progress="hidden", **quiet)
-        chat.example_select(_example_text, None, box, **quiet).then(
+        chatbot.example_select(_example_text, None, box, **quiet).then(
             h.respond, chat_in, chat_out, show_progress="hidden", **quiet)
-        clear.click(h.clear, None, [chat, sources, turns], **quiet)
+        clear.click(h.clear, None, [chatbot, sources, turns], **quiet)
         for comp in (since, until, digest, has_code):
             comp.change(h.filters_text, [since, until, digest, has_code], filt, **quiet)
         p_in = [p_query, p_inst, p_code, p_sort]
@@ -336,12 +368,21 @@ def launch(app: gr.Blocks, host: str = "127.0.0.1", port: int = 7860,
 
 
 def main(argv: list[str] | None = None, serve: Callable[..., gr.Blocks] = launch) -> None:
-    """Parse --host/--port, make sure the index exists, and serve."""
+    """Parse --host/--port/--llm/--llm-model, make sure the index exists, and serve."""
     parser = argparse.ArgumentParser(description="digest-rag web app")
     parser.add_argument("--host", default=os.environ.get("RAG_HOST", "127.0.0.1"))
     parser.add_argument("--port", type=int, default=int(os.environ.get("RAG_PORT", "7860")))
+    parser.add_argument("--llm", choices=BACKENDS, default=None,
+                        help="who writes answers (default: RAG_LLM_BACKEND, else extractive)")
+    parser.add_argument("--llm-model", default=None,
+                        help="model name, or .gguf path for llamacpp (default: RAG_LLM_MODEL)")
     args = parser.parse_args(argv)
-    assistant = Assistant(progress=True)
+    settings, chat, label, notice = llm_setup(args.llm, args.llm_model)
+    if notice:
+        print(f"warning: {notice}")
+    elif chat is not None:
+        print(f"Answers: {label} (extractive also available in the app)")
+    assistant = Assistant(settings=settings, progress=True)
     try:
         state, reason = assistant.state()
         if state != "ok":
@@ -352,7 +393,7 @@ def main(argv: list[str] | None = None, serve: Callable[..., gr.Blocks] = launch
     except RagError as err:
         print(f"warning: {err}\nThe app starts anyway and shows this message.")
         assistant.auto_build = False  # the "Build index" button retries
-    serve(build_app(assistant), args.host, args.port)
+    serve(build_app(assistant, chat=chat, llm_label=label, notice=notice), args.host, args.port)
 
 
 if __name__ == "__main__":

@@ -112,12 +112,13 @@ class Assistant:
 
     def ask(self, question: str, since: dt.date | str | None = None,
             until: dt.date | str | None = None, digest: str | None = None,
-            has_code: bool | None = None, llm: BaseChatModel | None = None) -> Answer:
+            has_code: bool | None = None, llm: BaseChatModel | bool | None = None) -> Answer:
         """A cited answer to ``question`` (``abstained`` when the digests do not cover it).
 
         Dates in the question ("since March") become filters unless given explicitly. With
         ``llm`` (any LangChain chat model), or a ``settings.llm_backend`` other than
-        'extractive', the model writes the answer and its citations are verified afterwards.
+        'extractive', the model writes the answer and its citations are verified afterwards;
+        ``llm=False`` forces the extractive answerer whatever the settings say.
         """
         return collect(self.ask_stream(question, since=since, until=until, digest=digest,
                                        has_code=has_code, llm=llm))
@@ -125,13 +126,16 @@ class Assistant:
     def ask_stream(self, question: str, since: dt.date | str | None = None,
                    until: dt.date | str | None = None, digest: str | None = None,
                    has_code: bool | None = None,
-                   llm: BaseChatModel | None = None) -> Iterator[str | Answer]:
+                   llm: BaseChatModel | bool | None = None) -> Iterator[str | Answer]:
         """Stream an answer: ``str`` deltas of the draft as the model writes it, then, as the
         last item, the verified :class:`Answer`, whose ``text`` replaces the draft (its
         citations are checked and renumbered). Without an LLM the draft is the whole
         extractive answer, yielded once. See ``rag.llm.stream_answer``.
         """
-        chat = llm if llm is not None else chat_model_from_settings(self.settings)
+        if llm is None or llm is True:
+            chat = chat_model_from_settings(self.settings)
+        else:
+            chat = llm or None  # False: extractive
         q, hits, notes = self._retrieve(question, since, until, digest, has_code)
         assert self._answerer is not None
         if chat is None:

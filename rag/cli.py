@@ -12,8 +12,10 @@ import logging
 import sys
 from collections.abc import Sequence
 
+from pydantic import ValidationError
+
 from .assistant import Assistant
-from .errors import RagError
+from .errors import RagError, SettingsError
 from .records import to_dict
 
 
@@ -57,8 +59,11 @@ def main(argv: Sequence[str] | None = None) -> int:
     args = _parser().parse_args(argv)
     logging.basicConfig(level=logging.INFO if args.verbose else logging.WARNING,
                         format="%(levelname)s %(message)s")
-    assistant = Assistant(corpus_dir=args.corpus, index_dir=args.index, progress=True)
     try:
+        try:
+            assistant = Assistant(corpus_dir=args.corpus, index_dir=args.index, progress=True)
+        except ValidationError as err:
+            raise SettingsError.from_validation(err) from None
         return _run(args, assistant)
     except RagError as err:
         print(f"error: {err}", file=sys.stderr)

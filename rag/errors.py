@@ -46,3 +46,17 @@ class MissingExtraError(RagError):
             f"{feature} needs the optional package '{module}', which is not installed.",
             f"pip install 'digest-rag[{extra}]'",
         )
+
+
+class SettingsError(RagError):
+    """A setting (a RAG_* environment variable or an argument) has an invalid value."""
+
+    @classmethod
+    def from_validation(cls, err: Exception) -> SettingsError:
+        """One readable message for a pydantic ValidationError of :class:`rag.Settings`."""
+        parts = []
+        for e in getattr(err, "errors", lambda: [])():
+            field = str(e["loc"][0]) if e.get("loc") else "?"
+            parts.append(f"RAG_{field.upper()}={e.get('input')!r}: {e.get('msg')}")
+        return cls("Invalid setting " + ("; ".join(parts) or str(err)) + ".",
+                   "correct or unset it (every field is documented in rag/settings.py)")

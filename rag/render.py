@@ -14,6 +14,7 @@ from collections.abc import Iterator, Mapping
 
 from .answer import ARXIV_INTENT, CODE_INTENT
 from .records import Answer, Citation, Digest, Paper
+from .verify import UNSUPPORTED_MARK
 
 _SAFE_URL = re.compile(r"^https?://[^\s<>\"'`\\]+$")
 _MD_SPECIAL = re.compile(r"([\\`*_{}\[\]()<>#|!~])")
@@ -122,6 +123,34 @@ def paper_card(c: Citation, digests: Mapping[str, Digest] | None = None,
     return "\n".join(rows)
 
 
+def paper_rows(papers: list[Paper], digests: Mapping[str, Digest], query: str = "",
+               institution: str | None = None, has_code: bool = False,
+               sort: str = "Newest first") -> list[tuple[list[str], str]]:
+    """(row, paper id) pairs for the papers browser: newest digest date, title (and short name),
+    digest authors, institutions, ✓ when it has code; filtered by ``query`` (names, authors,
+    institutions), ``institution`` and ``has_code``, and sorted."""
+    q = (query or "").strip().lower()
+    rows: list[tuple[list[str], str]] = []
+    for p in papers:
+        hay = " ".join([p.title, p.short_name or "", *p.authors, *p.arxiv_authors,
+                        *p.institutions]).lower()
+        if (q and q not in hay) or (has_code and not p.code_urls) or (
+                institution and institution not in p.institutions):
+            continue
+        title = p.title + (f" ({p.short_name})" if p.short_name and
+                           p.short_name.lower() not in p.title.lower() else "")
+        dates = [digests[i].date for i in p.digest_ids if i in digests and digests[i].date]
+        rows.append(([max(dates).isoformat() if dates else "", title, " / ".join(p.authors),
+                      ", ".join(p.institutions), "✓" if p.code_urls else ""], p.id))
+    if sort == "Oldest first":
+        rows.sort(key=lambda r: (r[0][0] or "9999", r[0][1].lower()))
+    elif sort == "Title A-Z":
+        rows.sort(key=lambda r: r[0][1].lower())
+    else:
+        rows.sort(key=lambda r: (r[0][0], r[0][1].lower()), reverse=True)
+    return rows
+
+
 def paper_info_card(p: Paper, digests: Mapping[str, Digest] | None = None,
                     passages: list[str] | None = None) -> str:
     """A card for one paper of the papers browser (no citation): metadata and its passages."""
@@ -167,6 +196,23 @@ def _cite(n: int, turn: int | None) -> str:
     return f"[\\[{n}\\]](#{anchor(n, turn)})"
 
 
+def _cited(c: Citation) -> str:
+    """'**Title** (first author)' of a cited paper (or digest), escaped."""
+    who = f" ({md_escape(c.paper.authors[0])})" if c.paper and c.paper.authors else ""
+    return f"**{md_escape(c.paper.title if c.paper else c.digest.title)}**{who}"
+
+
+def _extras(c: Citation, answer: Answer) -> str:
+    """What follows a cited paper when the question asks for code or arXiv links."""
+    extra = []
+    if c.paper and CODE_INTENT.search(answer.question):
+        extra.append("Code: " + ", ".join(md_link(u) for u in c.paper.code_urls)
+                     if c.paper.code_urls else "The digests give no code link for it.")
+    if c.paper and ARXIV_INTENT.search(answer.question) and c.paper.arxiv_url:
+        extra.append("arXiv: " + md_link(c.paper.arxiv_url))
+    return "".join(" " + e for e in extra)
+
+
 def answer_stream(answer: Answer, turn: int | None = None) -> Iterator[str]:
     """The chat message for an answer, growing one sentence at a time (each item is the whole
     message so far). Corpus text is escaped; ``[n]`` markers link to the source cards."""
@@ -175,28 +221,46 @@ def answer_stream(answer: Answer, turn: int | None = None) -> Iterator[str]:
         lines.append(md_escape(answer.text.split("\n\n")[-1]))
         yield "\n\n".join(lines)
         return
-    code_wanted = bool(CODE_INTENT.search(answer.question))
-    arxiv_wanted = bool(ARXIV_INTENT.search(answer.question))
     intro = "From the digests:" if len(answer.citations) > 1 else "From the digest:"
     head = "\n\n".join([*lines, intro])
     done: list[str] = []
     for c in answer.citations:
-        title = c.paper.title if c.paper else c.digest.title
-        who = f" ({md_escape(c.paper.authors[0])})" if c.paper and c.paper.authors else ""
-        line = f"- **{md_escape(title)}**{who}:"
+        line = f"- {_cited(c)}:"
         for s in c.sentences:
             line += f" {md_escape(s)} {_cite(c.n, turn)}"
             yield head + "\n\n" + "\n".join([*done, line])
-        extra = []
-        if c.paper and code_wanted:
-            extra.append("Code: " + ", ".join(md_link(u) for u in c.paper.code_urls)
-                         if c.paper.code_urls else "The digests give no code link for it.")
-        if c.paper and arxiv_wanted and c.paper.arxiv_url:
-            extra.append("arXiv: " + md_link(c.paper.arxiv_url))
-        if extra:
-            line += " " + " ".join(extra)
-        done.append(line)
+        done.append(line + _extras(c, answer))
     yield head + "\n\n" + "\n".join(done)
+
+
+_ESCAPED_MARKER = re.compile(r"\\\[(\d+)\\\]")  # "[3]" after md_escape
+_CHECK_NOTE = re.compile(r"\n\n_(?:Sentences marked|None of this answer)[^\n]*_$")
+
+
+def llm_answer_markdown(answer: Answer, turn: int | None = None, by: str = "") -> str:
+    """The chat message for a verified LLM answer (``rag.llm.build_answer``): notes, the
+    model's text escaped with its ``[n]`` linked to the source cards and unverified sentences
+    marked, then the cited papers; ``by`` names the model that wrote it."""
+    body = answer.text.split("\n\n**Sources**\n\n", 1)[0]
+    notes = "\n".join(f"_{n}_" for n in answer.notes) + "\n\n"
+    if answer.notes and body.startswith(notes):
+        body = body[len(notes):]
+    note = _CHECK_NOTE.search(body)  # the verifier's own note stays markdown
+    tail = note.group(0) if note else ""
+    text = md_escape(body[:len(body) - len(tail)]).replace(md_escape(UNSUPPORTED_MARK),
+                                                           UNSUPPORTED_MARK)
+    k = len(answer.citations)
+    text = _ESCAPED_MARKER.sub(lambda m: _cite(int(m.group(1)), turn)
+                               if 1 <= int(m.group(1)) <= k else m.group(0), text)
+    parts = [*(f"_{md_escape(n)}_" for n in answer.notes), text + tail]
+    if answer.citations:
+        rows = []
+        for c in answer.citations:
+            rows.append(f"- {_cite(c.n, turn)} {_cited(c)}{_extras(c, answer)}")
+        parts.append("**Sources:**\n\n" + "\n".join(rows))
+    if by and not answer.abstained:
+        parts.append(f"_Written by {md_escape(by)}; citations checked against the passages._")
+    return "\n\n".join(parts)
 
 
 def answer_markdown(answer: Answer, turn: int | None = None) -> str:
@@ -207,13 +271,14 @@ def answer_markdown(answer: Answer, turn: int | None = None) -> str:
     return out
 
 
-def status_html(status: Mapping[str, object]) -> str:
-    """The index status line: digests, papers, chunks, model, built at."""
+def status_html(status: Mapping[str, object], answers: str = "") -> str:
+    """The index status line: digests, papers, chunks, model, built at (and who answers)."""
     built = str(status.get("built_at", "")).replace("T", " ")[:16]
+    who = f" · answers: <b>{esc(answers)}</b>" if answers else ""
     return (f'<div class="status-line">Index: <b>{int(status.get("digests", 0))}</b> digests · '
             f'<b>{int(status.get("papers", 0))}</b> papers · <b>{int(status.get("chunks", 0))}'
             f'</b> chunks · model {esc(str(status.get("model", "?")))} · built {esc(built)} UTC'
-            "</div>")
+            f"{who}</div>")
 
 
 def error_html(message: str) -> str:

@@ -1,5 +1,7 @@
-"""The Gradio app: handlers (streaming, follow-ups, filters, errors, papers browser), the live
-``/ask`` API through gradio_client (the README snippet, eight concurrent users)."""
+"""The Gradio app: handlers (streaming, follow-ups, filters, errors, papers browser), LLM
+answers streamed token by token (LangChain fake chat models) with the extractive answerer still
+selectable, --llm fallbacks, the live ``/ask`` API through gradio_client (the README snippet,
+the answerer parameter, eight concurrent users)."""
 
 from __future__ import annotations
 
@@ -9,15 +11,25 @@ import json
 import re
 import socket
 import statistics
+import sys
 import threading
 import time
 from collections.abc import Iterator
 from concurrent.futures import ThreadPoolExecutor
+from itertools import pairwise
 from pathlib import Path
 
 import pytest
+from langchain_core.language_models import BaseChatModel
+from langchain_core.language_models.fake_chat_models import (
+    FakeListChatModel,
+    GenericFakeChatModel,
+)
+from langchain_core.messages import AIMessage, AIMessageChunk, BaseMessage
+from langchain_core.outputs import ChatGenerationChunk, ChatResult
 
 import app
+import rag.backends
 from rag import Assistant, Settings
 from rag.embed import HashingEmbedder
 
@@ -166,6 +178,198 @@ def test_main_binds_localhost_by_default(monkeypatch: pytest.MonkeyPatch, seed_f
     assert seen == {"host": "0.0.0.0", "port": 9999}
 
 
+# ---------------------------------------------------------------------- LLM answers
+MOLRE_Q = "Which papers adapt foundation models to head CT?"
+MOLRE_LLM = ("MoLRE was benchmarked on over 70,000 head CT scans with 75 neurological findings "
+             "[1]. It specializes <b>foundation</b> models for head CT analysis [1].")
+
+
+def fake_chat(text: str = MOLRE_LLM) -> GenericFakeChatModel:
+    """A chat model that streams ``text`` word by word (once)."""
+    return GenericFakeChatModel(messages=iter([AIMessage(text)]))
+
+
+class BrokenChat(BaseChatModel):
+    """Streams a few words, then the connection drops; ``calls`` counts the requests."""
+
+    calls: int = 0
+
+    @property
+    def _llm_type(self) -> str:
+        return "broken"
+
+    def _generate(self, messages: list[BaseMessage], stop: object = None,
+                  run_manager: object = None, **kw: object) -> ChatResult:
+        raise AssertionError("the app streams")
+
+    def _stream(self, messages: list[BaseMessage], stop: object = None,
+                run_manager: object = None, **kw: object) -> Iterator[ChatGenerationChunk]:
+        self.calls += 1
+        for word in ("MoLRE ", "was ", "benchmarked "):
+            yield ChatGenerationChunk(message=AIMessageChunk(content=word))
+        raise ConnectionError("connection reset by peer")
+
+
+def contents(steps: list[tuple]) -> list[str]:
+    return [s[0][-1]["content"] for s in steps]
+
+
+def test_llm_answer_streams_tokens_then_the_verified_answer(seed_fake: Assistant) -> None:
+    h = app.AssistantApp(seed_fake, stream_delay=0, chat=fake_chat(), llm_label="fake fake-1")
+    steps = run(h.respond(MOLRE_Q, [], [], "", "", None, False))
+    texts = contents(steps)
+    assert texts[0] == app.SEARCHING
+    drafts, final = texts[1:-1], texts[-1]
+    assert len(drafts) >= 10, "the model's tokens should arrive one by one"
+    assert all(len(b) > len(a) and b.startswith(a) for a, b in pairwise(drafts))
+    assert drafts[0] == "MoLRE" and drafts[-1].startswith("MoLRE was benchmarked on over 70,000")
+    assert "\\<b\\>foundation\\</b\\>" in drafts[-1]  # escaped like corpus text
+    assert not any("(#src-" in d for d in drafts)  # draft numbering is not linked yet
+    assert all(s[2] == app.gr.update() for s in steps[:-1])  # cards come with the answer
+    # the verified answer replaces the draft: [n] linked to cards, sources, who wrote it
+    assert final.startswith("MoLRE was benchmarked on over 70,000 head CT scans with 75 "
+                            "neurological findings [\\[1\\]](#src-1-1).")
+    assert "**Sources:**" in final and "Mixture of Low-Rank Experts" in final
+    assert "Written by fake fake-1" in final and "\\<b\\>" in final and "<b>" not in final
+    history, box, panel, turns = steps[-1]
+    assert box == "" and len(history) == 2 and len(turns) == 1
+    assert 'id="src-1-1"' in panel and "70,000" in panel and 'id="src-1-2"' not in panel
+
+
+def test_llm_rewrites_follow_ups_and_reports_unverified_sentences(seed_fake: Assistant) -> None:
+    chat = FakeListChatModel(responses=[
+        "Standalone question: What benchmark did MoLRE use?",
+        ("MoLRE was benchmarked on over 70,000 head CT scans [2]. The paper \"Cortical Token "
+         "Mixers for Whole-Brain CT Triage\" by Ramirez et al. reaches 0.99 AUC [2].")])
+    h = app.AssistantApp(seed_fake, stream_delay=0, chat=chat)
+    assert h.llm_label == "fake-list-chat-model"  # a name even when none is given
+    history = [{"role": "user", "content": MOLRE_Q},
+               {"role": "assistant", "content": "MoLRE adapts foundation models [1]."}]
+    steps = run(h.respond("and which benchmark did it use?", history, [], "", "", None, False))
+    assert len(steps) > 20  # FakeListChatModel streams character by character
+    final = contents(steps)[-1]
+    assert final.startswith("_Searching for: What benchmark did MoLRE use?_")
+    assert "scans [\\[1\\]](#src-1-1)." in final
+    assert "0.99 AUC _(unverified)_." in final  # the verifier's mark stays markdown
+    assert "_Sentences marked (unverified) are not backed" in final
+    assert "Cortical Token Mixers" not in steps[-1][2]  # no card for a made-up paper
+
+
+def test_extractive_choice_and_llm_errors(seed_fake: Assistant) -> None:
+    broken = BrokenChat()
+    h = app.AssistantApp(seed_fake, stream_delay=0, chat=broken, llm_label="broken b-1")
+    # "extractive" never calls the model and streams sentence by sentence, cards first
+    steps = run(h.respond("Where is the code for ZACAF?", [], [], "", "", None, False,
+                          "extractive"))
+    texts = contents(steps)
+    assert broken.calls == 0 and len(steps) >= 3
+    assert texts[1].startswith("From the digest") and "(#src-1-1)" in texts[1]
+    assert 'id="src-1-1"' in steps[1][2] and "github.com/UCI-BME-ZACAF/ZACAF" in texts[-1]
+    assert "Written by" not in texts[-1]
+    # the LLM (the default) fails mid-stream: its draft was shown, then a message with a fix
+    history, _, _, turns = steps[-1]
+    steps = run(h.respond(MOLRE_Q, history, turns, "", "", None, False))
+    texts = contents(steps)
+    assert broken.calls == 1 and "MoLRE was" in texts[-2]
+    assert texts[-1].startswith("⚠ The chat model failed: ConnectionError")
+    assert "RAG\\_LLM\\_BACKEND=extractive" in texts[-1] and "Traceback" not in texts[-1]
+    assert steps[-1][3] == turns and len(steps[-1][0]) == 4  # the failed turn has no cards
+    *_, (history, *_r) = run(h.respond(MOLRE_Q, [], [], "", "", None, False, "gpt-5"))
+    assert history[-1]["content"].startswith("⚠ No answerer 'gpt-5'")
+
+
+def test_app_decides_who_answers_not_the_settings(fake_settings: Settings) -> None:
+    """An assistant configured for a missing backend still answers extractively in the app."""
+    a = Assistant(settings=fake_settings.model_copy(update={"llm_backend": "openai"}),
+                  embedder=HashingEmbedder(256))
+    h = app.AssistantApp(a, stream_delay=0)
+    *_, (history, _, panel, _) = run(h.respond("What is MoLRE?", [], [], "", "", None, False))
+    assert history[-1]["content"].startswith("From the digest") and 'id="src-1-1"' in panel
+    res = h.ask("What is MoLRE?", answerer="extractive")
+    assert res["answerer"] == "extractive" and res["citations"]
+    with pytest.raises(app.gr.Error, match="no --llm"):
+        h.ask("What is MoLRE?", answerer="llm")
+    assert "answers: <b>extractive</b>" in h.status()[0]
+
+
+def test_api_answerer_parameter(seed_fake: Assistant) -> None:
+    h = app.AssistantApp(seed_fake, chat=FakeListChatModel(responses=[MOLRE_LLM]),
+                         llm_label="fake fake-1")
+    res = h.ask(MOLRE_Q)
+    assert res["answerer"] == "fake fake-1" and res["answer"].startswith("MoLRE was benchmarked")
+    assert "**Sources**" in res["answer"] and len(res["citations"]) == 1
+    res = h.ask(MOLRE_Q, answerer="extractive")
+    assert res["answerer"] == "extractive" and not res["answer"].startswith("MoLRE was")
+    assert h.ask(MOLRE_Q, answerer="llm")["answerer"] == "fake fake-1"
+    assert "answers: <b>fake fake-1</b>" in h.status()[0]
+
+
+def test_ui_offers_the_answerer_choice(seed_fake: Assistant) -> None:
+    def answerer_radio(demo: object) -> tuple[object, list]:
+        radio = next(b for b in demo.blocks.values()  # type: ignore[attr-defined]
+                     if getattr(b, "elem_id", None) == "answerer")
+        fed = [fn for fn in demo.fns.values()  # type: ignore[attr-defined]
+               if getattr(fn.fn, "__name__", "") == "respond"]
+        return radio, fed
+
+    radio, fed = answerer_radio(app.build_app(seed_fake, chat=fake_chat(),
+                                              llm_label="fake fake-1"))
+    assert radio.visible and radio.value == "llm"
+    assert [tuple(c) for c in radio.choices] == [("fake fake-1", "llm"),
+                                                 ("extractive", "extractive")]
+    assert len(fed) == 3 and all(radio in fn.inputs for fn in fed)  # submit, Ask, examples
+    radio, _ = answerer_radio(app.build_app(seed_fake))
+    assert not radio.visible and radio.value == "extractive"
+
+
+def test_main_llm_flags_and_fallbacks(monkeypatch: pytest.MonkeyPatch,
+                                      seed_fake: Assistant) -> None:
+    built: dict = {}
+    real_build = app.build_app
+
+    def build(assistant: Assistant, **kw: object) -> object:
+        built.clear()
+        built.update(kw)
+        return real_build(assistant, **kw)
+
+    monkeypatch.setattr(app, "Assistant", lambda **kw: seed_fake)
+    monkeypatch.setattr(app, "build_app", build)
+    monkeypatch.setitem(sys.modules, "langchain_openai", None)  # as if not installed
+    for name in ("RAG_LLM_BACKEND", "RAG_LLM_MODEL", "RAG_LLM_BASE_URL"):
+        monkeypatch.delenv(name, raising=False)
+
+    def main(argv: list[str]) -> str:
+        out = io.StringIO()
+        with contextlib.redirect_stdout(out):
+            app.main(argv, serve=lambda demo, host, port: None)
+        return out.getvalue()
+
+    printed = main(["--llm", "openai"])
+    line = next(x for x in printed.splitlines() if x.startswith("warning:"))
+    assert "langchain-openai" in line and "digest-rag[openai]" in line and "extractive" in line
+    assert built["chat"] is None and "langchain-openai" in str(built["notice"])
+    h = app.AssistantApp(seed_fake, notice=str(built["notice"]))
+    assert "digest-rag[openai]" in h.status()[0]  # the UI says so too
+    monkeypatch.setenv("RAG_LLM_BACKEND", "openai")  # the default comes from the environment
+    assert "langchain-openai" in main([]) and built["chat"] is None
+    monkeypatch.setenv("RAG_LLM_BACKEND", "gpt")  # invalid: ignored with a warning
+    assert "Ignoring RAG_LLM_BACKEND" in main([]) and built["chat"] is None
+    assert "warning" not in main(["--llm", "extractive"]) and built["chat"] is None
+
+    seen: list[Settings] = []
+    chat = FakeListChatModel(responses=[MOLRE_LLM])
+
+    def chat_from(settings: Settings) -> BaseChatModel:
+        seen.append(settings)
+        return chat
+
+    monkeypatch.setattr(rag.backends, "chat_model_from_settings", chat_from)
+    printed = main(["--llm", "ollama", "--llm-model", "llama3.2:3b"])
+    assert seen[-1].llm_backend == "ollama" and seen[-1].llm_model == "llama3.2:3b"
+    assert built["chat"] is chat and built["llm_label"] == "ollama llama3.2:3b"
+    assert "Answers: ollama llama3.2:3b" in printed and "warning" not in printed
+
+
 # ---------------------------------------------------------------------- live API
 def snippet_lines() -> list[str]:
     """The ```python block of the README's "Use the running app from code" section."""
@@ -199,6 +403,23 @@ def test_api_filters_and_errors(live_url: str) -> None:
                                     for c in res["citations"])
     with pytest.raises(Exception, match="not a date"):
         client.predict("anything", since="May", api_name="/ask")
+    res = client.predict("Where is the code for ZACAF?", answerer="extractive", api_name="/ask")
+    assert res["answerer"] == "extractive" and "ZACAF" in res["answer"]
+    with pytest.raises(Exception, match="No answerer 'llm'"):
+        client.predict("Where is the code for ZACAF?", answerer="llm", api_name="/ask")
+
+
+def test_api_with_an_llm(seed_fake: Assistant) -> None:
+    from gradio_client import Client
+
+    chat = FakeListChatModel(responses=[MOLRE_LLM])
+    with live_app(seed_fake, chat=chat, llm_label="fake fake-1") as url:
+        client = Client(url, verbose=False)
+        res = client.predict(MOLRE_Q, api_name="/ask")
+        assert res["answerer"] == "fake fake-1" and res["answer"].startswith("MoLRE was")
+        assert res["citations"] and "70,000" in res["citations"][0]["passage"]
+        res = client.predict(MOLRE_Q, answerer="extractive", api_name="/ask")
+        assert res["answerer"] == "extractive" and res["citations"]
 
 
 CONCURRENT = [

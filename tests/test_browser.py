@@ -208,7 +208,7 @@ def test_missing_index_offers_build_button(browser: Browser, tmp_path: Path) -> 
         button = page.locator("#build-btn")
         expect(button).to_be_visible()
         button.click()  # the corpus is empty: a message, not a traceback
-        expect(page.locator("#status")).to_contain_text("⚠", timeout=20_000)
+        expect(page.locator("#status")).to_contain_text("holds no digests", timeout=30_000)
         expect(page.locator("#status")).not_to_contain_text("Traceback")
         src = Path(__file__).resolve().parent.parent / "corpus"
         shutil.copy(sorted(src.glob("*.txt"))[0], corpus)

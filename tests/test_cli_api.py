@@ -123,3 +123,11 @@ def test_real_model_abstains_on_near_domain_questions(seed_real: Assistant) -> N
         assert not ans.abstained and ans.citations, q
     cov = seed_real._answerer.coverage("Which paper detects Android malware?", [])
     assert cov.specific_cosine < 0.4 and cov.score < 0
+
+
+def test_cli_invalid_setting_is_a_message_naming_the_variable(cli_env, monkeypatch, capsys  # noqa: ANN001
+                                                             ) -> None:
+    monkeypatch.setenv("RAG_RRF_K", "zero")
+    assert main(["status"]) == 2
+    err = capsys.readouterr().err
+    assert "RAG_RRF_K='zero'" in err and "Fix:" in err and "Traceback" not in err

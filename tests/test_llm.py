@@ -301,3 +301,16 @@ def test_real_local_model_answers_with_verified_citations(seed_fake: Assistant) 
     assert {int(x) for x in re.findall(r"\[(\d+)\]", body)} <= set(range(1, len(ans.citations)
                                                                           + 1))
     assert ans.abstained or ans.citations
+
+
+def test_llm_false_forces_the_extractive_answerer(fake_assistant: Assistant) -> None:
+    """With an LLM backend configured (here one whose extra is missing), ``llm=False`` still
+    answers extractively, while the default path names the missing extra."""
+    from rag.errors import MissingExtraError
+
+    fake_assistant.settings = fake_assistant.settings.model_copy(
+        update={"llm_backend": "openai"})
+    with pytest.raises(MissingExtraError, match=r"digest-rag\[openai\]"):
+        fake_assistant.ask("Where is the code for ZACAF?")
+    ans = fake_assistant.ask("Where is the code for ZACAF?", llm=False)
+    assert not ans.abstained and "[1]" in ans.text and not ans.unsupported

@@ -29,7 +29,7 @@ os.environ.setdefault("TOKENIZERS_PARALLELISM", "false")
 from tqdm.auto import tqdm  # noqa: E402
 
 from rag import Assistant, Settings  # noqa: E402
-from rag.embed import load_embedder  # noqa: E402
+from rag.embed import embedder_from_settings  # noqa: E402
 
 from . import costs, report, sweep  # noqa: E402
 from .beir import BeirBench, beir_present, doc_text, load_beir  # noqa: E402
@@ -166,7 +166,8 @@ def costs_section(args: argparse.Namespace, settings: Settings, bare: object,
                   digest: dict, scifact_path: Path | None, bar: tqdm) -> dict:
     """Subprocess build/memory/cold start and in-process encoding throughput."""
     out: dict = {}
-    env = {"RAG_MODEL": settings.model, "RAG_INT8": "1" if settings.int8 else "0"}
+    env = {"RAG_MODEL": settings.model, "RAG_INT8": "1" if settings.int8 else "0",
+           "RAG_BACKEND": settings.backend, "RAG_BATCH_PRECISION": settings.batch_precision}
     if not args.skip_costs:
         bar.set_postfix_str("costs: index build in a fresh process")
         out["build"] = costs.build_in_subprocess(env)
@@ -185,9 +186,11 @@ def costs_section(args: argparse.Namespace, settings: Settings, bare: object,
         sample = [doc_text(d) for d in list(corpus.values())[:n]]
         out["throughput"]["beir_docs"] = costs.throughput(bare, sample)  # type: ignore[arg-type]
         if not settings.model.startswith("hashing") and not args.quick:
-            other = load_embedder(settings.model, settings.batch_size, not settings.int8)
-            key = "beir_docs_int8" if not settings.int8 else "beir_docs_fp32"
-            out["throughput"][key] = costs.throughput(other, sample)
+            for key, upd in (("beir_docs_fp32", {"batch_precision": "fp32", "int8": False}),
+                             ("beir_docs_int8", {"int8": True})):
+                if any(getattr(settings, k) != v for k, v in upd.items()):
+                    other = embedder_from_settings(settings.model_copy(update=upd))
+                    out["throughput"][key] = costs.throughput(other, sample)  # type: ignore
     bar.update()
     return out
 
@@ -207,7 +210,7 @@ def main(argv: list[str] | None = None) -> dict:
     with tqdm(total=steps, desc="benchmark", unit="step") as bar, \
             tempfile.TemporaryDirectory(prefix="bench-") as tmp:
         bar.set_postfix_str("loading the embedding model")
-        bare = load_embedder(settings.model, settings.batch_size, settings.int8)
+        bare = embedder_from_settings(settings)
         emb = CachedEmbedder(bare, args.cache)
         result: dict = {"meta": {
             "date": dt.datetime.now().isoformat(timespec="seconds"), "model": bare.name,

@@ -25,7 +25,7 @@ from tqdm.auto import tqdm
 
 from rag import Assistant, Settings
 from rag.chunk import chunk_corpus
-from rag.embed import Embedder, load_embedder
+from rag.embed import Embedder, embedder_from_settings, native_bf16
 from rag.index import build_index
 from rag.ingest import load_corpus
 from rag.papers import extract_papers, load_metadata
@@ -151,25 +151,37 @@ def header_comparison(settings: Settings, embedder: Embedder, questions: list[di
     return out
 
 
+VARIANTS = {  # label -> settings changes; the first is the configured default
+    "default": {},
+    "torch fp32 (queries and batches)": {"backend": "torch", "batch_precision": "fp32"},
+    "torch int8": {"backend": "torch", "int8": True},
+    "ONNX int8": {"backend": "onnx", "int8": True},
+}
+
+
 def run(settings: Settings | None = None, repeats: int = 3) -> dict:
     """Every core measurement, in one process: the build cost and context headers for the
-    configured model, then quality, abstention and latency for fp32 and int8 side by side."""
+    configured embedder, then quality, abstention and latency for each embedder variant side
+    by side (each with its own index)."""
     settings = settings or Settings()
     questions = digest_questions()
-    embedder = load_embedder(settings.model, settings.batch_size, settings.int8)
+    embedder = embedder_from_settings(settings)
     result: dict = {"model": embedder.name, "questions": len(questions),
-                    "default_int8": settings.int8}
+                    "default": {k: getattr(settings, k) for k in
+                                ("backend", "batch_precision", "int8")},
+                    "native_bf16": native_bf16()}
     result["build"] = build_cost(settings, embedder, repeats)
     result["context_header"] = header_comparison(settings, embedder, questions)
     result["variants"] = {}
-    for int8 in (False, True):
-        emb = embedder if int8 == settings.int8 else load_embedder(settings.model,
-                                                                   settings.batch_size, int8)
+    for label, changes in tqdm(VARIANTS.items(), desc="embedder variants", leave=False):
+        s = settings.model_copy(update=changes)
+        emb = embedder if not changes else embedder_from_settings(s)
         with tempfile.TemporaryDirectory() as tmp:
-            s = settings.model_copy(update={"index_dir": Path(tmp), "int8": int8})
-            a = Assistant(settings=s, embedder=emb)
+            a = Assistant(settings=s.model_copy(update={"index_dir": Path(tmp)}), embedder=emb)
             amap = align(list(a.index.papers.values()), gold_papers())
-            result["variants"][emb.name] = {
+            result["variants"][label] = {
+                "embedder": emb.name, "settings": {k: getattr(s, k) for k in
+                                                   ("backend", "batch_precision", "int8")},
                 "retrieval": retrieval_quality(a, questions, amap),
                 "abstention": abstention(a, questions),
                 "latency": latency(a, questions),
@@ -199,7 +211,7 @@ def _ok(flag: bool) -> str:
 
 def core_markdown(res: dict, calib: dict | None) -> str:
     """The '## Core pipeline' section of eval/RESULTS.md."""
-    v = res["variants"][res["model"]]
+    v = res["variants"]["default"]
     r, ab, la, b = v["retrieval"], v["abstention"], v["latency"], res["build"]
     ex = res["extraction"]
     pmin = min(e["precision"] for e in ex.values())
@@ -234,12 +246,15 @@ def core_markdown(res: dict, calib: dict | None) -> str:
            f"{_ok(b['build_over_encode'] <= 1.2)} |",
            f"| second `rag index` on an unchanged corpus embeds 0 chunks | "
            f"{b['second_build_embedded']} | {_ok(b['second_build_embedded'] == 0)} |", "",
-           "Embedding variants, same questions, same run (each builds its own index):", "",
+           f"The default embedder is `{res['default']}` (backend 'auto': ONNX Runtime encodes "
+           "queries, torch encodes batches, in bf16 when the CPU has it natively: "
+           f"{'yes' if res.get('native_bf16') else 'no'} here). Embedding variants, same "
+           "questions, same run (each builds its own index):", "",
            "| embedder | R@1 | R@5 | R@10 | MRR@10 | unanswerable abstained | wrongly abstained "
            "| search p50 / p95 ms | ask p50 / p95 ms |", "|---|---|---|---|---|---|---|---|---|"]
     for name, w in res["variants"].items():
         q, a, lt = w["retrieval"], w["abstention"], w["latency"]
-        out.append(f"| `{name}` | {q['recall@1']:.3f} | {q['recall@5']:.3f} | "
+        out.append(f"| {name} (`{w['embedder']}`) | {q['recall@1']:.3f} | {q['recall@5']:.3f} | "
                    f"{q['recall@10']:.3f} | {q['mrr@10']:.3f} | {a['unanswerable_abstained']:.1%} "
                    f"| {a['answerable_wrongly_abstained']:.1%} | {lt['search']['p50_ms']:.1f} / "
                    f"{lt['search']['p95_ms']:.1f} | {lt['ask']['p50_ms']:.1f} / "

@@ -25,10 +25,10 @@ _BUILD = r"""
 import json, resource, sys, time
 t0 = time.perf_counter()
 from rag import Settings
-from rag.embed import load_embedder
+from rag.embed import embedder_from_settings
 from rag.index import build_index
 s = Settings()
-e = load_embedder(s.model, s.batch_size, s.int8)
+e = embedder_from_settings(s)
 load_s = time.perf_counter() - t0
 rss_model = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
 r = build_index(s, e, progress=False, rebuild=True)

@@ -20,7 +20,7 @@ from .answer import Answerer
 from .arxiv import FetchReport, fetch_abstracts
 from .ingest import load_corpus
 from .papers import extract_papers, load_metadata
-from .embed import Embedder, load_embedder
+from .embed import Embedder, embedder_from_settings
 from .errors import IndexStateError
 from .index import BuildReport, Index, build_index, index_state, load_index
 from .llm import chat_model_from_settings, collect, stream_answer
@@ -56,8 +56,7 @@ class Assistant:
     @property
     def embedder(self) -> Embedder:
         if self._embedder is None:
-            self._embedder = load_embedder(self.settings.model, self.settings.batch_size,
-                                            self.settings.int8)
+            self._embedder = embedder_from_settings(self.settings)
         return self._embedder
 
     def state(self) -> tuple[str, str]:

@@ -171,8 +171,9 @@ def test_core_section_marks_targets_and_replaces_only_its_section(tmp_path) -> N
             "answerable_wrongly_abstained": 0.0437, "answered_unanswerable_ids": ["q9"],
             "wrongly_abstained_ids": []}
     res = {"model": "m", "questions": 214, "date": "2026-11-30T12:00:00", "cpus": 2,
-           "load": [0.1, 0.2], "variants": {"m": {"retrieval": ret, "abstention": abst,
-                                                  "latency": lat}},
+           "load": [0.1, 0.2], "default": {"backend": "auto"}, "native_bf16": True,
+           "variants": {"default": {"embedder": "m", "retrieval": ret, "abstention": abst,
+                                    "latency": lat}},
            "build": {"chunks": 147, "build_s": 5.0, "encode_only_s": 4.5,
                      "build_over_encode": 1.11, "build_runs_s": [5.0] * 3,
                      "second_build_embedded": 0},

@@ -3,7 +3,8 @@ and encoding throughput.
 
 Cold start and build run in fresh subprocesses (``sys.executable``), so that they include
 interpreter start, imports and model loading, and so that ``ru_maxrss`` is the build's own peak
-resident memory, not the benchmark's.
+resident memory (VmHWM), not the benchmark's: ``ru_maxrss`` is inherited across fork and exec
+on Linux, so a child of a big process would report the parent's peak.
 """
 
 from __future__ import annotations
@@ -22,7 +23,10 @@ from rag.embed import Embedder
 ROOT = Path(__file__).resolve().parent.parent
 
 _BUILD = r"""
-import json, resource, sys, time
+import json, re, sys, time
+def peak_mb():  # VmHWM: this process's own peak (ru_maxrss would count the parent's at fork)
+    with open("/proc/self/status") as fh:
+        return int(re.search(r"VmHWM:\s+(\d+)", fh.read()).group(1)) / 1024
 t0 = time.perf_counter()
 from rag import Settings
 from rag.embed import embedder_from_settings
@@ -30,12 +34,11 @@ from rag.index import build_index
 s = Settings()
 e = embedder_from_settings(s)
 load_s = time.perf_counter() - t0
-rss_model = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
+rss_model = peak_mb()
 r = build_index(s, e, progress=False, rebuild=True)
-rss_build = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
 print(json.dumps({"model_load_s": load_s, "build_s": r.seconds, "build_encode_s": r.encode_seconds,
                   "chunks": r.chunks, "embedded": r.embedded,
-                  "maxrss_after_model_mb": rss_model / 1024, "maxrss_mb": rss_build / 1024}))
+                  "maxrss_after_model_mb": rss_model, "maxrss_mb": peak_mb()}))
 """
 
 

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import re
 import unicodedata
+from collections import Counter
 from difflib import SequenceMatcher
 from functools import lru_cache
 
@@ -71,10 +72,16 @@ def title_similarity(a: str, b: str, at_least: float = 0.0) -> float:
         return 1.0
     if 2 * min(len(na), len(nb)) / (len(na) + len(nb)) < at_least:
         return 0.0
-    sm = SequenceMatcher(None, na, nb, autojunk=False)
-    if sm.real_quick_ratio() < at_least or sm.quick_ratio() < at_least:
-        return 0.0
-    return sm.ratio()
+    if at_least:  # difflib's quick_ratio bound, from cached character counts
+        shared = sum((_char_counts(na) & _char_counts(nb)).values())
+        if 2 * shared / (len(na) + len(nb)) < at_least:
+            return 0.0
+    return SequenceMatcher(None, na, nb, autojunk=False).ratio()
+
+
+@lru_cache(maxsize=8192)
+def _char_counts(text: str) -> Counter:
+    return Counter(text)
 
 
 def slugify(text: str, max_words: int = 8) -> str:

@@ -375,3 +375,22 @@ def test_generic_bullet_labels_name_no_paper() -> None:
                   "Datasets & Benchmarks"):
         assert label_name(label) == (None, None), label
     assert label_name("MoLRE Framework for Medical Imaging") == (None, "MoLRE")
+
+
+def test_title_similarity_bound_never_drops_a_pair_above_the_threshold() -> None:
+    """The cheap character-count bound only skips pairs whose full ratio is below at_least."""
+    from difflib import SequenceMatcher
+
+    from rag.text import title_similarity
+
+    titles = ["Specializing Foundation Models via Mixture of Low-Rank Experts",
+              "Specialising Foundation Model via Mixtures of Low Rank Experts",
+              "Transfer learning for peatland fire detection",
+              "Transfer learning for peatland fire detections!", "A", ""]
+    for a in titles:
+        for b in titles:
+            na, nb = normalize_title(a), normalize_title(b)
+            full = SequenceMatcher(None, na, nb, autojunk=False).ratio() if na and nb else 0.0
+            for t in (0.5, 0.9, 0.93):
+                got = title_similarity(a, b, at_least=t)
+                assert (got >= t) == (full >= t or (na == nb and bool(na))), (a, b, t)

@@ -199,9 +199,11 @@ class Answerer:
         """Hits grouped by their main paper, best group first. A paper the question names
         (by short name) is answered alone; otherwise groups far below the best are cut."""
         groups: dict[str, tuple[Paper | None, list[Hit]]] = {}
+        q_terms = set(tokenize(question)) - QUESTION_WORDS
         for h in hits:
-            key = h.paper.id if h.paper else f"chunk:{h.chunk.id}"
-            groups.setdefault(key, (h.paper, []))[1].append(h)
+            paper = self._main_paper(h, q_terms)
+            key = paper.id if paper else f"chunk:{h.chunk.id}"
+            groups.setdefault(key, (paper, []))[1].append(h)
         ordered = list(groups.values())
         named = [g for g in ordered if g[0] and g[0].short_name and len(g[0].short_name) >= 3
                  and re.search(rf"(?<![\w-]){re.escape(g[0].short_name)}(?![\w-])", question,
@@ -212,6 +214,20 @@ class Answerer:
         keep = [g for g in ordered if max(h.dense_score or 0.0 for h in g[1]) >= 0.8 * best]
         with_paper = [g for g in keep if g[0] is not None]
         return (with_paper or keep or ordered[:1])[: self.settings.answer_papers]
+
+    def _main_paper(self, hit: Hit, q_terms: set[str]) -> Paper | None:
+        """The paper a hit answers for: of the papers its passage names, the one whose title
+        or short name shares the most (idf-weighted) words with the question; the passage's
+        first paper on a tie ("T-PaiNN ..., while TJAP ... pricing" asked about pricing: TJAP)."""
+        if len(hit.papers) <= 1:
+            return hit.paper
+
+        def overlap(p: Paper) -> float:
+            words = set(tokenize(f"{p.title} {p.short_name or ''}"))
+            return sum(self.idf(t) for t in words & q_terms)
+
+        best = max(hit.papers, key=overlap)
+        return best if hit.paper is None or overlap(best) > overlap(hit.paper) else hit.paper
 
     def _abstain(self, question: str, hits: list[Hit], notes: tuple[str, ...]) -> Answer:
         digests = sorted((d for d in self.index.digests.values() if d.date), key=lambda d: d.date)

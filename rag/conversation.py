@@ -19,6 +19,8 @@ import logging
 import re
 from collections.abc import Callable
 
+from .text import tokenize
+
 log = logging.getLogger(__name__)
 
 Rewriter = Callable[[str, list[dict]], str]
@@ -103,15 +105,26 @@ def main_subject(history: list[dict]) -> str | None:
     return names[0] if names else None
 
 
+# A question with this many content words carries its own topic: its "it", "they" or "their"
+# point inside the question ("... medical image models hold up when they move ...").
+SELF_CONTAINED_WORDS = 5
+
+
 def is_followup(question: str) -> bool:
     """Whether the question leans on the previous turn (pronoun or ellipsis)."""
     q = question.strip()
-    if _WHAT_ABOUT.match(q) or _POSSESSIVE.search(q) or _DEMONSTRATIVE.search(q):
+    if _WHAT_ABOUT.match(q) or _DEMONSTRATIVE.search(q):
         return True
+    rest = _LEADING.sub("", q)
+    own_topic = len(set(tokenize(_PRONOUN.sub(" ", _POSSESSIVE.sub(" ", q))))) \
+        >= SELF_CONTAINED_WORDS
+    if _POSSESSIVE.search(q):
+        return rest != q or not own_topic
     if names_in(q):  # "is ZACAF open source?" names its subject
         return False
-    rest = _LEADING.sub("", q)
-    return bool(_PRONOUN.search(q) or rest != q and len(rest.split()) <= 4)
+    if _PRONOUN.search(q):
+        return rest != q or not own_topic
+    return rest != q and len(rest.split()) <= 4
 
 
 def _rules(question: str, history: list[dict]) -> str:

@@ -84,3 +84,17 @@ def test_llm_rewriter_hook_is_used_and_falls_back_to_rules() -> None:
         "Where is ZACAF's code?")
     assert rewrite_followup("and where is its code?", ZACAF_TURN, lambda q, h: " ") == (
         "Where is ZACAF's code?")
+
+
+def test_question_with_its_own_topic_is_not_rewritten() -> None:
+    """A pronoun that points inside a question with its own topic is not a follow-up (seen in
+    the UI benchmark: the previous answer's paper replaced "they")."""
+    history = [{"role": "user", "content": "Where is the code for ZACAF?"},
+               {"role": "assistant", "content": "**ZACAF** code is on GitHub [1]."}]
+    q = ("How can causal reasoning make medical image models hold up when they move between "
+         "hospitals?")
+    assert rewrite_followup(q, history) == q
+    q2 = "How do models transfer their knowledge across domains in medical imaging?"
+    assert rewrite_followup(q2, history) == q2
+    assert "ZACAF" in rewrite_followup("What dataset did they train on?", history)
+    assert "ZACAF" in rewrite_followup("and where is its code?", history)

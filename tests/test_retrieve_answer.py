@@ -166,3 +166,19 @@ def test_date_phrase_leaves_the_question_even_with_explicit_filters(seed_fake: A
     assert "March" not in ans.question and "materials chemistry" in ans.question
     assert all(dt.date(2026, 3, 1) <= h.digest.date <= dt.date(2026, 3, 31) for h in ans.hits)
     assert not any("as the question asks" in n for n in ans.notes)  # explicit dates won
+
+
+def test_passage_naming_two_papers_is_credited_to_the_one_asked_about(
+        seed_fake: Assistant) -> None:
+    """One sentence names T-PaiNN and TJAP; a question about assortment pricing is answered
+    for TJAP (checked on the grouping, below the fake embedder's abstention)."""
+    q = ("Is there work on jointly choosing product assortments and prices when moving to a "
+         "new market?")
+    hits = [h for h in seed_fake.search(q, k=20) if "TJAP" in h.text and len(h.papers) > 1]
+    assert hits and "T-PaiNN" in hits[0].paper.title  # the passage's first paper
+    groups = seed_fake._answerer._paper_groups(q, hits)
+    assert "Assortment-Pricing" in groups[0][0].title
+    # asked about the other paper, the same passage stays with T-PaiNN
+    groups = seed_fake._answerer._paper_groups("Which work autotunes interatomic potentials?",
+                                               hits)
+    assert "T-PaiNN" in groups[0][0].title

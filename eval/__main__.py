@@ -212,6 +212,7 @@ def main(argv: list[str] | None = None) -> dict:
         bar.set_postfix_str("loading the embedding model")
         bare = embedder_from_settings(settings)
         emb = CachedEmbedder(bare, args.cache)
+        cached_at_start = emb.size  # 0: a cold run that encodes everything
         result: dict = {"meta": {
             "date": dt.datetime.now().isoformat(timespec="seconds"), "model": bare.name,
             "int8": settings.int8, "quick": args.quick, "cpus": os.cpu_count(),
@@ -220,7 +221,8 @@ def main(argv: list[str] | None = None) -> dict:
             " ".join(argv if argv is not None else sys.argv[1:]),
             "settings": settings.model_dump(include={
                 "context_header", "max_chunk_chars", "dense_weight", "lexical_weight", "rrf_k",
-                "candidates", "bm25_k1", "bm25_b", "abstain_threshold", "int8"})}}
+                "candidates", "bm25_k1", "bm25_b", "abstain_threshold", "int8", "backend",
+                "batch_precision"})}}
         result["digest"] = digest_section(args, settings, emb, bare, bar, Path(tmp))
         if skip:
             result["scifact"] = {"skipped": skip}
@@ -232,7 +234,8 @@ def main(argv: list[str] | None = None) -> dict:
                                         None if skip else args.scifact, bar)
         emb.save()
         result["meta"]["cache"] = {"hits": emb.hits, "encoded": emb.encoded,
-                                   "encode_seconds": emb.encode_seconds}
+                                   "encode_seconds": emb.encode_seconds,
+                                   "cached_at_start": cached_at_start}
         result["meta"]["total_s"] = time.perf_counter() - t_start
         result["meta"]["load_avg_end"] = os.getloadavg()
         bar.set_postfix_str("writing report and plots")

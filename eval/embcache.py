@@ -43,6 +43,11 @@ class CachedEmbedder:
         self.hits = 0
         self._load()
 
+    @property
+    def size(self) -> int:
+        """Vectors in the cache (on disk and pending)."""
+        return len(self._rows) + len(self._pending)
+
     # ------------------------------------------------------------------ storage
     def _load(self) -> None:
         keys_file, vec_file = self.folder / "keys.json", self.folder / "vectors.npy"

@@ -192,3 +192,47 @@ def test_core_section_marks_targets_and_replaces_only_its_section(tmp_path) -> N
     replace_section(path, CORE_SECTION, md)  # idempotent
     text = path.read_text()
     assert text.count(CORE_SECTION) == 1 and "keep me" in text
+
+
+def test_ui_section_marks_targets_met_and_unmet(tmp_path) -> None:
+    """eval.ui's RESULTS.md section: the ≤ 1 s first-text target is judged on the slowest
+    question and the concurrency target needs every user correct."""
+    from eval.ui import SECTION, ui_markdown
+    from eval.report import replace_section
+
+    def st(med: float, p95: float, mx: float) -> dict:
+        return {"n": 10, "median_s": med, "p95_s": p95, "max_s": mx}
+
+    def burst(correct: int) -> dict:
+        users = [{"id": f"q{i}", "latency_s": 0.5, "correct": i < correct,
+                  "same_as_asked_alone": True} for i in range(8)]
+        return {"users": users, **st(0.5, 0.6, 0.7), "correct": correct}
+
+    def result(first_max: float, correct: int) -> dict:
+        return {"command": "python -m eval.ui", "date": "2026-11-30T12:00:00", "cpus": 2,
+                "load_avg_before": [0.5, 0.4, 0.3], "load_avg_after": [0.9, 0.5, 0.3],
+                "model": "m", "concurrency_limit": 4,
+                "browser": {"viewport": "1280x900", "stats": {
+                    "first_assistant_text_s": st(0.1, 0.2, 0.2),
+                    "first_answer_text_s": st(0.4, 0.8, first_max),
+                    "first_source_card_s": st(0.4, 0.8, first_max),
+                    "answer_complete_s": st(0.6, 1.0, 1.1)}},
+                "api": {"users": 8, "bursts": [burst(8), burst(correct), burst(8)]}}
+
+    def rows(md: str) -> dict[str, str]:
+        return {line.split(" | ")[0]: line for line in md.splitlines()
+                if line.startswith("| first streamed") or line.startswith("| 8 concurrent")}
+
+    good = rows(ui_markdown(result(0.9, 8)))
+    assert good["| first streamed token on screen ≤ 1 s after submitting, warm (first answer "
+                "text; 10 questions, judged on the slowest)"].endswith("| ✓ |")
+    assert "24/24 correct over 3 bursts" in good["| 8 concurrent users (gradio_client `/ask`)"
+                                                 " all get correct answers; report p95"]
+    bad = ui_markdown(result(1.2, 7))
+    assert bad.count("✗ not met") == 2 and "23/24 correct" in bad and "max 1.20 s" in bad
+    path = tmp_path / "RESULTS.md"
+    path.write_text("# Evaluation results\n\n## Retrieval benchmark\n\nkeep me\n")
+    replace_section(path, SECTION, bad)
+    replace_section(path, SECTION, ui_markdown(result(0.9, 8)))
+    text = path.read_text()
+    assert text.count(SECTION) == 1 and "keep me" in text and "✗" not in text

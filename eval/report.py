@@ -39,8 +39,8 @@ Later changes measured with it: abstention refitted on this question set for the
 Runtime for queries, bf16 torch batches on CPUs with native bf16): retrieval figures unchanged
 to three decimals (digest nDCG@10 0.948, SciFact 0.720); in one run, `search()` p50 3.7 ms vs
 8.3 ms with torch fp32 ("Core pipeline" table) and abstract encoding 45.6 vs 18.1 texts/s
-(costs below). The first cold run, fp32 on a machine shared with other jobs, took ~51 min; the
-cold run reported below took under 8.
+(costs above). The first cold run, fp32 on a machine shared with other jobs, took ~51 min;
+the cold run under "Costs" above took about 6.
 """
 
 

@@ -176,6 +176,7 @@ def test_core_section_marks_targets_and_replaces_only_its_section(tmp_path) -> N
                                     "latency": lat}},
            "build": {"chunks": 147, "build_s": 5.0, "encode_only_s": 4.5,
                      "build_over_encode": 1.11, "build_runs_s": [5.0] * 3,
+                     "encode_runs_s": [4.5] * 3,
                      "second_build_embedded": 0},
            "context_header": {"paper": ret},
            "extraction": {"d": {"title": "D", "date": "2026-03-07", "gold": 3,

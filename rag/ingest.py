@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import datetime as dt
 import hashlib
+import json
 import logging
 import re
 import unicodedata
@@ -106,6 +107,27 @@ def decode(data: bytes, path: Path) -> tuple[str, str | None]:
 
 
 # ---------------------------------------------------------------- readers -> blocks
+
+
+def jsonl_records(text: str, name: str, required: tuple[str, ...]) -> tuple[list[dict], list[str]]:
+    """The JSON objects of a JSON-lines text that have every ``required`` field; blank lines
+    are skipped and bad lines become warnings naming the file (``name``) and line."""
+    records: list[dict] = []
+    warnings: list[str] = []
+    for n, line in enumerate(text.splitlines(), 1):
+        if not line.strip():
+            continue
+        try:
+            rec = json.loads(line)
+        except json.JSONDecodeError as err:
+            warnings.append(f"{name} line {n}: not JSON ({err.msg}); line skipped.")
+            continue
+        if not isinstance(rec, dict) or not all(rec.get(f) for f in required):
+            warnings.append(f"{name} line {n}: needs "
+                            + " and ".join(f"'{f}'" for f in required) + "; skipped.")
+            continue
+        records.append(rec)
+    return records, warnings
 
 
 def blocks_from_text(text: str) -> list[Block]:

@@ -9,14 +9,13 @@ list and abstract. Paper texts (:mod:`rag.sources`) are linked to papers by arXi
 
 from __future__ import annotations
 
-import json
 import logging
 import re
 from collections import defaultdict
 from dataclasses import replace
 from pathlib import Path
 
-from .ingest import LoadedDigest
+from .ingest import LoadedDigest, jsonl_records
 from .records import Paper
 from .sources import PaperText
 from .text import normalize_title, slugify, strip_accents, title_similarity, tokenize
@@ -31,19 +30,10 @@ def load_metadata(folder: Path) -> tuple[list[dict], list[str]]:
     if not Path(folder).is_dir():
         return records, warnings
     for path in sorted(Path(folder).glob("*.jsonl")):
-        for n, line in enumerate(path.read_text(encoding="utf-8", errors="replace").splitlines(),
-                                 1):
-            if not line.strip():
-                continue
-            try:
-                rec = json.loads(line)
-            except json.JSONDecodeError as err:
-                warnings.append(f"{path.name} line {n}: not JSON ({err.msg}); line skipped.")
-                continue
-            if not isinstance(rec, dict) or not rec.get("title") or not rec.get("arxiv_id"):
-                warnings.append(f"{path.name} line {n}: needs 'arxiv_id' and 'title'; skipped.")
-                continue
-            records.append(rec)
+        recs, bad = jsonl_records(path.read_text(encoding="utf-8", errors="replace"), path.name,
+                                  ("arxiv_id", "title"))
+        records += recs
+        warnings += bad
     merged: dict[str, dict] = {}  # one record per arXiv id: a snapshot line plus a cached
     for rec in records:           # abstract for the same paper become one record
         have = merged.setdefault(str(rec["arxiv_id"]), {})

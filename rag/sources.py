@@ -10,13 +10,12 @@ skipped.
 
 from __future__ import annotations
 
-import json
 import re
 from dataclasses import dataclass
 from pathlib import Path
 
 from .errors import DocumentError
-from .ingest import clean_text, decode
+from .ingest import clean_text, decode, jsonl_records
 
 PAPERS_DIR = "papers"
 
@@ -69,18 +68,9 @@ def read_pdf_paper(path: Path) -> PaperText:
 def read_jsonl_abstracts(path: Path) -> tuple[list[PaperText], list[str]]:
     """User abstracts, one JSON object per line with at least "title" and "abstract"."""
     text, warning = decode(path.read_bytes(), path)
-    out, warnings = [], [warning] if warning else []
-    for n, line in enumerate(text.splitlines(), 1):
-        if not line.strip():
-            continue
-        try:
-            rec = json.loads(line)
-        except json.JSONDecodeError as err:
-            warnings.append(f"{path.name} line {n}: not JSON ({err.msg}); line skipped.")
-            continue
-        if not isinstance(rec, dict) or not rec.get("title") or not rec.get("abstract"):
-            warnings.append(f"{path.name} line {n}: needs \"title\" and \"abstract\"; skipped.")
-            continue
+    recs, bad = jsonl_records(text, path.name, ("title", "abstract"))
+    out, warnings = [], ([warning] if warning else []) + bad
+    for rec in recs:
         out.append(PaperText(title=clean_text(str(rec["title"])), source="file",
                              origin=path.name, abstract=clean_text(str(rec["abstract"])),
                              arxiv_id=rec.get("arxiv_id") or None,

@@ -12,6 +12,7 @@ Runtime instead of torch (:mod:`rag.embed_onnx`, extra ``[onnx]``).
 from __future__ import annotations
 
 import hashlib
+import logging
 import os
 import re
 from collections.abc import Sequence
@@ -23,6 +24,7 @@ import numpy as np
 from .errors import MissingExtraError, RagError
 
 BUNDLED = "bundled:all-MiniLM-L6-v2"
+log = logging.getLogger(__name__)
 
 
 @runtime_checkable
@@ -199,8 +201,8 @@ def load_embedder(model: str, batch_size: int = 32, int8: bool = False,
             from .embed_onnx import OnnxEmbedder
 
             emb.query_encoder = OnnxEmbedder(path, name, batch_size, False)
-        except MissingExtraError:
-            pass  # onnxruntime not installed: torch answers queries too
+        except Exception as err:  # noqa: BLE001 - 'auto' never fails over its fast path
+            log.warning("ONNX query encoder unavailable, torch encodes queries too: %s", err)
     return emb
 
 

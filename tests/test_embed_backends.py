@@ -150,3 +150,19 @@ def test_native_bf16_reads_cpu_flags(monkeypatch: pytest.MonkeyPatch, tmp_path: 
     assert not embed.native_bf16()
     info.write_text("flags\t: fpu avx512f avx512_bf16 amx_tile\n")
     assert embed.native_bf16()
+
+
+@pytest.mark.real_model
+def test_auto_backend_falls_back_to_torch_when_onnx_fails(
+        monkeypatch: pytest.MonkeyPatch, caplog: pytest.LogCaptureFixture) -> None:
+    """'auto' must never fail because of its ONNX fast path (missing extra, unwritable cache,
+    a failed export): it logs why and encodes queries with torch."""
+    import rag.embed_onnx
+
+    def broken(*args: object, **kwargs: object) -> None:
+        raise RuntimeError("export failed")
+
+    monkeypatch.setattr(rag.embed_onnx, "OnnxEmbedder", broken)
+    emb = load_embedder(BUNDLED, backend="auto", batch_precision="fp32")
+    assert emb.query_encoder is None and "export failed" in caplog.text
+    assert emb.encode(["peatland fire detection"]).shape == (1, 384)

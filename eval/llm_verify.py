@@ -24,7 +24,9 @@ a correct citation), invented-title sentences flagged, and supported claims wron
 from __future__ import annotations
 
 import argparse
+import datetime as dt
 import json
+import os
 import re
 import tempfile
 import time
@@ -35,11 +37,12 @@ from langchain_core.language_models.fake_chat_models import GenericFakeChatModel
 from langchain_core.messages import AIMessage
 
 from rag import Assistant, Settings
-from rag.embed import HashingEmbedder, load_embedder
+from rag.embed import HashingEmbedder, embedder_from_settings
 from rag.records import Answer, Hit
 from rag.text import sentences, split_sentences
 
 from .gold import digest_questions
+from .report import replace_section
 
 RESULTS = Path(__file__).resolve().parent / "results"
 CORRUPTIONS = ("clean", "off_by_one", "out_of_range", "no_citations", "made_up_title",
@@ -173,8 +176,8 @@ def run(embedder_name: str = "hashing", n_questions: int = 40,
     (on ``assistant`` when given, else on a fresh index of the seed corpus)."""
     if assistant is not None:
         return _run(assistant, n_questions)
-    emb = HashingEmbedder(256) if embedder_name == "hashing" else load_embedder(
-        "bundled:all-MiniLM-L6-v2")
+    emb = HashingEmbedder(256) if embedder_name == "hashing" else embedder_from_settings(
+        Settings())  # the product's default embedder
     with tempfile.TemporaryDirectory() as tmp:
         model = emb.name if embedder_name == "hashing" else "bundled:all-MiniLM-L6-v2"
         return _run(Assistant(settings=Settings(index_dir=Path(tmp), model=model),
@@ -222,17 +225,61 @@ def summarise(c: dict[str, int]) -> dict:
             "false_unsupported_rate": ratio("false_unsupported", "claims"), "counts": c}
 
 
+LLM_SECTION = "## LLM answers"
+
+
+def llm_markdown(res: dict) -> str:
+    """The '## LLM answers' section of eval/RESULTS.md."""
+    out = [LLM_SECTION, "",
+           f"Produced by `python -m eval.llm_verify` on {res['date']} (1-min load average "
+           f"{res['load'][0]:.1f} at the start, {res['load'][1]:.1f} at the end); every figure is "
+           "in `eval/results/llm_verify.json`. **No real model was measured**: no instruct "
+           "model's weights can be reached from this machine (the registries carry none, the "
+           "model hubs are blocked), so the real-model figures the LLM issue asks for (share of "
+           "supported sentences, abstention, time to first token) are still to be measured; "
+           "`tests/test_llm.py` runs a real model when `RAG_TEST_GGUF` or "
+           "`RAG_TEST_OLLAMA_MODEL` names one. What is measured: answers a model could write "
+           "from the retrieved passages, corrupted the way small models err, streamed by "
+           "LangChain fake chat models through `Assistant.ask(llm=...)`, then verified.", "",
+           "| embedder | answers | citation precision after verification (target ≥ 0.95) "
+           "| citations outside the source list (target 0) | supported claims still cited "
+           "| invented-paper sentences flagged | supported claims wrongly flagged |",
+           "|---|---|---|---|---|---|---|"]
+    for r in res["runs"]:
+        o = r["overall"]
+        out.append(f"| `{r['embedder']}` | {r['answers']} | {o['citation_precision']:.3f} | "
+                   f"{o['outside_source_list']} | {o['claim_recall']:.3f} | "
+                   f"{o['invented_flagged']:.3f} | {o['false_unsupported_rate']:.3f} |")
+    out += ["", "Per corruption (" + ", ".join(f"`{r['embedder']}`" for r in res["runs"])
+            + "; citation precision / supported claims still cited):", "",
+            "| corruption | " + " | ".join(r["embedder"] for r in res["runs"]) + " |",
+            "|---|" + "---|" * len(res["runs"])]
+    for kind in res["runs"][0]["by_corruption"]:
+        cells = []
+        for r in res["runs"]:
+            v = r["by_corruption"][kind]
+            prec = "-" if v["citation_precision"] is None else f"{v['citation_precision']:.3f}"
+            rec = "-" if v["claim_recall"] is None else f"{v['claim_recall']:.3f}"
+            cells.append(f"{prec} / {rec}")
+        out.append(f"| {kind} | " + " | ".join(cells) + " |")
+    return "\n".join(out) + "\n\n"
+
+
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     ap.add_argument("--embedder", choices=("hashing", "bundled", "both"), default="both")
     ap.add_argument("--questions", type=int, default=40)
     args = ap.parse_args()
     names = ("hashing", "bundled") if args.embedder == "both" else (args.embedder,)
+    load0 = os.getloadavg()[0]
     res = {"note": "Scripted fake chat models only: no LLM weights are available offline, so "
            "real-model citation accuracy is not measured here.",
-           "runs": [run(n, args.questions) for n in names]}
+           "runs": [run(n, args.questions) for n in names],
+           "date": dt.datetime.now().isoformat(timespec="seconds")}
+    res["load"] = [load0, os.getloadavg()[0]]
     RESULTS.mkdir(exist_ok=True)
     (RESULTS / "llm_verify.json").write_text(json.dumps(res, indent=1))
+    replace_section(RESULTS.parent / "RESULTS.md", LLM_SECTION, llm_markdown(res))
     for r in res["runs"]:
         o = r["overall"]
         print(f"{r['embedder']}: {r['cases']} cases x {len(CORRUPTIONS)} corruptions | citation "

@@ -237,3 +237,18 @@ def test_ui_section_marks_targets_met_and_unmet(tmp_path) -> None:
     replace_section(path, SECTION, ui_markdown(result(0.9, 8)))
     text = path.read_text()
     assert text.count(SECTION) == 1 and "keep me" in text and "✗" not in text
+
+
+def test_llm_section_says_no_real_model_was_measured() -> None:
+    """eval.llm_verify's RESULTS.md section: figures per embedder and per corruption, and a
+    plain statement that no real model was measured."""
+    from eval.llm_verify import llm_markdown
+
+    overall = {"citation_precision": 0.98, "outside_source_list": 0, "claim_recall": 0.9,
+               "invented_flagged": 1.0, "false_unsupported_rate": 0.01}
+    run = {"embedder": "hashing-256", "answers": 16, "overall": overall,
+           "by_corruption": {"off_by_one": {**overall, "citation_precision": None}}}
+    md = llm_markdown({"date": "2026-11-30T14:00:00", "load": [0.5, 0.6], "runs": [run]})
+    assert "No real model was measured" in md
+    assert "| `hashing-256` | 16 | 0.980 | 0 | 0.900 |" in md
+    assert "| off_by_one | - / 0.900 |" in md

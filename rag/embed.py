@@ -86,7 +86,6 @@ class SentenceTransformerEmbedder:
         self.name = model if model == BUNDLED else f"local:{self.path.resolve()}"
         self.batch_size = batch_size
         self.bf16 = False  # batches under bfloat16 autocast (set by load_embedder)
-        self.query_encoder: Embedder | None = None  # e.g. ONNX for 1-4 texts (load_embedder)
         self._model = SentenceTransformer(str(self.path), device="cpu")
         self._model.eval()
         if int8:  # dynamic int8 linear layers: ~1.6x faster on CPU, measured in eval/RESULTS.md
@@ -100,14 +99,11 @@ class SentenceTransformerEmbedder:
         self.dim = int(get_dim())
 
     def encode(self, texts: Sequence[str], progress: bool = False) -> np.ndarray:
-        """Queries (up to 4 texts) go to ``query_encoder`` when set (ONNX), else straight
-        through the model; batches through sentence-transformers, under bf16 autocast when
-        ``bf16`` is set."""
+        """Queries (up to 4 texts) straight through the model; batches through
+        sentence-transformers, under bf16 autocast when ``bf16`` is set."""
         if not texts:
             return np.zeros((0, self.dim), dtype=np.float32)
         if len(texts) <= 4 and not progress:
-            if self.query_encoder is not None:
-                return self.query_encoder.encode(list(texts))
             return self._encode_direct(list(texts))
         import contextlib
 
@@ -189,21 +185,54 @@ def load_embedder(model: str, batch_size: int = 32, int8: bool = False,
         from .embed_onnx import OnnxEmbedder
 
         return OnnxEmbedder(path, name, batch_size, int8)
+    bf16 = not int8 and (batch_precision == "bf16" or
+                         (batch_precision == "auto" and native_bf16()))
+    if backend == "auto" and not int8:
+        return AutoEmbedder(model, path, name, batch_size, bf16)
+    return _torch_embedder(model, batch_size, int8, bf16)
+
+
+def _torch_embedder(model: str, batch_size: int, int8: bool,
+                    bf16: bool) -> SentenceTransformerEmbedder:
     import warnings
 
     with warnings.catch_warnings():
         warnings.simplefilter("ignore")  # torch's quantisation deprecation notices
         emb = SentenceTransformerEmbedder(model, batch_size, int8)
-    emb.bf16 = not int8 and (batch_precision == "bf16" or
-                             (batch_precision == "auto" and native_bf16()))
-    if backend == "auto" and not int8:
+    emb.bf16 = bf16
+    return emb
+
+
+class AutoEmbedder:
+    """RAG_BACKEND=auto: queries (1-4 texts) through ONNX Runtime, batches through torch,
+    which is loaded only when a batch comes (an index build): asking questions over a built
+    index never imports torch. Without a working ONNX path (extra missing, export failed) torch
+    does everything, and the reason is logged."""
+
+    def __init__(self, model: str, path: Path, name: str, batch_size: int = 32,
+                 bf16: bool = False) -> None:
+        self.model, self.name, self.batch_size, self.bf16 = model, name, batch_size, bf16
+        self._torch: SentenceTransformerEmbedder | None = None
+        self.query_encoder: Embedder | None = None
         try:
             from .embed_onnx import OnnxEmbedder
 
-            emb.query_encoder = OnnxEmbedder(path, name, batch_size, False)
+            self.query_encoder = OnnxEmbedder(path, name, batch_size, False)
         except Exception as err:  # noqa: BLE001 - 'auto' never fails over its fast path
             log.warning("ONNX query encoder unavailable, torch encodes queries too: %s", err)
-    return emb
+        self.dim = self.query_encoder.dim if self.query_encoder else self.torch.dim
+
+    @property
+    def torch(self) -> SentenceTransformerEmbedder:
+        """The torch embedder for batches (loaded on first use)."""
+        if self._torch is None:
+            self._torch = _torch_embedder(self.model, self.batch_size, False, self.bf16)
+        return self._torch
+
+    def encode(self, texts: Sequence[str], progress: bool = False) -> np.ndarray:
+        if self.query_encoder is not None and 0 < len(texts) <= 4 and not progress:
+            return self.query_encoder.encode(list(texts))
+        return self.torch.encode(texts, progress)
 
 
 def embedder_from_settings(settings: object) -> Embedder:

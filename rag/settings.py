@@ -44,8 +44,9 @@ class Settings(BaseSettings):
     backend: Literal["auto", "torch", "onnx"] = Field(
         "auto",
         description="Who runs the embedding model. 'auto' (default): ONNX Runtime for queries "
-        "(up to 4 texts; ~1.5x faster than torch, same vectors to float rounding, extra [onnx], "
-        "installed by default) and torch for batches; torch alone when onnxruntime is missing. "
+        "(up to 4 texts; ~1.5x faster than torch, same vectors to float rounding, installed by "
+        "default) and torch for batches, loaded only when a batch comes, so asking over a built "
+        "index never imports torch; torch alone when the ONNX path fails. "
         "'torch': sentence-transformers for everything. 'onnx': ONNX Runtime for everything "
         "(the model is exported once, offline, to ~/.cache/digest-rag/onnx; no faster per "
         "batch; with int8 quantised per channel: ~3x per query, ~1.6x per batch, its own "

@@ -132,11 +132,13 @@ def test_auto_backend_queries_on_onnx_batches_on_torch_bf16(
     assert auto.name == ref_emb.name and auto.query_encoder is not None and auto.bf16
     texts = [t for t in TEXTS if t.strip()] * 3  # > 4 texts: the batch path
     ref = ref_emb.encode(texts)
+    one = auto.encode([texts[0]])  # ONNX; torch is not even loaded for queries
+    assert auto._torch is None and _cosines(one, ref[:1]).min() > 0.9999
     assert _cosines(auto.encode(texts), ref).min() > 0.999  # torch, bf16 autocast
+    assert auto._torch is not None and auto.torch.bf16
     calls = []
-    monkeypatch.setattr(auto._model, "forward", lambda *a, **k: calls.append(1))
-    one = auto.encode([texts[0]])  # ONNX: the torch model is not touched
-    assert not calls and _cosines(one, ref[:1]).min() > 0.9999
+    monkeypatch.setattr(auto.torch._model, "forward", lambda *a, **k: calls.append(1))
+    assert _cosines(auto.encode([texts[1]]), ref[1:2]).min() > 0.9999 and not calls
     assert not load_embedder(BUNDLED, backend="auto", batch_precision="fp32").bf16
 
 

@@ -47,6 +47,8 @@ def date_filters(question: str, year: int) -> tuple[dt.date | None, dt.date | No
     if span is None:
         return None, None, question
     rest = (question[:span[0]] + question[span[1]:]).strip().lstrip(",;: ")
+    if not re.search(r"\w", rest):  # the question was only a date phrase: keep its words
+        return since, until, question
     return since, until, re.sub(r"\s+([?.!,])", r"\1", re.sub(r"\s{2,}", " ", rest))
 
 

@@ -156,6 +156,9 @@ def test_month_parts_and_digest_days_become_filters() -> None:
     assert date_filters("Papers since early May 2025?", 2026)[:2] == (d(2025, 5, 1), None)
     assert date_filters("before late March", 2026)[:2] == (None, d(2026, 3, 20))
     assert date_filters("late in training we may see drift", 2026)[:2] == (None, None)
+    # a question that is only a date phrase keeps its words (nothing else to search for)
+    assert date_filters("In the March 7 digest?", 2026) == (
+        d(2026, 3, 7), d(2026, 3, 7), "In the March 7 digest?")
 
 
 def test_date_phrase_leaves_the_question_even_with_explicit_filters(seed_fake: Assistant) -> None:

@@ -37,10 +37,11 @@ without re-embedding), fewer fusion candidates (30: SciFact 0.704 at the old fus
 Later changes measured with it: abstention refitted on this question set for the new fusion
 (`python -m eval.calibrate`, see "Core pipeline"), and the default embedding runtime (ONNX
 Runtime for queries, bf16 torch batches on CPUs with native bf16): retrieval figures unchanged
-to three decimals (digest nDCG@10 0.948, SciFact 0.720); in one run, `search()` p50 3.7 ms vs
-8.3 ms with torch fp32 ("Core pipeline" table) and abstract encoding 45.6 vs 18.1 texts/s
-(costs above). The first cold run, fp32 on a machine shared with other jobs, took ~51 min;
-the cold run under "Costs" above took about 6.
+to three decimals (digest nDCG@10 0.948, SciFact 0.720); `search()` latency and abstract
+encoding throughput each about halve/double against torch fp32 measured in the same run (the
+"Core pipeline" variants table; `beir_docs` vs `beir_docs_fp32` under "Costs"). The first cold
+run, fp32 on a machine shared with other jobs, took ~51 min; the cold run under "Costs" above
+took about 6.
 """
 
 

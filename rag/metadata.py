@@ -95,19 +95,27 @@ def _first_author_key(name: str) -> tuple[str, str] | None:
     return parts[0][0], parts[-1]
 
 
-def match_by_authors(paper: Paper, metadata: list[dict], context: str) -> dict | None:
+def first_author_keys(metadata: list[dict]) -> list[tuple[str, str] | None]:
+    """Each record's first-author key (None without a real author list), for
+    :func:`match_by_authors`; compute it once per metadata list."""
+    return [_first_author_key(names[0]) if (names := clean_author_list(r.get("authors", [])))
+            else None for r in metadata]
+
+
+def match_by_authors(paper: Paper, metadata: list[dict], context: str,
+                     keys: list[tuple[str, str] | None] | None = None) -> dict | None:
     """Fallback for papers the digest names without their title (PhyloGPN, ZeroHungerAI): the
     digest's first author (with a first name or initial, not just "Li et al.") must be the
     record's first author, the record must be the only such one, and the paper's passages must
     share at least two content words with the record's title."""
     words = set(tokenize(context))
+    keys = first_author_keys(metadata) if keys is None else keys
     for written in paper.authors:
         first = re.split(r",|\band\b|\bet al\b", written)[0].strip()
         key = _first_author_key(first)
         if key is None:
             continue
-        hits = [r for r in metadata if clean_author_list(r.get("authors", []))
-                and _first_author_key(clean_author_list(r["authors"])[0]) == key]
+        hits = [r for r, k in zip(metadata, keys) if k == key]
         if len(hits) == 1 and len(words & set(tokenize(hits[0]["title"]))) >= 2:
             return hits[0]
     return None
@@ -120,13 +128,14 @@ def join_metadata(papers: dict[str, Paper], metadata: list[dict],
     out = dict(papers)
     text = {(d.digest.id, p.index): p.text for d in docs or [] for p in d.passages}
     claims: dict[str, list[tuple[float, str]]] = defaultdict(list)
+    keys = first_author_keys(metadata) if docs else []
     for pid, paper in papers.items():
         rec = match_metadata(paper, metadata)
         score = 1.0
         if rec is None and docs:
             context = " ".join(text.get((m.digest_id, m.passage_index), "")
                                for m in paper.mentions)
-            rec, score = match_by_authors(paper, metadata, context), 0.5
+            rec, score = match_by_authors(paper, metadata, context, keys), 0.5
         if rec is None:
             continue
         if paper.arxiv_id and paper.arxiv_id != rec["arxiv_id"]:

@@ -30,6 +30,8 @@ def link_names(docs: list[LoadedDigest], papers: dict[str, Paper],
     for doc in docs:
         for p in doc.passages:
             for name, pid in names:
+                if name not in p.text:  # cheap test before the regex
+                    continue
                 for m in re.finditer(rf"(?<![\w/-]){re.escape(name)}(?![\w-])", p.text):
                     spans[(p.digest_id, p.index)].append((m.start(), m.end(), pid))
                     _add_mention(papers, pid, p.digest_id, p.index)

@@ -60,11 +60,10 @@ class _Draft:
     def matches(self, title: str | None, short: str | None) -> bool:
         if title and _same_title(self.title, title):
             return True
-        names = {s.lower() for s in self.short_names}
-        if short and short.lower() in names:
-            return True
-        if title and title.lower() in names:
-            return True
+        if self.short_names:
+            names = {s.lower() for s in self.short_names}
+            if (short and short.lower() in names) or (title and title.lower() in names):
+                return True
         return bool(short and self.title.lower() == short.lower())
 
     def absorb(self, m: RawMention) -> None:

@@ -8,9 +8,10 @@ from __future__ import annotations
 
 import re
 import unicodedata
-from collections import Counter
 from difflib import SequenceMatcher
 from functools import lru_cache
+
+import numpy as np
 
 # Tokens after which a period does not end a sentence.
 _ABBREV = {
@@ -73,15 +74,16 @@ def title_similarity(a: str, b: str, at_least: float = 0.0) -> float:
     if 2 * min(len(na), len(nb)) / (len(na) + len(nb)) < at_least:
         return 0.0
     if at_least:  # difflib's quick_ratio bound, from cached character counts
-        shared = sum((_char_counts(na) & _char_counts(nb)).values())
+        shared = int(np.minimum(_char_counts(na), _char_counts(nb)).sum())
         if 2 * shared / (len(na) + len(nb)) < at_least:
             return 0.0
     return SequenceMatcher(None, na, nb, autojunk=False).ratio()
 
 
 @lru_cache(maxsize=8192)
-def _char_counts(text: str) -> Counter:
-    return Counter(text)
+def _char_counts(text: str) -> np.ndarray:
+    """Counts of each character of a normalised (ASCII) title."""
+    return np.bincount(np.frombuffer(text.encode("ascii", "replace"), np.uint8), minlength=128)
 
 
 def slugify(text: str, max_words: int = 8) -> str:

@@ -24,6 +24,7 @@ import contextlib
 import datetime as dt
 import json
 import os
+import re
 import socket
 import tempfile
 import threading
@@ -184,6 +185,13 @@ def is_correct(res: dict, key: str, titles: dict[str, str]) -> bool:
     return not res["abstained"] and key in cited
 
 
+def names_as_nearest(res: dict, key: str, titles: dict[str, str]) -> bool:
+    """An abstention that names the gold paper ``key`` as the nearest one (a near miss)."""
+    m = re.search(r"nearest they come is \*\*(.+?)\*\*", res["answer"]) if res["abstained"] \
+        else None
+    return bool(m) and titles.get(normalize_title(m.group(1))) == key
+
+
 def api_bursts(url: str, warmup: str, questions: list[dict], titles: dict[str, str],
                reference: dict[str, str]) -> list[dict]:
     """``BURSTS`` bursts of ``len(questions)`` users asking at once through ``/ask``."""
@@ -208,6 +216,7 @@ def api_bursts(url: str, warmup: str, questions: list[dict], titles: dict[str, s
             return {"id": q["id"], "latency_s": round(time.perf_counter() - t, 3),
                     "correct": is_correct(res, expected_key(q), titles),
                     "abstained": res["abstained"],
+                    "named_gold_as_nearest": names_as_nearest(res, expected_key(q), titles),
                     "same_as_asked_alone": res["answer"] == reference[q["id"]],
                     "cited": [c.get("short_name") or c.get("title") for c in res["citations"]]}
 
@@ -236,9 +245,11 @@ def ui_markdown(res: dict) -> str:
     wrong = Counter(u["id"] for x in bursts for u in x["users"] if not u["correct"])
     alone = all(u.get("same_as_asked_alone") for x in bursts for u in x["users"]
                 if not u["correct"])
+    near = sorted({u["id"] for x in bursts for u in x["users"] if u.get("named_gold_as_nearest")})
     why = (f" (wrong: {', '.join(f'{i} ×{n}' for i, n in sorted(wrong.items()))}; "
-           f"{'each the same answer as' if alone else 'not all the same as'} asked alone)"
-           if wrong else "")
+           f"{'each the same answer as' if alone else 'not all the same as'} asked alone"
+           + (f"; {', '.join(near)} abstained but named the gold paper as the nearest" if near
+              else "") + ")" if wrong else "")
     rewritten = [q["question"] for q in res["browser"].get("questions", [])
                  if q.get("rewritten_as_follow_up")]
     load = res["load_avg_before"], res["load_avg_after"]

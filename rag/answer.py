@@ -1,8 +1,9 @@
 """Answer: compose a cited answer from retrieved passages, without an LLM.
 
 The answerer first decides whether the digests cover the question at all (a coverage score from
-the best passages' similarity and how much of the question's distinctive vocabulary they
-contain); if not, it abstains briefly. Otherwise it picks the papers the best hits are about,
+how much of the question's distinctive vocabulary the best passages contain, how similar its
+topic words are to them, and how far the best passage stands out from the average one); if not,
+it abstains briefly, naming the nearest paper when the question only just missed. Otherwise it picks the papers the best hits are about,
 quotes each one's most relevant sentences (by sentence embedding similarity and term overlap),
 puts an inline ``[n]`` after every quoted sentence, and lists the numbered sources: title,
 authors as the digest writes them, digest and date, code and arXiv links. Every ``[n]`` points
@@ -38,12 +39,12 @@ QUESTION_WORDS = frozenset(tokenize(
 CODE_INTENT = re.compile(r"\b(code|github|repo|repository|implementation|source|open[- ]source|"
                          r"notebook|package)\b", re.I)
 ARXIV_INTENT = re.compile(r"\barxiv\b|\bpreprint\b|\bpaper link\b", re.I)
-# Coverage model: a logistic score over (idf term coverage, cosine of the topic words), fitted on eval/data/digest_questions.jsonl by `python -m eval.calibrate` (see
-# eval/RESULTS.md, "Abstention"). The score is the log-odds that the digests cover the question
+# Coverage model: a logistic score over COVERAGE_FEATURES, fitted on
+# eval/data/digest_questions.jsonl by `python -m eval.calibrate` (see eval/RESULTS.md, "Abstention"). The score is the log-odds that the digests cover the question
 # minus the calibrated cut-off, so the default ``abstain_threshold`` is 0.
-COVERAGE_FEATURES = ("term_coverage", "specific_cosine")
-COVERAGE_WEIGHTS = (14.6689, 18.0512)
-COVERAGE_BIAS = -10.0201
+COVERAGE_FEATURES = ("term_coverage", "specific_cosine", "relative_cosine")
+COVERAGE_WEIGHTS = (14.7334, 13.5929, 9.2462)
+COVERAGE_BIAS = -11.2486
 GENERIC_DF = 0.05  # a term in more than this share of chunks says little about a question's topic
 
 
@@ -56,6 +57,7 @@ class Coverage:
     term_coverage: float  # idf-weighted share of question terms in the best passage
     absent_terms: int  # question terms found nowhere in the corpus
     specific_cosine: float  # best similarity of the question's topic words alone
+    relative_cosine: float  # best_cosine minus the question's mean similarity to all passages
 
     def features(self) -> tuple[float, ...]:
         return tuple(float(getattr(self, f)) for f in COVERAGE_FEATURES)
@@ -71,6 +73,9 @@ class Answerer:
         n = max(1, len(index.chunks))
         self._n = n
         self._topic_generic = {t for t, c in self._df.items() if c / n > GENERIC_DF}
+        # mean passage vector: question . centroid is its mean similarity to every passage
+        self._centroid = (index.dense.vectors_at(range(len(index.chunks))).mean(0)
+                          if len(index.chunks) else None)
         self._paper_text_rows: dict[str, list[int]] = {}  # paper id -> rows of its own text
         for row, c in enumerate(index.chunks):
             if c.source != "digest":
@@ -88,8 +93,10 @@ class Answerer:
             t not in QUESTION_WORDS and t not in self._topic_generic for t in ts)]
         return " ".join(keep)
 
-    def coverage(self, question: str, hits: list[Hit]) -> Coverage:
-        """How well the corpus covers the question (score >= 0 at the calibrated cut-off)."""
+    def coverage(self, question: str, hits: list[Hit],
+                 query_vector: np.ndarray | None = None) -> Coverage:
+        """How well the corpus covers the question (score >= 0 at the calibrated cut-off).
+        ``query_vector`` is the question's embedding when the caller already has it."""
         terms = [t for t in dict.fromkeys(tokenize(question)) if t not in QUESTION_WORDS]
         total = sum(self.idf(t) for t in terms) or 1.0
         top = hits[:5]
@@ -104,7 +111,12 @@ class Answerer:
             vec = self.embedder.encode([topic])[0]
             _, sims = self.index.dense.search(vec, 1)
             specific = float(sims[0]) if len(sims) else 0.0
-        c = Coverage(0.0, best, cov, absent, specific)
+        relative = 0.0
+        if self._centroid is not None and top:
+            if query_vector is None:
+                query_vector = self.embedder.encode([question])[0]
+            relative = best - float(query_vector @ self._centroid)
+        c = Coverage(0.0, best, cov, absent, specific, relative)
         score = float(np.dot(COVERAGE_WEIGHTS, c.features()) + COVERAGE_BIAS)
         return dataclasses.replace(c, score=score)
 
@@ -129,9 +141,9 @@ class Answerer:
     def answer(self, question: str, hits: list[Hit], notes: tuple[str, ...] = (),
                query_vector: np.ndarray | None = None) -> Answer:
         """Compose the answer to ``question`` from ``hits`` (best first)."""
-        cov = self.coverage(question, hits)
+        cov = self.coverage(question, hits, query_vector)
         if not hits or cov.score < self.settings.abstain_threshold:
-            return self._abstain(question, hits, notes)
+            return self.abstention(question, hits, notes, cov)
         groups = self._paper_groups(question, hits)
         q_terms = set(tokenize(question)) - QUESTION_WORDS
         scored: dict[int, list[tuple[float, str, Hit]]] = {}
@@ -185,7 +197,7 @@ class Answerer:
                 extra += f" arXiv: {paper.arxiv_url}"
             lines.append(f"- {head}: {quoted}{extra}")
         if not citations:
-            return self._abstain(question, hits, notes)
+            return self.abstention(question, hits, notes)
         body = "\n".join(lines)
         intro = "From the digests:" if len(citations) > 1 else "From the digest:"
         text = f"{intro}\n\n{body}\n\n**Sources**\n\n" + "\n".join(
@@ -229,12 +241,27 @@ class Answerer:
         best = max(hit.papers, key=overlap)
         return best if hit.paper is None or overlap(best) > overlap(hit.paper) else hit.paper
 
-    def _abstain(self, question: str, hits: list[Hit], notes: tuple[str, ...]) -> Answer:
+    def abstention(self, question: str, hits: list[Hit], notes: tuple[str, ...] = (),
+                   coverage: Coverage | None = None) -> Answer:
+        """The brief "not covered" answer. When ``coverage`` shows a near miss (a score within
+        ``settings.near_miss_margin`` of the cut) it also names the nearest paper."""
+        s = self.settings
+        near_miss = coverage is not None and \
+            coverage.score >= s.abstain_threshold - s.near_miss_margin
         digests = sorted((d for d in self.index.digests.values() if d.date), key=lambda d: d.date)
         span = (f" ({len(digests)} digests, {digests[0].date:%b %-d} to "
                 f"{digests[-1].date:%b %-d, %Y})") if digests else ""
-        text = (f"The digests do not cover this question{span}, so I can't answer it from them. "
-                "Try rephrasing it, or widen the filters if you set any.")
+        text = f"The digests do not cover this question{span}, so I can't answer it from them."
+        q_terms = set(tokenize(question)) - QUESTION_WORDS
+        nearest = next(((p, h.digest) for h in hits if (p := self._main_paper(h, q_terms))),
+                       None) if near_miss else None
+        if nearest is not None:
+            paper, d = nearest
+            text += (f" The nearest they come is **{paper.title}** ({d.title}, "
+                     f"{d.date or 'undated'}); if that is the paper you mean, ask about it by "
+                     "name. Widen the filters if you set any.")
+        else:
+            text += " Try rephrasing it, or widen the filters if you set any."
         if notes:
             text = "\n".join(f"_{n}_" for n in notes) + "\n\n" + text
         return Answer(question, text, (), True, tuple(hits), notes)

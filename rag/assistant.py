@@ -14,6 +14,7 @@ import threading
 from collections.abc import Iterator
 from pathlib import Path
 
+import numpy as np
 from langchain_core.language_models import BaseChatModel
 
 from .answer import Answerer
@@ -135,10 +136,10 @@ class Assistant:
             chat = chat_model_from_settings(self.settings)
         else:
             chat = llm or None  # False: extractive
-        q, hits, notes = self._retrieve(question, since, until, digest, has_code)
+        q, hits, notes, qv = self._retrieve(question, since, until, digest, has_code)
         assert self._answerer is not None
         if chat is None:
-            answer = self._answerer.answer(q, hits, notes)
+            answer = self._answerer.answer(q, hits, notes, query_vector=qv)
             yield answer.text
             yield answer
             return
@@ -147,8 +148,10 @@ class Assistant:
 
     def _retrieve(self, question: str, since: dt.date | str | None,
                   until: dt.date | str | None, digest: str | None,
-                  has_code: bool | None) -> tuple[str, list[Hit], tuple[str, ...]]:
-        """(cleaned question, hits, notes) for ``ask``: date phrases become filters."""
+                  has_code: bool | None
+                  ) -> tuple[str, list[Hit], tuple[str, ...], np.ndarray]:
+        """(cleaned question, hits, notes, the question's vector) for ``ask``: date phrases
+        become filters."""
         q, notes = check_question(question, self.settings.max_question_chars)
         index = self.index
         years = [d.date.year for d in index.digests.values() if d.date]
@@ -159,8 +162,9 @@ class Assistant:
                 notes += (f"Searching digests dated {since or 'any time'} to "
                           f"{until or 'now'}, as the question asks.",)
         filters = Filters.make(since, until, digest, has_code)
-        hits = self.retriever.search(q, k=20, filters=filters)
-        return q, hits, notes
+        qv = self.embedder.encode([q])[0]
+        hits = self.retriever.search(q, k=20, filters=filters, query_vector=qv)
+        return q, hits, notes, qv
 
     def fetch_abstracts(self, client: object | None = None, progress: bool | None = None,
                         refresh: bool = True) -> FetchReport:

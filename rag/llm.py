@@ -13,7 +13,6 @@
 
 from __future__ import annotations
 
-import dataclasses
 import re
 from collections.abc import Callable, Iterator, Sequence
 from typing import Any
@@ -141,8 +140,9 @@ def stream_answer(chat_model: BaseChatModel, question: str, hits: Sequence[Hit],
     called: the abstention text is yielded as one delta, then the abstaining Answer.
     """
     hits = list(hits)
-    if not hits or answerer.coverage(question, hits).score < settings.abstain_threshold:
-        ans = dataclasses.replace(answerer.answer(question, [], notes), hits=tuple(hits))
+    cov = answerer.coverage(question, hits) if hits else None
+    if cov is None or cov.score < settings.abstain_threshold:
+        ans = answerer.abstention(question, hits, notes, cov)
         yield ans.text
         yield ans
         return

@@ -92,6 +92,12 @@ class Settings(BaseSettings):
         "`python -m eval.calibrate` fits on eval/data/digest_questions.jsonl) is below this. "
         "Lower abstains less; -1 or 1 shift the cut by one unit of log-odds.",
     )
+    near_miss_margin: float = Field(
+        2.0, ge=0,
+        description="An abstention whose coverage score is within this many log-odds of "
+        "abstain_threshold names the nearest paper, in case the question paraphrases it in "
+        "words the digests do not use. 0 never names one.",
+    )
 
     # LLM answers (rag/llm.py); each backend but 'extractive' is an optional pip extra
     llm_backend: str = Field(

@@ -121,6 +121,12 @@ def test_real_model_abstains_on_near_domain_questions(seed_real: Assistant) -> N
               "In the March 7 digest, which paper is about robotics?"):
         ans = seed_real.ask(q)
         assert not ans.abstained and ans.citations, q
+    # a paraphrase in words the digests never use (DRUM: "structurally missing covariates")
+    # abstains, but names the paper it nearly matched; a far-off question names none
+    drum = seed_real.ask("How do you transfer a clinical risk model when some predictors are "
+                         "never recorded at the new site?")
+    assert drum.abstained and "nearest they come is **Distributionally Robust" in drum.text
+    assert "nearest" not in seed_real.ask("a good sourdough recipe?").text
     cov = seed_real._answerer.coverage("Which paper detects Android malware?", [])
     assert cov.specific_cosine < 0.4 and cov.score < 0
 

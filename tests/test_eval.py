@@ -195,6 +195,21 @@ def test_core_section_marks_targets_and_replaces_only_its_section(tmp_path) -> N
     assert text.count(CORE_SECTION) == 1 and "keep me" in text
 
 
+def test_build_cost_judges_the_median_of_paired_ratios(fake_settings: Settings) -> None:
+    """eval.core.build_cost: every timed build really embeds the corpus, the second build
+    embeds nothing, and the judged ratio is the median of build/encode per alternated pair."""
+    import statistics
+
+    from eval.core import build_cost
+
+    b = build_cost(fake_settings, HashingEmbedder(64), repeats=3)
+    assert len(b["build_runs_s"]) == len(b["encode_runs_s"]) == 3
+    assert b["first_build_embedded"] == b["chunks"] > 0 and b["second_build_embedded"] == 0
+    assert b["build_over_encode"] == pytest.approx(statistics.median(
+        x / y for x, y in zip(b["build_runs_s"], b["encode_runs_s"])))
+    assert b["ratio_of_medians"] == pytest.approx(b["build_s"] / b["encode_only_s"])
+
+
 def test_ui_section_marks_targets_met_and_unmet(tmp_path) -> None:
     """eval.ui's RESULTS.md section: the ≤ 1 s first-text target is judged on the slowest
     question and the concurrency target needs every user correct."""
@@ -206,7 +221,8 @@ def test_ui_section_marks_targets_met_and_unmet(tmp_path) -> None:
 
     def burst(correct: int) -> dict:
         users = [{"id": f"q{i}", "latency_s": 0.5, "correct": i < correct,
-                  "same_as_asked_alone": True} for i in range(8)]
+                  "same_as_asked_alone": True, "named_gold_as_nearest": i >= correct}
+                 for i in range(8)]
         return {"users": users, **st(0.5, 0.6, 0.7), "correct": correct}
 
     def result(first_max: float, correct: int) -> dict:
@@ -231,12 +247,27 @@ def test_ui_section_marks_targets_met_and_unmet(tmp_path) -> None:
                                                  " all get correct answers; report p95"]
     bad = ui_markdown(result(1.2, 7))
     assert bad.count("✗ not met") == 2 and "23/24 correct" in bad and "max 1.20 s" in bad
+    assert "wrong: q7 ×1; each the same answer as asked alone; q7 abstained but named the " \
+        "gold paper as the nearest" in bad
     path = tmp_path / "RESULTS.md"
     path.write_text("# Evaluation results\n\n## Retrieval benchmark\n\nkeep me\n")
     replace_section(path, SECTION, bad)
     replace_section(path, SECTION, ui_markdown(result(0.9, 8)))
     text = path.read_text()
     assert text.count(SECTION) == 1 and "keep me" in text and "✗" not in text
+
+
+def test_ui_names_as_nearest_reads_the_near_miss_abstention() -> None:
+    from eval.ui import names_as_nearest
+
+    titles = {"drum robust transfer": "drum", "other paper": "other"}
+    text = ("The digests do not cover this question. The nearest they come is "
+            "**DRUM: Robust Transfer** (Digest, 2026-05-30); if that is the paper you mean, ...")
+    assert names_as_nearest({"abstained": True, "answer": text}, "drum", titles)
+    assert not names_as_nearest({"abstained": True, "answer": text}, "other", titles)
+    assert not names_as_nearest({"abstained": False, "answer": text}, "drum", titles)
+    assert not names_as_nearest({"abstained": True, "answer": "The digests do not cover this."},
+                                "drum", titles)
 
 
 def test_llm_section_says_no_real_model_was_measured() -> None:

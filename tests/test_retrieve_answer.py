@@ -113,6 +113,22 @@ def test_off_topic_question_abstains(seed_fake: Assistant) -> None:
     assert "do not cover" in ans.text and len(ans.text) < 300
 
 
+def test_near_miss_abstention_names_the_nearest_paper(seed_fake: Assistant) -> None:
+    """An abstention within settings.near_miss_margin of the cut names the paper of the best
+    hit (it still abstains and cites nothing); outside the margin it names none."""
+    from rag.answer import Answerer
+
+    q = "Which paper detects peat fires from satellite images?"
+    hits = seed_fake.search(q, k=20)
+    paper = next(h.paper for h in hits if h.paper)
+    for margin, named in ((0.0, False), (1e9, True)):
+        s = seed_fake.settings.model_copy(update={"abstain_threshold": 1e6,
+                                                  "near_miss_margin": margin})
+        ans = Answerer(seed_fake.index, seed_fake.embedder, s).answer(q, hits)
+        assert ans.abstained and not ans.citations and "do not cover" in ans.text
+        assert (f"nearest they come is **{paper.title}**" in ans.text) is named, ans.text
+
+
 def test_bad_questions(seed_fake: Assistant) -> None:
     with pytest.raises(QuestionError, match="empty"):
         seed_fake.ask("   ")

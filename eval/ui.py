@@ -187,7 +187,7 @@ def is_correct(res: dict, key: str, titles: dict[str, str]) -> bool:
 
 def names_as_nearest(res: dict, key: str, titles: dict[str, str]) -> bool:
     """An abstention that names the gold paper ``key`` as the nearest one (a near miss)."""
-    m = re.search(r"nearest they come is \*\*(.+?)\*\*", res["answer"]) if res["abstained"] \
+    m = re.search(r"nearest they come is “(.+?)” \(", res["answer"]) if res["abstained"] \
         else None
     return bool(m) and titles.get(normalize_title(m.group(1))) == key
 

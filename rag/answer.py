@@ -257,7 +257,7 @@ class Answerer:
                        None) if near_miss else None
         if nearest is not None:
             paper, d = nearest
-            text += (f" The nearest they come is **{paper.title}** ({d.title}, "
+            text += (f" The nearest they come is “{paper.title}” ({d.title}, "
                      f"{d.date or 'undated'}); if that is the paper you mean, ask about it by "
                      "name. Widen the filters if you set any.")
         else:

@@ -101,6 +101,14 @@ def test_corpus_text_is_rendered_as_text() -> None:
     assert "<a" not in link("javascript:alert(1)")
 
 
+def test_near_miss_abstention_renders_the_title_as_text() -> None:
+    text = ("The digests do not cover this question, so I can't answer it from them. The "
+            "nearest they come is “Evil <script>alert(1)</script> [x](javascript:alert(1))” "
+            "(Digest, 2026-05-30); if that is the paper you mean, ask about it by name.")
+    md = answer_markdown(Answer("q", text, (), True))
+    assert "<script>" not in md and "](javascript" not in md and "nearest they come is “" in md
+
+
 def test_app_respond_answers_with_sources(seed_fake: Assistant) -> None:
     import app
 
@@ -125,7 +133,7 @@ def test_real_model_abstains_on_near_domain_questions(seed_real: Assistant) -> N
     # abstains, but names the paper it nearly matched; a far-off question names none
     drum = seed_real.ask("How do you transfer a clinical risk model when some predictors are "
                          "never recorded at the new site?")
-    assert drum.abstained and "nearest they come is **Distributionally Robust" in drum.text
+    assert drum.abstained and "nearest they come is “Distributionally Robust" in drum.text
     assert "nearest" not in seed_real.ask("a good sourdough recipe?").text
     cov = seed_real._answerer.coverage("Which paper detects Android malware?", [])
     assert cov.specific_cosine < 0.4 and cov.score < 0

@@ -262,7 +262,7 @@ def test_ui_names_as_nearest_reads_the_near_miss_abstention() -> None:
 
     titles = {"drum robust transfer": "drum", "other paper": "other"}
     text = ("The digests do not cover this question. The nearest they come is "
-            "**DRUM: Robust Transfer** (Digest, 2026-05-30); if that is the paper you mean, ...")
+            "“DRUM: Robust Transfer” (Digest, 2026-05-30); if that is the paper you mean, ...")
     assert names_as_nearest({"abstained": True, "answer": text}, "drum", titles)
     assert not names_as_nearest({"abstained": True, "answer": text}, "other", titles)
     assert not names_as_nearest({"abstained": False, "answer": text}, "drum", titles)

@@ -126,7 +126,7 @@ def test_near_miss_abstention_names_the_nearest_paper(seed_fake: Assistant) -> N
                                                   "near_miss_margin": margin})
         ans = Answerer(seed_fake.index, seed_fake.embedder, s).answer(q, hits)
         assert ans.abstained and not ans.citations and "do not cover" in ans.text
-        assert (f"nearest they come is **{paper.title}**" in ans.text) is named, ans.text
+        assert (f"nearest they come is “{paper.title}”" in ans.text) is named, ans.text
 
 
 def test_bad_questions(seed_fake: Assistant) -> None:

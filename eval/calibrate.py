@@ -7,7 +7,9 @@ far the best passage's cosine stands above the question's mean cosine to all pas
 regression (L2, standardised features) predicts "unanswerable"; the cut-off is the highest that
 keeps wrongly abstained answerable questions at or under ``--max-wrong`` (default 4 %, under
 the 5 % target). Leave-one-out cross-validation (refitting weights and cut-off without each
-question) estimates how the rule does on questions it was not fitted on.
+question) estimates how the rule does on questions it was not fitted on. Both figures count a
+question that names a retrieved paper (author, institution, short name) as answered, as
+``ask()`` answers it whatever its score.
 
     python -m eval.calibrate            # prints the constants for rag/answer.py
     -> eval/results/abstention.json     # features, weights, in-sample and LOO figures
@@ -34,16 +36,19 @@ from .gold import digest_questions  # noqa: E402
 OUT = Path(__file__).parent / "results" / "abstention.json"
 
 
-def features(a: Assistant, questions: list[dict]) -> np.ndarray:
-    """One row of coverage features per question, computed as ``ask()`` computes them."""
-    rows = []
+def features(a: Assistant, questions: list[dict]) -> tuple[np.ndarray, np.ndarray]:
+    """One row of coverage features per question, computed as ``ask()`` computes them, and
+    whether the question names a retrieved paper (``ask()`` then answers whatever the score)."""
+    rows, named = [], []
     for q in tqdm(questions, desc="coverage features"):
         f = question_filters(q)  # as eval.core's abstention check asks
         cleaned, hits, _, qv = a._retrieve(q["question"], f.since, f.until, f.digest, None)
         answerer = a._answerer
         assert answerer is not None
-        rows.append(answerer.coverage(cleaned, hits, qv).features())
-    return np.asarray(rows, dtype=float)
+        cov = answerer.coverage(cleaned, hits, qv)
+        rows.append(cov.features())
+        named.append(cov.named)
+    return np.asarray(rows, dtype=float), np.asarray(named, dtype=bool)
 
 
 def fit_logistic(x: np.ndarray, y: np.ndarray, l2: float = 0.1) -> np.ndarray:
@@ -83,19 +88,23 @@ def rates(pred: np.ndarray, y: np.ndarray) -> dict:
             "unanswerable": int((y == 1).sum()), "answerable": int((y == 0).sum())}
 
 
-def calibrate(x: np.ndarray, y: np.ndarray, max_wrong: float) -> dict:
-    """In-sample fit and a leave-one-out estimate of the abstention rule."""
+def calibrate(x: np.ndarray, y: np.ndarray, max_wrong: float,
+              named: np.ndarray | None = None) -> dict:
+    """In-sample fit and a leave-one-out estimate of the abstention rule; questions that name
+    a retrieved paper (``named``) are answered whatever their score, as ``ask()`` does."""
+    named = np.zeros(len(y), dtype=bool) if named is None else named
     w, b, cut = fit_rule(x, y, max_wrong)
     loo = np.zeros(len(y), dtype=bool)
     for i in range(len(y)):
         keep = np.arange(len(y)) != i
         wi, bi, ci = fit_rule(x[keep], y[keep], max_wrong)
-        loo[i] = float(x[i] @ wi + bi) > ci
+        loo[i] = float(x[i] @ wi + bi) > ci and not named[i]
     # rag.answer's score is "covered" log-odds minus the cut: abstain when score < 0
     covered_w, covered_b = -w, -(b - cut)
     return {"features": list(COVERAGE_FEATURES), "weights": [round(float(v), 4) for v in covered_w],
             "bias": round(float(covered_b), 4), "max_wrong": max_wrong,
-            "in_sample": rates(x @ w + b > cut, y), "leave_one_out": rates(loo, y)}
+            "in_sample": rates((x @ w + b > cut) & ~named, y), "leave_one_out": rates(loo, y),
+            "named": int(named.sum())}
 
 
 def main(argv: list[str] | None = None) -> dict:
@@ -106,12 +115,12 @@ def main(argv: list[str] | None = None) -> dict:
     questions = digest_questions()
     a = Assistant()
     a.index  # noqa: B018 - builds when missing
-    x = features(a, questions)
+    x, named = features(a, questions)
     y = np.array([0 if q["answerable"] else 1 for q in questions])
-    result = calibrate(x, y, args.max_wrong)
-    result["rows"] = [{"id": q["id"], "answerable": q["answerable"],
+    result = calibrate(x, y, args.max_wrong, named)
+    result["rows"] = [{"id": q["id"], "answerable": q["answerable"], "named": bool(n),
                        **dict(zip(COVERAGE_FEATURES, map(float, r)))}
-                      for q, r in zip(questions, x)]
+                      for q, r, n in zip(questions, x, named)]
     args.out.parent.mkdir(parents=True, exist_ok=True)
     args.out.write_text(json.dumps(result, indent=1))
     print(f"COVERAGE_WEIGHTS = {tuple(result['weights'])}\nCOVERAGE_BIAS = {result['bias']}")

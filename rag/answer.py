@@ -22,6 +22,7 @@ import numpy as np
 
 from .embed import Embedder
 from .index import Index
+from .naming import names_paper
 from .records import Answer, Chunk, Citation, Evidence, Hit, Paper
 from .settings import Settings
 from .text import sentences, tokenize
@@ -43,8 +44,8 @@ ARXIV_INTENT = re.compile(r"\barxiv\b|\bpreprint\b|\bpaper link\b", re.I)
 # eval/data/digest_questions.jsonl by `python -m eval.calibrate` (see eval/RESULTS.md, "Abstention"). The score is the log-odds that the digests cover the question
 # minus the calibrated cut-off, so the default ``abstain_threshold`` is 0.
 COVERAGE_FEATURES = ("term_coverage", "specific_cosine", "relative_cosine")
-COVERAGE_WEIGHTS = (14.7334, 13.5929, 9.2462)
-COVERAGE_BIAS = -11.2486
+COVERAGE_WEIGHTS = (14.7339, 13.6061, 9.2332)
+COVERAGE_BIAS = -11.2504
 GENERIC_DF = 0.05  # a term in more than this share of chunks says little about a question's topic
 
 
@@ -58,6 +59,7 @@ class Coverage:
     absent_terms: int  # question terms found nowhere in the corpus
     specific_cosine: float  # best similarity of the question's topic words alone
     relative_cosine: float  # best_cosine minus the question's mean similarity to all passages
+    named: bool = False  # a retrieved paper is named by the question (rag.naming)
 
     def features(self) -> tuple[float, ...]:
         return tuple(float(getattr(self, f)) for f in COVERAGE_FEATURES)
@@ -116,9 +118,15 @@ class Answerer:
             if query_vector is None:
                 query_vector = self.embedder.encode([question])[0]
             relative = best - float(query_vector @ self._centroid)
-        c = Coverage(0.0, best, cov, absent, specific, relative)
+        named = any(names_paper(question, p) for h in hits for p in h.papers)
+        c = Coverage(0.0, best, cov, absent, specific, relative, named)
         score = float(np.dot(COVERAGE_WEIGHTS, c.features()) + COVERAGE_BIAS)
         return dataclasses.replace(c, score=score)
+
+    def covered(self, cov: Coverage, hits: list[Hit]) -> bool:
+        """Answer or abstain: the coverage score clears the threshold, or the question names
+        a retrieved paper (its author, institution or short name: the digests cover it)."""
+        return bool(hits) and (cov.score >= self.settings.abstain_threshold or cov.named)
 
     def label(self, chunk: Chunk) -> str:
         """Where a passage comes from: "Digest: <title> (<date>)" or the paper text's label."""
@@ -142,9 +150,11 @@ class Answerer:
                query_vector: np.ndarray | None = None) -> Answer:
         """Compose the answer to ``question`` from ``hits`` (best first)."""
         cov = self.coverage(question, hits, query_vector)
-        if not hits or cov.score < self.settings.abstain_threshold:
+        if not self.covered(cov, hits):
             return self.abstention(question, hits, notes, cov)
-        groups = self._paper_groups(question, hits)
+        if query_vector is None:
+            query_vector = self.embedder.encode([question])[0]
+        groups = self._paper_groups(question, hits, query_vector)
         q_terms = set(tokenize(question)) - QUESTION_WORDS
         scored: dict[int, list[tuple[float, str, Hit]]] = {}
         for gi, (_, group_hits) in enumerate(groups):
@@ -206,26 +216,54 @@ class Answerer:
             text = "\n".join(f"_{n}_" for n in notes) + "\n\n" + text
         return Answer(question, text, tuple(citations), False, tuple(hits), notes)
 
-    def _paper_groups(self, question: str,
-                      hits: list[Hit]) -> list[tuple[Paper | None, list[Hit]]]:
-        """Hits grouped by their main paper, best group first. A paper the question names
-        (by short name) is answered alone; otherwise groups far below the best are cut."""
+    def _paper_groups(self, question: str, hits: list[Hit],
+                      query_vector: np.ndarray | None = None
+                      ) -> list[tuple[Paper | None, list[Hit]]]:
+        """Hits grouped by their main paper, best group first. Papers the question names (by
+        short name, author or institution) are answered alone; otherwise groups far below the
+        best are cut."""
+        if query_vector is None:
+            query_vector = self.embedder.encode([question])[0]
         groups: dict[str, tuple[Paper | None, list[Hit]]] = {}
         q_terms = set(tokenize(question)) - QUESTION_WORDS
-        for h in hits:
+        seen: set[str] = set()
+        for h in (self._lead_in(h, query_vector) for h in hits):
+            if h.chunk.id in seen:
+                continue
+            seen.add(h.chunk.id)
             paper = self._main_paper(h, q_terms)
             key = paper.id if paper else f"chunk:{h.chunk.id}"
             groups.setdefault(key, (paper, []))[1].append(h)
         ordered = list(groups.values())
-        named = [g for g in ordered if g[0] and g[0].short_name and len(g[0].short_name) >= 3
-                 and re.search(rf"(?<![\w-]){re.escape(g[0].short_name)}(?![\w-])", question,
-                               re.I)]
+        named = [g for g in ordered if g[0] and names_paper(question, g[0])]
         if named:
             return named[: self.settings.answer_papers]
-        best = max((h.dense_score or 0.0 for h in hits), default=0.0)
-        keep = [g for g in ordered if max(h.dense_score or 0.0 for h in g[1]) >= 0.8 * best]
+        best = max((h.dense_score or 0.0 for _, g in ordered for h in g), default=0.0)
+        # the best-ranked group stays even when only its words match ("Duke-NUS", "DFKI":
+        # names the embedding model does not know); the others must be near the best cosine
+        keep = ordered[:1] + [g for g in ordered[1:]
+                              if max(h.dense_score or 0.0 for h in g[1]) >= 0.8 * best]
         with_paper = [g for g in keep if g[0] is not None]
         return (with_paper or keep or ordered[:1])[: self.settings.answer_papers]
+
+    def _lead_in(self, hit: Hit, query_vector: np.ndarray) -> Hit:
+        """A paragraph's opening sentence that names no paper ("Addressing climate challenges,
+        researchers ...") answers through the paper it leads into: the hit becomes the next
+        chunk of its paragraph, scored by that chunk's own cosine, when that chunk names
+        papers."""
+        c = hit.chunk
+        if hit.papers or c.source != "digest":
+            return hit
+        row = self.index.chunk_row.get(f"{c.digest_id}:{c.passage_index}:"
+                                       f"{int(c.id.rsplit(':', 1)[1]) + 1}")
+        nxt = self.index.chunks[row] if row is not None else None
+        papers = tuple(self.index.papers[p] for p in nxt.paper_ids
+                       if p in self.index.papers) if nxt else ()
+        if not papers:
+            return hit
+        cosine = float(self.index.dense.vectors_at([row])[0] @ query_vector)
+        return dataclasses.replace(hit, chunk=nxt, paper=papers[0], papers=papers,
+                                   dense_score=cosine)
 
     def _main_paper(self, hit: Hit, q_terms: set[str]) -> Paper | None:
         """The paper a hit answers for: of the papers its passage names, the one whose title

@@ -141,7 +141,7 @@ def stream_answer(chat_model: BaseChatModel, question: str, hits: Sequence[Hit],
     """
     hits = list(hits)
     cov = answerer.coverage(question, hits) if hits else None
-    if cov is None or cov.score < settings.abstain_threshold:
+    if cov is None or not answerer.covered(cov, hits):
         ans = answerer.abstention(question, hits, notes, cov)
         yield ans.text
         yield ans

@@ -129,6 +129,27 @@ def test_near_miss_abstention_names_the_nearest_paper(seed_fake: Assistant) -> N
         assert (f"nearest they come is “{paper.title}”" in ans.text) is named, ans.text
 
 
+def test_an_opening_sentence_answers_through_the_paper_it_leads_into(seed_fake: Assistant
+                                                                       ) -> None:
+    """A paragraph's opening sentence names no paper ("Addressing critical environmental
+    challenges, ..."): an answer built on it cites the paper of the paragraph's next chunk and
+    quotes that chunk, never the bare lead-in sentence."""
+    from rag.records import Hit
+
+    index = seed_fake.index
+    lead = next(c for c in index.chunks if c.text.startswith("Addressing critical environmental"))
+    nxt = index.chunks[index.chunk_row[lead.id] + 1]
+    assert not lead.paper_ids and nxt.paper_ids and nxt.passage_index == lead.passage_index
+    hit = Hit(lead, 1.0, index.digests[lead.digest_id], None, (), 0.9, 3.0)
+    from rag.answer import Answerer
+
+    always = seed_fake.settings.model_copy(update={"abstain_threshold": -1e9})
+    ans = Answerer(index, seed_fake.embedder, always).answer(
+        "Which papers model climate with transfer learning?", [hit])
+    assert not ans.abstained and ans.citations[0].paper.id == nxt.paper_ids[0]
+    assert ans.citations[0].sentences and all(s in nxt.text for s in ans.citations[0].sentences)
+
+
 def test_bad_questions(seed_fake: Assistant) -> None:
     with pytest.raises(QuestionError, match="empty"):
         seed_fake.ask("   ")

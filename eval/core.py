@@ -29,7 +29,7 @@ from rag.embed import Embedder, embedder_from_settings, native_bf16
 from rag.index import build_index
 from rag.ingest import load_corpus
 from rag.papers import extract_papers, load_metadata
-from rag.records import Hit
+from rag.records import Answer, Hit
 from rag.retrieve import Filters
 
 from .gold import align, digest_questions, gold_papers, precision_recall
@@ -76,23 +76,48 @@ def retrieval_quality(a: Assistant, questions: list[dict], amap: dict[str, str])
             "recall@10": float(np.mean(r10)), "mrr@10": float(np.mean(mrr)), "misses": misses}
 
 
-def abstention(a: Assistant, questions: list[dict]) -> dict:
-    """Share of unanswerable questions abstained, and of answerable ones wrongly abstained."""
+def abstention(a: Assistant, questions: list[dict], amap: dict[str, str] | None = None
+               ) -> dict:
+    """Share of unanswerable questions abstained, and of answerable ones wrongly abstained;
+    with ``amap`` (paper id -> gold key) also how well ``ask()`` cites (see ``cited``)."""
     un, wrong, wrong_ids, kept_ids = [], [], [], []
+    cites: list[dict] = []
     for q in tqdm(questions, desc="abstention", leave=False):
         f = question_filters(q)
         ans = a.ask(q["question"], since=f.since, until=f.until, digest=f.digest)
         if q["answerable"]:
             wrong.append(ans.abstained)
+            if amap is not None:
+                cites.append(cited(ans, q, amap))
             if ans.abstained:
                 wrong_ids.append(q["id"])
         else:
             un.append(ans.abstained)
             if not ans.abstained:
                 kept_ids.append(q["id"])
-    return {"unanswerable": len(un), "unanswerable_abstained": float(np.mean(un)),
-            "answerable": len(wrong), "answerable_wrongly_abstained": float(np.mean(wrong)),
-            "wrongly_abstained_ids": wrong_ids, "answered_unanswerable_ids": kept_ids}
+    out = {"unanswerable": len(un), "unanswerable_abstained": float(np.mean(un)),
+           "answerable": len(wrong), "answerable_wrongly_abstained": float(np.mean(wrong)),
+           "wrongly_abstained_ids": wrong_ids, "answered_unanswerable_ids": kept_ids}
+    if cites:
+        prec = [c["precision"] for c in cites if c["precision"] is not None]
+        out["answers"] = {
+            "gold_cited": float(np.mean([c["gold_cited"] for c in cites])),
+            "citation_precision": float(np.mean(prec)) if prec else 0.0,
+            "citations_per_answer": float(np.mean([c["n"] for c in cites])),
+            "without_paper": int(sum(c["without_paper"] for c in cites)),
+            "gold_missed_ids": [c["id"] for c in cites if not c["gold_cited"]]}
+    return out
+
+
+def cited(ans: Answer, q: dict, amap: dict[str, str]) -> dict:
+    """How an answer to an answerable question cites: is a main gold paper (grade 2, else any
+    relevant one) among its citations, and what share of its cited papers are relevant
+    (a citation of a digest passage without a paper counts as not relevant)."""
+    keys = [amap.get(c.paper.id) if c.paper else None for c in ans.citations]
+    main = {k for k, g in q["relevant"].items() if g >= 2} or set(q["relevant"])
+    return {"id": q["id"], "gold_cited": bool(main & set(keys)), "n": len(keys),
+            "precision": sum(k in q["relevant"] for k in keys) / len(keys) if keys else None,
+            "without_paper": sum(c.paper is None for c in ans.citations)}
 
 
 def percentiles(xs: list[float]) -> dict:
@@ -191,7 +216,7 @@ def run(settings: Settings | None = None, repeats: int = 11) -> dict:
                 "embedder": emb.name, "settings": {k: getattr(s, k) for k in
                                                    ("backend", "batch_precision", "int8")},
                 "retrieval": retrieval_quality(a, questions, amap),
-                "abstention": abstention(a, questions),
+                "abstention": abstention(a, questions, amap),
                 "latency": latency(a, questions),
             }
     return result
@@ -287,12 +312,23 @@ def core_markdown(res: dict, calib: dict | None) -> str:
             "removed, and the nearest chunk; the best passage's cosine minus the question's mean "
             "cosine to all chunks) falls below 0. `python -m eval.calibrate` fits it on "
             "this question set (eval/results/abstention.json), so the in-sample figure is "
-            "optimistic; the leave-one-out figure refits without each question. Within 2 "
+            "optimistic; the leave-one-out figure refits without each question. A question "
+            "that names a retrieved paper's author, institution or short name is answered "
+            "whatever its score (rag/naming.py). Within 2 "
             "log-odds of the cut (`RAG_NEAR_MISS_MARGIN`) the abstention names the nearest "
             "paper. Unanswerable "
             "questions still answered: " + (", ".join(ab["answered_unanswerable_ids"]) or "none")
             + "; answerable questions abstained on: "
             + (", ".join(ab["wrongly_abstained_ids"]) or "none") + ".", ""]
+    if "answers" in ab:
+        an = ab["answers"]
+        out += [f"Answers (`ask()` on the {ab['answerable']} answerable questions, same run): "
+                f"the question's main gold paper is cited in {an['gold_cited']:.1%} of them; "
+                f"{an['citation_precision']:.1%} of cited papers are relevant to the question "
+                f"(mean over answers); {an['citations_per_answer']:.2f} citations per answer; "
+                f"{an['without_paper']} citations of a digest passage that names no paper. "
+                "Gold paper not cited (abstained or other papers): "
+                + (", ".join(an["gold_missed_ids"]) or "none") + ".", ""]
     return "\n".join(out) + "\n"
 
 

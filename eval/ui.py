@@ -12,7 +12,9 @@ One run builds ``Assistant(settings=Settings(index_dir=<temporary dir>))`` over 
    click listener and a MutationObserver), so Playwright's polling does not add to them;
 2. with ``gradio_client``, eight clients (each warmed up once) ask eight different questions
    through ``/ask`` at the same moment (a barrier), three bursts; each answer must not abstain
-   and must cite the question's gold paper (eval/gold.py alignment).
+   and must cite the question's gold paper (eval/gold.py alignment);
+3. a sweep: every such answerable question, eight at a time through the same kind of burst,
+   each answer compared with the gold paper and with the same question asked alone.
 
     python -m eval.ui    # writes eval/results/ui.json and the "Assistant UI" section of
                          # eval/RESULTS.md (needs /usr/bin/chromium and playwright)
@@ -40,6 +42,7 @@ os.environ.setdefault("TOKENIZERS_PARALLELISM", "false")
 import numpy as np  # noqa: E402
 
 from rag import Assistant, Settings  # noqa: E402
+from rag.render import answer_dict  # noqa: E402
 from rag.text import normalize_title  # noqa: E402
 
 from .gold import align, digest_questions, gold_papers  # noqa: E402
@@ -192,16 +195,16 @@ def names_as_nearest(res: dict, key: str, titles: dict[str, str]) -> bool:
     return bool(m) and titles.get(normalize_title(m.group(1))) == key
 
 
-def api_bursts(url: str, warmup: str, questions: list[dict], titles: dict[str, str],
+def api_bursts(url: str, warmup: str, groups: list[list[dict]], titles: dict[str, str],
                reference: dict[str, str]) -> list[dict]:
-    """``BURSTS`` bursts of ``len(questions)`` users asking at once through ``/ask``."""
+    """One burst per group: its questions asked at once through ``/ask``, one client each."""
     from gradio_client import Client
 
-    clients = [Client(url, verbose=False) for _ in questions]
+    clients = [Client(url, verbose=False) for _ in range(max(map(len, groups)))]
     for c in clients:  # a client's first call also opens its event stream
         c.predict(warmup, api_name="/ask")
     out = []
-    for _ in range(BURSTS):
+    for questions in groups:
         barrier = threading.Barrier(len(questions))
 
         def one(i: int) -> dict:
@@ -225,6 +228,23 @@ def api_bursts(url: str, warmup: str, questions: list[dict], titles: dict[str, s
         out.append({"users": users, **stats([u["latency_s"] for u in users]),
                     "correct": sum(u["correct"] for u in users)})
     return out
+
+
+def sweep_summary(bursts: list[dict], questions: list[dict], alone: dict[str, dict],
+                  titles: dict[str, str]) -> dict:
+    """Concurrent answers against the gold papers and against the same questions asked alone."""
+    users = [u for x in bursts for u in x["users"]]
+    correct_alone = {q["id"] for q in questions
+                     if is_correct(alone[q["id"]], expected_key(q), titles)}
+    summary = {"questions": len(users), "bursts": len(bursts),
+               "correct": sum(u["correct"] for u in users),
+               "correct_alone": len(correct_alone),
+               "same_as_alone": sum(bool(u.get("same_as_asked_alone")) for u in users),
+               "errors": sum("error" in u for u in users),
+               "p95_s": float(np.percentile([u["latency_s"] for u in users], 95)),
+               "wrong": sorted(u["id"] for u in users if not u["correct"]),
+               "wrong_alone": sorted({q["id"] for q in questions} - correct_alone)}
+    return {"summary": summary, "bursts": bursts}
 
 
 def _ok(flag: bool) -> str:
@@ -289,6 +309,16 @@ def ui_markdown(res: dict) -> str:
         lat = ", ".join(f"{u['latency_s']:.2f}" for u in x["users"])
         out.append(f"| {i} | {lat} | {x['median_s']:.2f} | {x['p95_s']:.2f} | {x['max_s']:.2f}"
                    f" | {x['correct']}/{len(x['users'])} |")
+    sw = res["api"].get("sweep", {}).get("summary")
+    if sw:
+        out += ["", f"Sweep: all {sw['questions']} answerable single-paper questions without "
+                f"filters, {res['api']['users']} at a time in {sw['bursts']} bursts: "
+                f"{sw['correct']} correct under concurrency and {sw['correct_alone']} when "
+                f"asked alone; {sw['same_as_alone']}/{sw['questions']} concurrent answers "
+                f"identical to the same question asked alone; {sw['errors']} errors; p95 "
+                f"{sw['p95_s']:.2f} s. Wrong under concurrency: "
+                f"{', '.join(sw['wrong']) or 'none'}; wrong asked alone: "
+                f"{', '.join(sw['wrong_alone']) or 'none'}."]
     out += ["", "What was measured: browser times are taken inside the page "
             "(`performance.now()` at the click and in a MutationObserver on the chat, so "
             "Playwright's polling adds nothing); \"first answer text\" is the first streamed "
@@ -319,10 +349,17 @@ def main() -> dict:
             print("browser:", json.dumps(browser["stats"]))
             titles = title_keys(assistant)
             reference = {q["id"]: assistant.ask(q["question"]).text for q in api_qs}
-            bursts = api_bursts(url, warmup["question"], api_qs, titles, reference)
+            bursts = api_bursts(url, warmup["question"], [api_qs] * BURSTS, titles, reference)
             for x in bursts:
                 print(f"burst: {x['correct']}/{len(x['users'])} correct, median "
                       f"{x['median_s']:.2f} s, p95 {x['p95_s']:.2f} s")
+            everything = pick_questions(10**6)
+            alone = {q["id"]: answer_dict(assistant.ask(q["question"])) for q in everything}
+            sweep = api_bursts(url, warmup["question"],
+                               [everything[i:i + USERS] for i in range(0, len(everything), USERS)],
+                               titles, {k: v["answer"] for k, v in alone.items()})
+            sweep_res = sweep_summary(sweep, everything, alone, titles)
+            print("sweep:", json.dumps(sweep_res["summary"]))
         res = {"command": COMMAND, "date": dt.datetime.now().isoformat(timespec="seconds"),
                "cpus": os.cpu_count(), "load_avg_before": list(load0),
                "load_avg_after": list(os.getloadavg()), "model": assistant.status()["model"],
@@ -330,7 +367,8 @@ def main() -> dict:
                "concurrency_limit": app.CONCURRENCY, "browser": browser,
                "api": {"users": USERS, "bursts": bursts, "warmup_question": warmup["question"],
                        "questions": [{"id": q["id"], "question": q["question"],
-                                      "gold": expected_key(q)} for q in api_qs]}}
+                                      "gold": expected_key(q)} for q in api_qs],
+                       "sweep": sweep_res}}
     (EVAL / "results").mkdir(exist_ok=True)
     (EVAL / "results" / "ui.json").write_text(json.dumps(res, indent=1, ensure_ascii=False),
                                               encoding="utf-8")

@@ -157,6 +157,11 @@ def test_calibration_cut_respects_the_wrong_abstention_budget() -> None:
     score = x @ np.array(r["weights"]) + r["bias"]
     assert ((score < 0)[y == 0].mean()) == r["in_sample"]["answerable_wrongly_abstained"]
     assert cutoff(np.array([0.1, 0.2, 0.9, 0.3]), np.array([0, 0, 1, 0]), 0.0) == 0.6
+    # questions naming a retrieved paper are answered whatever their score, as ask() does
+    named = (x @ np.array(r["weights"]) + r["bias"]) < 0
+    r2 = calibrate(x, y, max_wrong=0.05, named=named)
+    assert r2["in_sample"]["unanswerable_abstained"] == 0.0 and r2["named"] == named.sum()
+    assert r2["in_sample"]["answerable_wrongly_abstained"] == 0.0
 
 
 def test_core_section_marks_targets_and_replaces_only_its_section(tmp_path) -> None:
@@ -169,7 +174,10 @@ def test_core_section_marks_targets_and_replaces_only_its_section(tmp_path) -> N
     ret = {"recall@1": 0.9, "recall@5": 0.98, "recall@10": 0.99, "mrr@10": 0.95}
     abst = {"answerable": 183, "unanswerable": 31, "unanswerable_abstained": 0.9032,
             "answerable_wrongly_abstained": 0.0437, "answered_unanswerable_ids": ["q9"],
-            "wrongly_abstained_ids": []}
+            "wrongly_abstained_ids": [],
+            "answers": {"gold_cited": 0.91, "citation_precision": 0.89,
+                        "citations_per_answer": 1.27, "without_paper": 5,
+                        "gold_missed_ids": ["q15"]}}
     res = {"model": "m", "questions": 214, "date": "2026-11-30T12:00:00", "cpus": 2,
            "load": [0.1, 0.2], "default": {"backend": "auto"}, "native_bf16": True,
            "variants": {"default": {"embedder": "m", "retrieval": ret, "abstention": abst,
@@ -187,6 +195,7 @@ def test_core_section_marks_targets_and_replaces_only_its_section(tmp_path) -> N
     assert rows["| warm `search()` p50 ≤ 20 ms"].endswith("✗ not met |")
     assert rows["| warm `ask()` p50 ≤ 150 ms"].endswith("✓ |")
     assert "leave-one-out estimate 84.0%" in md and "R ≥ 0.80 | ✗ not met" in md
+    assert "main gold paper is cited in 91.0% of them; 89.0% of cited papers" in md
     path = tmp_path / "RESULTS.md"
     path.write_text("# Evaluation results\n\n## Retrieval benchmark\n\nkeep me\n")
     replace_section(path, CORE_SECTION, md)
@@ -246,6 +255,14 @@ def test_ui_section_marks_targets_met_and_unmet(tmp_path) -> None:
     assert "24/24 correct over 3 bursts" in good["| 8 concurrent users (gradio_client `/ask`)"
                                                  " all get correct answers; report p95"]
     bad = ui_markdown(result(1.2, 7))
+    swept = result(0.9, 8)
+    swept["api"]["sweep"] = {"summary": {
+        "questions": 16, "bursts": 2, "correct": 15, "correct_alone": 15, "same_as_alone": 16,
+        "errors": 0, "p95_s": 0.61, "wrong": ["q7"], "wrong_alone": ["q7"]}}
+    assert ("Sweep: all 16 answerable single-paper questions without filters, 8 at a time in 2 "
+            "bursts: 15 correct under concurrency and 15 when asked alone; 16/16 concurrent "
+            "answers identical") in ui_markdown(swept)
+    assert "Sweep" not in ui_markdown(result(0.9, 8))
     assert bad.count("✗ not met") == 2 and "23/24 correct" in bad and "max 1.20 s" in bad
     assert "wrong: q7 ×1; each the same answer as asked alone; q7 abstained but named the " \
         "gold paper as the nearest" in bad
@@ -255,6 +272,27 @@ def test_ui_section_marks_targets_met_and_unmet(tmp_path) -> None:
     replace_section(path, SECTION, ui_markdown(result(0.9, 8)))
     text = path.read_text()
     assert text.count(SECTION) == 1 and "keep me" in text and "✗" not in text
+
+
+def test_cited_scores_an_answers_citations() -> None:
+    """eval.core.cited: main gold paper cited or not, and the share of relevant citations (a
+    passage without a paper counts as not relevant)."""
+    from eval.core import cited
+    from rag.records import Answer, Citation, Digest, Paper
+
+    d = Digest("d", "D", None, None, "d.txt", "0")
+
+    def ans(*ids: str | None) -> Answer:
+        return Answer("q", "t", tuple(Citation(i + 1, Paper(p, p) if p else None, "x", d)
+                                      for i, p in enumerate(ids)))
+
+    q = {"id": "q1", "relevant": {"a": 2, "b": 1}}
+    amap = {"pa": "a", "pb": "b", "pc": "c"}
+    assert cited(ans("pa", "pc"), q, amap) == {"id": "q1", "gold_cited": True, "n": 2,
+                                               "precision": 0.5, "without_paper": 0}
+    r = cited(ans("pb", None), q, amap)
+    assert not r["gold_cited"] and r["precision"] == 0.5 and r["without_paper"] == 1
+    assert cited(ans(), q, amap)["precision"] is None
 
 
 def test_ui_names_as_nearest_reads_the_near_miss_abstention() -> None:

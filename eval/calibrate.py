@@ -29,6 +29,7 @@ from tqdm.auto import tqdm  # noqa: E402
 
 from rag import Assistant  # noqa: E402
 from rag.answer import COVERAGE_FEATURES  # noqa: E402
+from rag.listing import is_bare_code_list  # noqa: E402
 
 from .core import question_filters  # noqa: E402
 from .gold import digest_questions  # noqa: E402
@@ -38,16 +39,19 @@ OUT = Path(__file__).parent / "results" / "abstention.json"
 
 def features(a: Assistant, questions: list[dict]) -> tuple[np.ndarray, np.ndarray]:
     """One row of coverage features per question, computed as ``ask()`` computes them, and
-    whether the question names a retrieved paper (``ask()`` then answers whatever the score)."""
+    whether ``ask()`` answers it whatever the score (it names a retrieved paper, or asks which
+    papers released code)."""
     rows, named = [], []
     for q in tqdm(questions, desc="coverage features"):
         f = question_filters(q)  # as eval.core's abstention check asks
-        cleaned, hits, _, qv = a._retrieve(q["question"], f.since, f.until, f.digest, None)
+        cleaned, hits, _, qv, _ = a._retrieve(q["question"], f.since, f.until, f.digest, None)
         answerer = a._answerer
         assert answerer is not None
         cov = answerer.coverage(cleaned, hits, qv)
         rows.append(cov.features())
-        named.append(cov.named)
+        # answered whatever the score: it names a retrieved paper, or asks for every paper
+        # with code (rag.listing)
+        named.append(cov.named or is_bare_code_list(cleaned, answerer))
     return np.asarray(rows, dtype=float), np.asarray(named, dtype=bool)
 
 

@@ -78,7 +78,7 @@ def _norm(text: str) -> str:
 
 def make_case(a: Assistant, question: str, i: int) -> Case | None:
     """A correct cited answer to ``question`` from the passages the prompt would show."""
-    q, hits, _, _ = a._retrieve(question, None, None, None, None)
+    q, hits, *_ = a._retrieve(question, None, None, None, None)
     passages = list({h.chunk.id: h for h in hits}.values())[: a.settings.llm_passages]
     claims: list[Claim] = []
     for n, h in enumerate(passages, 1):

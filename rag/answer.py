@@ -44,8 +44,8 @@ ARXIV_INTENT = re.compile(r"\barxiv\b|\bpreprint\b|\bpaper link\b", re.I)
 # eval/data/digest_questions.jsonl by `python -m eval.calibrate` (see eval/RESULTS.md, "Abstention"). The score is the log-odds that the digests cover the question
 # minus the calibrated cut-off, so the default ``abstain_threshold`` is 0.
 COVERAGE_FEATURES = ("term_coverage", "specific_cosine", "relative_cosine")
-COVERAGE_WEIGHTS = (14.7339, 13.6061, 9.2332)
-COVERAGE_BIAS = -11.2504
+COVERAGE_WEIGHTS = (14.5418, 13.72, 9.0563)
+COVERAGE_BIAS = -11.1983
 GENERIC_DF = 0.05  # a term in more than this share of chunks says little about a question's topic
 
 

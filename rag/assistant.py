@@ -13,6 +13,7 @@ import logging
 import threading
 from collections.abc import Iterator
 from pathlib import Path
+from typing import NamedTuple
 
 import numpy as np
 from langchain_core.language_models import BaseChatModel
@@ -24,6 +25,7 @@ from .papers import extract_papers, load_metadata
 from .embed import Embedder, embedder_from_settings
 from .errors import IndexStateError
 from .index import BuildReport, Index, build_index, index_state, load_index
+from .listing import code_list, code_list_request, is_bare_code_list
 from .llm import chat_model_from_settings, collect, stream_answer
 from .query import check_question, date_filters
 from .records import Answer, Hit, Paper
@@ -31,6 +33,17 @@ from .retrieve import Filters, Reranker, Retriever, cross_encoder_reranker
 from .settings import Settings
 
 log = logging.getLogger(__name__)
+
+
+class Retrieved(NamedTuple):
+    """A question as ``ask`` searched it: cleaned, its hits, notes for the user, its vector,
+    and the filters applied (explicit ones, or those the question implies)."""
+
+    question: str
+    hits: list[Hit]
+    notes: tuple[str, ...]
+    vector: np.ndarray
+    filters: Filters
 
 
 class Assistant:
@@ -136,10 +149,13 @@ class Assistant:
             chat = chat_model_from_settings(self.settings)
         else:
             chat = llm or None  # False: extractive
-        q, hits, notes, qv = self._retrieve(question, since, until, digest, has_code)
+        q, hits, notes, qv, filters = self._retrieve(question, since, until, digest, has_code)
         assert self._answerer is not None
         if chat is None:
-            answer = self._answerer.answer(q, hits, notes, query_vector=qv)
+            if is_bare_code_list(q, self._answerer):  # "Which papers released code?": all
+                answer = code_list(self._answerer, q, self.retriever.mask(filters), notes)
+            else:
+                answer = self._answerer.answer(q, hits, notes, query_vector=qv)
             yield answer.text
             yield answer
             return
@@ -148,10 +164,9 @@ class Assistant:
 
     def _retrieve(self, question: str, since: dt.date | str | None,
                   until: dt.date | str | None, digest: str | None,
-                  has_code: bool | None
-                  ) -> tuple[str, list[Hit], tuple[str, ...], np.ndarray]:
-        """(cleaned question, hits, notes, the question's vector) for ``ask``: date phrases
-        become filters."""
+                  has_code: bool | None) -> Retrieved:
+        """What ``ask`` answers from: date phrases become filters, and so does asking which
+        papers released code."""
         q, notes = check_question(question, self.settings.max_question_chars)
         index = self.index
         years = [d.date.year for d in index.digests.values() if d.date]
@@ -161,10 +176,13 @@ class Assistant:
                 since, until = q_since, q_until
                 notes += (f"Searching digests dated {since or 'any time'} to "
                           f"{until or 'now'}, as the question asks.",)
+        if has_code is None and code_list_request(q) is not None:
+            has_code = True
+            notes += ("Only papers with a code link, as the question asks.",)
         filters = Filters.make(since, until, digest, has_code)
         qv = self.embedder.encode([q])[0]
         hits = self.retriever.search(q, k=20, filters=filters, query_vector=qv)
-        return q, hits, notes, qv
+        return Retrieved(q, hits, notes, qv, filters)
 
     def fetch_abstracts(self, client: object | None = None, progress: bool | None = None,
                         refresh: bool = True) -> FetchReport:

@@ -70,7 +70,7 @@ def fake(text: str) -> GenericFakeChatModel:
 
 def passages_for(a: Assistant, question: str) -> list:
     """The passages the prompt shows for ``question`` (as stream_answer picks them)."""
-    _, hits, _, _ = a._retrieve(question, None, None, None, None)
+    hits = a._retrieve(question, None, None, None, None).hits
     return list({h.chunk.id: h for h in hits}.values())[: a.settings.llm_passages]
 
 

@@ -160,10 +160,8 @@ class Answerer:
         for gi, (_, group_hits) in enumerate(groups):
             for rank, h in enumerate(group_hits[:3]):
                 for pos, s in enumerate(sentences(h.chunk.text)):
-                    if pos == 0 and h.chunk.kind == "bullet":  # quote after "Label: "
-                        m = re.match(r"^[^:]{2,90}:\s+(?=\S)", s)
-                        if m and len(s) - m.end() >= 20 and "http" not in s[:m.end()]:
-                            s = s[m.end():]
+                    if pos == 0 and h.chunk.kind == "bullet":
+                        s = without_label(s)
                     if len(s) < 20:
                         continue
                     overlap = sum(self.idf(t) for t in set(tokenize(s)) & q_terms)
@@ -303,6 +301,15 @@ class Answerer:
         if notes:
             text = "\n".join(f"_{n}_" for n in notes) + "\n\n" + text
         return Answer(question, text, (), True, tuple(hits), notes)
+
+
+def without_label(sentence: str) -> str:
+    """A bullet's first sentence without its "Label: " ("MoLRE Framework: It ..." -> "It ...")
+    when enough is left to quote."""
+    m = re.match(r"^[^:]{2,90}:\s+(?=\S)", sentence)
+    if m and len(sentence) - m.end() >= 20 and "http" not in sentence[:m.end()]:
+        return sentence[m.end():]
+    return sentence
 
 
 def format_source(c: Citation) -> str:

@@ -3,7 +3,7 @@
 A question that asks which papers have code, and names no topic beyond that ("Which digest
 papers shared code on GitHub in May 2026?"), wants a list, not the four best passages. The
 list holds every paper with a code link in the digests the filters keep (dates, digest), in
-digest order, each cited with the passage that gives its code link.
+digest order, each with a sentence on what it does and the passage that gives its code link.
 """
 
 from __future__ import annotations
@@ -12,8 +12,8 @@ import re
 
 import numpy as np
 
-from .answer import Answerer, format_source
-from .records import Answer, Chunk, Citation, Evidence, Paper
+from .answer import Answerer, format_source, without_label
+from .records import Answer, Chunk, Citation, Evidence
 from .text import sentences
 
 _ASKS_WHICH = re.compile(r"\b(which|what|list|any|all)\b[^?]*\b(papers?|works?|studies|projects?)\b",
@@ -49,28 +49,34 @@ def code_list(answerer: Answerer, question: str, mask: np.ndarray | None,
     the passage that links its code (else its first passage there)."""
     index = answerer.index
     rows = np.flatnonzero(mask) if mask is not None else range(len(index.chunks))
-    chosen: dict[str, tuple[Paper, Chunk]] = {}
+    chunks: dict[str, list[Chunk]] = {}  # paper id -> its digest chunks the filters keep
     for row in rows:
         c = index.chunks[int(row)]
         for pid in c.paper_ids:
             p = index.papers.get(pid)
-            if p is None or not p.code_urls or c.source != "digest":
-                continue
-            if pid not in chosen or (_links(c, p) and not _links(chosen[pid][1], p)):
-                chosen[pid] = (p, c)
-    if not chosen:
+            if p is not None and p.code_urls and c.source == "digest":
+                chunks.setdefault(pid, []).append(c)
+    if not chunks:
         return answerer.abstention(question, [], notes)
     citations: list[Citation] = []
-    for p, c in list(chosen.values())[:limit]:
-        said = sentences(c.text)
-        quote = next((s for s in said if any(u in s for u in p.code_urls)), said[0] if said
-                     else c.text)
+    for pid, cs in list(chunks.items())[:limit]:
+        p = index.papers[pid]
+        link = next((c for c in cs if any(u in c.text for u in p.code_urls)), cs[0])
+        # quote what the paper does (the code link is listed beside it), from the linking
+        # passage when it says more than the link, else from the paper's first passage
+        desc, quote = next(((c, s) for c in dict.fromkeys([link, *cs]) for s in sentences(c.text)
+                            if len(re.sub(r"https?://\S+", "", s)) >= 40), (link, link.text))
+        if desc.kind == "bullet" and desc.text.startswith(quote):
+            quote = without_label(quote)
+        used = list(dict.fromkeys([desc, link]))
         citations.append(Citation(
-            n=len(citations) + 1, paper=p, text=c.text, digest=index.digests[c.digest_id],
-            sentences=(quote,), chunk_ids=(c.id,),
-            evidence=(Evidence(c.text, c.source, answerer.label(c), (quote,), c.id),)))
-    more = len(chosen) - len(citations)
-    head = (f"Papers with a code link ({len(chosen)}"
+            n=len(citations) + 1, paper=p, text="\n".join(c.text for c in used),
+            digest=index.digests[desc.digest_id], sentences=(quote,),
+            chunk_ids=tuple(c.id for c in used),
+            evidence=tuple(Evidence(c.text, c.source, answerer.label(c),
+                                    (quote,) if c is desc else (), c.id) for c in used)))
+    more = len(chunks) - len(citations)
+    head = (f"Papers with a code link ({len(chunks)}"
             + (f"; the first {len(citations)} here" if more > 0 else "") + "):")
     body = "\n".join(f"- **{c.paper.title}**: {c.sentences[0]} [{c.n}] Code: "
                      + ", ".join(c.paper.code_urls) for c in citations if c.paper)
@@ -79,6 +85,3 @@ def code_list(answerer: Answerer, question: str, mask: np.ndarray | None,
         text = "\n".join(f"_{n}_" for n in notes) + "\n\n" + text
     return Answer(question, text, tuple(citations), False, (), notes)
 
-
-def _links(chunk: Chunk, paper: Paper) -> bool:
-    return any(u in chunk.text for u in paper.code_urls)

@@ -4,6 +4,7 @@
 from __future__ import annotations
 
 import datetime as dt
+import re
 
 from rag import Assistant
 from rag.listing import code_list_request
@@ -34,6 +35,8 @@ def test_which_papers_released_code_lists_every_one_in_the_dates_asked(seed_fake
     assert {c.paper.id for c in ans.citations} == expected
     for c in ans.citations:
         assert c.digest.date and c.digest.date.month == 5 and c.sentences[0] in c.text
+        # the quote says what the paper does; the link is listed beside it
+        assert len(re.sub(r"https?://\S+", "", c.sentences[0])) >= 40, c.sentences[0]
         assert any(u in ans.text for u in c.paper.code_urls)
     # an explicit filter still wins, and a topic keeps the normal ranked answer
     since = dt.date(2026, 5, 20)

@@ -3,11 +3,12 @@
 The answerer first decides whether the digests cover the question at all (a coverage score from
 how much of the question's distinctive vocabulary the best passages contain, how similar its
 topic words are to them, and how far the best passage stands out from the average one); if not,
-it abstains briefly, naming the nearest paper when the question only just missed. Otherwise it picks the papers the best hits are about,
-quotes each one's most relevant sentences (by sentence embedding similarity and term overlap),
-puts an inline ``[n]`` after every quoted sentence, and lists the numbered sources: title,
-authors as the digest writes them, digest and date, code and arXiv links. Every ``[n]`` points
-at a citation whose text contains the sentence it follows.
+it abstains briefly, naming the nearest paper when the question only just missed. Otherwise it
+picks the papers the best hits are about (or the papers the question names), quotes each one's
+most relevant sentences (by term overlap, then passage similarity), puts an inline ``[n]`` after
+every quoted sentence, and lists the numbered sources: title, authors as the digest writes them,
+digest and date, code and arXiv links. Every ``[n]`` points at a citation whose text contains
+the sentence it follows.
 """
 
 from __future__ import annotations
@@ -41,8 +42,9 @@ CODE_INTENT = re.compile(r"\b(code|github|repo|repository|implementation|source|
                          r"notebook|package)\b", re.I)
 ARXIV_INTENT = re.compile(r"\barxiv\b|\bpreprint\b|\bpaper link\b", re.I)
 # Coverage model: a logistic score over COVERAGE_FEATURES, fitted on
-# eval/data/digest_questions.jsonl by `python -m eval.calibrate` (see eval/RESULTS.md, "Abstention"). The score is the log-odds that the digests cover the question
-# minus the calibrated cut-off, so the default ``abstain_threshold`` is 0.
+# eval/data/digest_questions.jsonl by `python -m eval.calibrate` (see eval/RESULTS.md,
+# "Abstention"). The score is the log-odds that the digests cover the question minus the
+# calibrated cut-off, so the default ``abstain_threshold`` is 0.
 COVERAGE_FEATURES = ("term_coverage", "specific_cosine", "relative_cosine")
 COVERAGE_WEIGHTS = (14.5418, 13.72, 9.0563)
 COVERAGE_BIAS = -11.1983

@@ -160,7 +160,8 @@ class Assistant:
             yield answer
             return
         yield from stream_answer(chat, q, hits, answerer=self._answerer,
-                                 embedder=self.embedder, settings=self.settings, notes=notes)
+                                 embedder=self.embedder, settings=self.settings, notes=notes,
+                                 query_vector=qv)
 
     def _retrieve(self, question: str, since: dt.date | str | None,
                   until: dt.date | str | None, digest: str | None,

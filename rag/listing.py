@@ -16,16 +16,16 @@ from .answer import Answerer, format_source, without_label
 from .records import Answer, Chunk, Citation, Evidence
 from .text import sentences
 
-_ASKS_WHICH = re.compile(r"\b(which|what|list|any|all)\b[^?]*\b(papers?|works?|studies|projects?)\b",
-                         re.I)
+_ASKS_WHICH = re.compile(
+    r"\b(which|what|list|any|all)\b[^?]*\b(papers?|works?|studies|projects?)\b", re.I)
 _CODE_PHRASE = re.compile(
     r"\s*\b(?:released|release|shared|share|published|publish(?:es)?|ha(?:s|ve)|provided|provide|"
     r"open[- ]sourced?|made available|put out|came with|come with)\b"
     r"(?:\s+(?:their|its|the|public|open[- ]source|source))*\s+"
     r"(?:code|github repos?|repositor(?:y|ies)|repos?)\b(?!\s*(?:generation|llms?|models?|"
     r"completion|review|search|synthesis))(?:\s+(?:on|via|through)\s+github)?", re.I)
-_DIGEST_PHRASE = re.compile(r"\s*\b(?:in|from)\s+the\s+[\w\s-]{0,40}?\b(?:digest|roundup|edition)s?\b",
-                            re.I)
+_DIGEST_PHRASE = re.compile(
+    r"\s*\b(?:in|from)\s+the\s+[\w\s-]{0,40}?\b(?:digest|roundup|edition)s?\b", re.I)
 
 
 def code_list_request(question: str) -> str | None:

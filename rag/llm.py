@@ -17,6 +17,8 @@ import re
 from collections.abc import Callable, Iterator, Sequence
 from typing import Any
 
+import numpy as np
+
 from langchain_core.language_models import BaseChatModel
 from langchain_core.messages import BaseMessage
 from langchain_core.prompts import ChatPromptTemplate
@@ -131,8 +133,10 @@ class MarkerBuffer:
 
 def stream_answer(chat_model: BaseChatModel, question: str, hits: Sequence[Hit], *,
                   answerer: Answerer, embedder: Embedder, settings: Settings,
-                  notes: tuple[str, ...] = ()) -> Iterator[str | Answer]:
+                  notes: tuple[str, ...] = (), query_vector: np.ndarray | None = None
+                  ) -> Iterator[str | Answer]:
     """Stream an LLM answer: ``str`` deltas of the model's draft, then the verified Answer.
+    ``query_vector`` is the question's embedding when the caller already has it.
 
     The deltas are the model's own words as they arrive (markers kept whole, numbering as in
     the prompt); the final :class:`Answer`'s ``text`` is the verified version, which a caller
@@ -140,7 +144,7 @@ def stream_answer(chat_model: BaseChatModel, question: str, hits: Sequence[Hit],
     called: the abstention text is yielded as one delta, then the abstaining Answer.
     """
     hits = list(hits)
-    cov = answerer.coverage(question, hits) if hits else None
+    cov = answerer.coverage(question, hits, query_vector) if hits else None
     if cov is None or not answerer.covered(cov, hits):
         ans = answerer.abstention(question, hits, notes, cov)
         yield ans.text

@@ -25,7 +25,7 @@ import gradio as gr  # noqa: E402
 from langchain_core.language_models import BaseChatModel  # noqa: E402
 
 from rag import Answer, Assistant, Paper, RagError  # noqa: E402
-from rag.conversation import Rewriter, rewrite_followup  # noqa: E402
+from rag.conversation import Rewriter, needs_subject, rewrite_followup  # noqa: E402
 from rag.backends import BACKENDS, llm_setup  # noqa: E402
 from rag.llm import llm_rewriter  # noqa: E402
 from rag.render import APP_CSS as CSS  # noqa: E402
@@ -157,7 +157,6 @@ class AssistantApp:
         if not question:
             yield list(history), "", gr.update(), turns
             return
-        prior = list(history)
         history.append({"role": "user", "content": question})
         history.append({"role": "assistant", "content": SEARCHING})
         yield list(history), "", gr.update(), turns
@@ -165,14 +164,23 @@ class AssistantApp:
         try:
             chat = self.chat_for(answerer)
             rewriter = self.rewriter or (self.llm_rewriter if chat is not None else None)
-            searched = rewrite_followup(question, prior, rewriter)
-            prefix = (f"_Searching for: {md_escape(searched)}_\n\n"
-                      if searched.strip() != question else "")
+            filters = dict(since=since or None, until=until or None,
+                           digest=self._digest_id(digest), has_code=True if has_code else None)
+            query = self.assistant.read(question, **filters)
+            previous = turns[-1][2] if turns and len(turns[-1]) > 2 else None
+            if needs_subject(query, previous):
+                history[-1] = {"role": "assistant", "content": md_escape(
+                    "What does it refer to? There is no earlier answer to refer back to: "
+                    "name the paper or topic, e.g. “Did the EEG papers release code?”.")}
+                yield list(history), "", gr.update(), turns
+                return
+            searched = rewrite_followup(query, previous, rewriter)
+            prefix = ""
+            if searched.strip() != query.text:
+                query = self.assistant.read(searched, **filters)
+                prefix = f"_Searching for: {md_escape(searched)}_\n\n"
             draft = ""
-            for item in self.assistant.ask_stream(
-                    searched, since=since or None, until=until or None,
-                    digest=self._digest_id(digest), has_code=True if has_code else None,
-                    llm=chat or False):
+            for item in self.assistant.ask_stream(query, llm=chat or False):
                 if isinstance(item, Answer):
                     ans = item
                 elif chat is not None:  # an LLM's draft, shown as it arrives
@@ -187,7 +195,7 @@ class AssistantApp:
             yield list(history), "", gr.update(), turns
             return
         turn = len(turns) + 1
-        turns.append((question, sources_html(ans, self.assistant.index.digests, turn)))
+        turns.append((question, sources_html(ans, self.assistant.index.digests, turn), ans))
         panel = sources_panel(turns)
         pieces = ([llm_answer_markdown(ans, turn, self.llm_label)] if chat is not None
                   else list(answer_stream(ans, turn)))

@@ -101,7 +101,8 @@ def beir_index(chunks: list[Chunk], embedder: Embedder, settings: Settings,
                     path="", sha256="")
     keys = [content_key(embedder.name, t) for t in texts]
     index = Index(folder=Path("."), manifest={"model": embedder.name},
-                  digests={BEIR_DIGEST: digest}, papers={}, chunks=chunks, keys=keys, dense=dense, lexical=lexical)
+                  digests={BEIR_DIGEST: digest}, papers={}, chunks=chunks, keys=keys, dense=dense,
+                  lexical=lexical, paper_lexical=LexicalIndex(), profile_ids=[])
     return index, {"docs": len(chunks), "encode_s": t_enc, "faiss_s": t_dense,
                    "bm25_s": t_lex, "build_s": time.perf_counter() - t0}
 

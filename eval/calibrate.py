@@ -44,14 +44,12 @@ def features(a: Assistant, questions: list[dict]) -> tuple[np.ndarray, np.ndarra
     rows, named = [], []
     for q in tqdm(questions, desc="coverage features"):
         f = question_filters(q)  # as eval.core's abstention check asks
-        cleaned, hits, _, qv, _ = a._retrieve(q["question"], f.since, f.until, f.digest, None)
-        answerer = a._answerer
-        assert answerer is not None
-        cov = answerer.coverage(cleaned, hits, qv)
+        r = a.retrieve(a.read(q["question"], f.since, f.until, f.digest))
+        cov = a.answerer.coverage(r.query, r.hits, r.vector)
         rows.append(cov.features())
         # answered whatever the score: it names a retrieved paper, or asks for every paper
         # with code (rag.listing)
-        named.append(cov.named or is_bare_code_list(cleaned, answerer))
+        named.append(cov.named or is_bare_code_list(r.query))
     return np.asarray(rows, dtype=float), np.asarray(named, dtype=bool)
 
 

@@ -23,7 +23,7 @@ import numpy as np
 
 from rag import Assistant, Settings
 from rag.embed import Embedder
-from rag.query import date_filters
+from rag.dates import read_dates
 from rag.retrieve import Filters
 
 from .baseline import BaselineIndex
@@ -95,7 +95,7 @@ class DigestBench:
         """Encode every question (and its date-stripped form) once, in one batch, so that the
         per-configuration search times measure retrieval, not query encoding."""
         texts = [q["question"] for q in self.questions]
-        texts += [date_filters(t, year)[2] for t in texts]
+        texts += [f.rest if (f := read_dates(t)) else t for t in texts]
         self.embedder.encode(list(dict.fromkeys(texts)))
 
     def amap(self, a: Assistant) -> dict[str, str]:
@@ -109,7 +109,6 @@ class DigestBench:
         """({qid: {gold key: score}}, search latencies) of one configuration."""
         a = self.assistant(cfg.header, {**cfg.overrides, **(overrides or {})})
         amap = self.amap(a)
-        year = max((d.date.year for d in a.index.digests.values() if d.date), default=2026)
         run: dict[str, dict[str, float]] = {}
         times: list[float] = []
         for q in self.questions:
@@ -117,8 +116,9 @@ class DigestBench:
                 continue
             text, since, until = q["question"], None, None
             t0 = time.perf_counter()
-            if cfg.query_dates:
-                since, until, text = date_filters(text, year)
+            if cfg.query_dates:  # as ask() reads the question
+                query = a.read(text)
+                since, until, text = query.since, query.until, query.search_text
             hits = a.retriever.search(text, k=k, group_by_paper=cfg.group,
                                       filters=Filters.make(since, until, q.get("digest")))
             times.append(time.perf_counter() - t0)

@@ -78,7 +78,8 @@ def _norm(text: str) -> str:
 
 def make_case(a: Assistant, question: str, i: int) -> Case | None:
     """A correct cited answer to ``question`` from the passages the prompt would show."""
-    q, hits, *_ = a._retrieve(question, None, None, None, None)
+    r = a.retrieve(question)
+    q, hits = r.query.text, r.hits
     passages = list({h.chunk.id: h for h in hits}.values())[: a.settings.llm_passages]
     claims: list[Claim] = []
     for n, h in enumerate(passages, 1):

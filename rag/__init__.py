@@ -3,17 +3,33 @@
 >>> from rag import ask, search, Assistant
 >>> ans = ask("Which papers adapt foundation models to head CT?")
 >>> print(ans.text)
+
+Names are imported on first use (module ``__getattr__``), so ``import rag`` is cheap and
+changes no global state; the embedder sets ``HF_HUB_OFFLINE`` when it loads a model.
 """
 
-import os as _os
+from __future__ import annotations
 
-_os.environ.setdefault("HF_HUB_OFFLINE", "1")  # never reach for a model hub at run time
-_os.environ.setdefault("TOKENIZERS_PARALLELISM", "false")
+import importlib
+from typing import Any
 
-from .assistant import Assistant, ask, default_assistant, search  # noqa: E402
-from .errors import RagError  # noqa: E402
-from .records import Answer, Chunk, Citation, Digest, Hit, Paper  # noqa: E402
-from .settings import Settings  # noqa: E402
+_EXPORTS = {
+    "Assistant": "assistant", "ask": "assistant", "default_assistant": "assistant",
+    "search": "assistant", "RagError": "errors", "Answer": "records", "Chunk": "records",
+    "Citation": "records", "Digest": "records", "Hit": "records", "Item": "records",
+    "Paper": "records", "Query": "records", "Quote": "records", "Settings": "settings",
+}
+__all__ = sorted(_EXPORTS)
 
-__all__ = ["Assistant", "Answer", "Chunk", "Citation", "Digest", "Hit", "Paper", "RagError",
-           "Settings", "ask", "default_assistant", "search"]
+
+def __getattr__(name: str) -> Any:
+    module = _EXPORTS.get(name)
+    if module is None:
+        raise AttributeError(f"module 'rag' has no attribute {name!r}")
+    value = getattr(importlib.import_module(f".{module}", __name__), name)
+    globals()[name] = value
+    return value
+
+
+def __dir__() -> list[str]:
+    return sorted([*globals(), *_EXPORTS])

@@ -23,27 +23,26 @@ from .arxiv import FetchReport, fetch_abstracts
 from .ingest import load_corpus
 from .papers import extract_papers, load_metadata
 from .embed import Embedder, embedder_from_settings
-from .errors import IndexStateError
+from .errors import IndexStateError, QuestionError
 from .index import BuildReport, Index, build_index, index_state, load_index
-from .listing import code_list, code_list_request, is_bare_code_list
+from .listing import is_bare_code_list, list_answer
 from .llm import chat_model_from_settings, collect, stream_answer
-from .query import check_question, date_filters
-from .records import Answer, Hit, Paper
+from .query import Catalog, check_question, parse
+from .records import Answer, Hit, Paper, Query
 from .retrieve import Filters, Reranker, Retriever, cross_encoder_reranker
+from .text import tokenize
 from .settings import Settings
 
 log = logging.getLogger(__name__)
 
 
 class Retrieved(NamedTuple):
-    """A question as ``ask`` searched it: cleaned, its hits, notes for the user, its vector,
-    and the filters applied (explicit ones, or those the question implies)."""
+    """A question as ``ask`` searched it: the :class:`Query` read from it (filters included),
+    its hits, best first, and its vector."""
 
-    question: str
+    query: Query
     hits: list[Hit]
-    notes: tuple[str, ...]
     vector: np.ndarray
-    filters: Filters
 
 
 class Assistant:
@@ -63,6 +62,7 @@ class Assistant:
         self._index: Index | None = None
         self._retriever: Retriever | None = None
         self._answerer: Answerer | None = None
+        self._catalog: Catalog | None = None
         self._lock = threading.Lock()
         self.last_build: BuildReport | None = None
 
@@ -105,7 +105,11 @@ class Assistant:
                         reranker = cross_encoder_reranker(self.settings.reranker)
                     self._retriever = Retriever(self._index, self.embedder, self.settings,
                                                 reranker)
-                    self._answerer = Answerer(self._index, self.embedder, self.settings)
+                    terms = [frozenset(tokenize(c.embed_text)) for c in self._index.chunks]
+                    self._catalog = Catalog.build(self._index.digests.values(),
+                                                  self._index.papers, terms)
+                    self._answerer = Answerer(self._index, self.embedder, self.settings,
+                                              self._catalog, terms)
         return self._index
 
     @property
@@ -115,13 +119,39 @@ class Assistant:
         return self._retriever
 
     # ------------------------------------------------------------------ queries
+    @property
+    def answerer(self) -> Answerer:
+        self.index  # noqa: B018 - loads on first use
+        assert self._answerer is not None
+        return self._answerer
+
+    @property
+    def catalog(self) -> Catalog:
+        """What question reading knows about the loaded corpus."""
+        self.index  # noqa: B018 - loads on first use
+        assert self._catalog is not None
+        return self._catalog
+
+    def read(self, question: str, since: dt.date | str | None = None,
+             until: dt.date | str | None = None, digest: str | None = None,
+             has_code: bool | None = None) -> Query:
+        """``question`` read once into a :class:`Query` (checked; explicit filters win over
+        the dates it implies)."""
+        f = Filters.make(since, until, digest, has_code)
+        check_question(question, self.settings.max_question_chars)  # before loading anything
+        return parse(question, self.catalog, max_chars=self.settings.max_question_chars,
+                     since=f.since, until=f.until, digest=f.digest, has_code=f.has_code)
+
     def search(self, query: str, k: int = 10, since: dt.date | str | None = None,
                until: dt.date | str | None = None, digest: str | None = None,
                has_code: bool | None = None, group_by_paper: bool = False) -> list[Hit]:
-        """The k most relevant passages for ``query``, best first."""
-        q, _ = check_question(query, self.settings.max_question_chars)
+        """The k most relevant passages for ``query``, best first (only the filters passed
+        apply: search does not read dates from the text)."""
+        if not isinstance(k, int) or k < 1:
+            raise QuestionError(f"k={k!r} is not a number of results.", "pass k >= 1")
+        q = self.read(query)
         filters = Filters.make(since, until, digest, has_code)
-        return self.retriever.search(q, k=k, filters=filters, group_by_paper=group_by_paper)
+        return self.retriever.search(q.text, k=k, filters=filters, group_by_paper=group_by_paper)
 
     def ask(self, question: str, since: dt.date | str | None = None,
             until: dt.date | str | None = None, digest: str | None = None,
@@ -136,7 +166,7 @@ class Assistant:
         return collect(self.ask_stream(question, since=since, until=until, digest=digest,
                                        has_code=has_code, llm=llm))
 
-    def ask_stream(self, question: str, since: dt.date | str | None = None,
+    def ask_stream(self, question: str | Query, since: dt.date | str | None = None,
                    until: dt.date | str | None = None, digest: str | None = None,
                    has_code: bool | None = None,
                    llm: BaseChatModel | bool | None = None) -> Iterator[str | Answer]:
@@ -149,41 +179,32 @@ class Assistant:
             chat = chat_model_from_settings(self.settings)
         else:
             chat = llm or None  # False: extractive
-        q, hits, notes, qv, filters = self._retrieve(question, since, until, digest, has_code)
-        assert self._answerer is not None
+        query = question if isinstance(question, Query) else self.read(
+            question, since, until, digest, has_code)
+        r = self.retrieve(query)
         if chat is None:
-            if is_bare_code_list(q, self._answerer):  # "Which papers released code?": all
-                answer = code_list(self._answerer, q, self.retriever.mask(filters), notes)
-            else:
-                answer = self._answerer.answer(q, hits, notes, query_vector=qv)
+            answer = self.answer(r)
             yield answer.text
             yield answer
             return
-        yield from stream_answer(chat, q, hits, answerer=self._answerer,
-                                 embedder=self.embedder, settings=self.settings, notes=notes,
-                                 query_vector=qv)
+        yield from stream_answer(chat, r.query, r.hits, answerer=self.answerer,
+                                 embedder=self.embedder, settings=self.settings,
+                                 query_vector=r.vector)
 
-    def _retrieve(self, question: str, since: dt.date | str | None,
-                  until: dt.date | str | None, digest: str | None,
-                  has_code: bool | None) -> Retrieved:
-        """What ``ask`` answers from: date phrases become filters, and so does asking which
-        papers released code."""
-        q, notes = check_question(question, self.settings.max_question_chars)
-        index = self.index
-        years = [d.date.year for d in index.digests.values() if d.date]
-        if years:  # the date phrase leaves the question; explicit filters win over it
-            q_since, q_until, q = date_filters(q, max(years))
-            if since is None and until is None and (q_since or q_until):
-                since, until = q_since, q_until
-                notes += (f"Searching digests dated {since or 'any time'} to "
-                          f"{until or 'now'}, as the question asks.",)
-        if has_code is None and code_list_request(q) is not None:
-            has_code = True
-            notes += ("Only papers with a code link, as the question asks.",)
-        filters = Filters.make(since, until, digest, has_code)
-        qv = self.embedder.encode([q])[0]
-        hits = self.retriever.search(q, k=20, filters=filters, query_vector=qv)
-        return Retrieved(q, hits, notes, qv, filters)
+    def retrieve(self, query: Query | str, k: int = 20) -> Retrieved:
+        """What ``ask`` answers from: the query's hits (its filters applied) and its vector."""
+        if isinstance(query, str):
+            query = self.read(query)
+        vector = self.embedder.encode([query.search_text])[0]
+        hits = self.retriever.search(query, k=k, query_vector=vector)
+        return Retrieved(query, hits, vector)
+
+    def answer(self, r: Retrieved) -> Answer:
+        """The extractive answer to a retrieved query: every paper that belongs for list and
+        topic questions, the best few otherwise."""
+        if r.query.wants_set or is_bare_code_list(r.query):
+            return list_answer(self.answerer, self.retriever, r.query, r.hits, r.vector)
+        return self.answerer.answer(r.query, r.hits, r.vector)
 
     def fetch_abstracts(self, client: object | None = None, progress: bool | None = None,
                         refresh: bool = True) -> FetchReport:

@@ -126,6 +126,19 @@ def paper_chunks(papers: dict[str, Paper], texts: list[PaperText], owners: list[
     return out
 
 
+def paper_profiles(papers: dict[str, Paper], chunks: list[Chunk]) -> tuple[list[str], list[str]]:
+    """(paper ids, profile texts): each paper's title, short name and every passage about it
+    (digest passages and its own text), the unit that list and topic questions rank."""
+    texts: dict[str, list[str]] = {pid: [p.title, p.short_name or ""] for pid, p in
+                                   papers.items()}
+    for c in chunks:
+        for pid in c.paper_ids:
+            if pid in texts:
+                texts[pid].append(c.text)
+    ids = list(texts)
+    return ids, ["\n".join(t for t in dict.fromkeys(texts[pid]) if t) for pid in ids]
+
+
 def papers_digest(corpus_dir: str) -> Digest:
     """The stand-in digest that paper texts no digest mentions are filed under."""
     return Digest(PAPERS_DIGEST, "Papers folder (not in any digest)", None, None,

@@ -106,6 +106,10 @@ def _run(args: argparse.Namespace, a: Assistant) -> int:
         if args.json:
             print(json.dumps({"question": ans.question, "text": ans.text,
                               "abstained": ans.abstained, "notes": list(ans.notes),
+                              "lead": ans.lead, "caveats": list(ans.caveats),
+                              "items": [{"title": i.title, "authors": list(i.authors),
+                                         "quotes": [to_dict(q) for q in i.quotes],
+                                         "code_urls": list(i.code_urls)} for i in ans.items],
                               "citations": [_citation(c) for c in ans.citations]},
                              ensure_ascii=False, indent=1))
         else:

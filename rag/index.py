@@ -28,7 +28,7 @@ from pathlib import Path
 
 import numpy as np
 
-from .chunk import PAPERS_DIGEST, chunk_corpus, paper_chunks, papers_digest
+from .chunk import PAPERS_DIGEST, chunk_corpus, paper_chunks, paper_profiles, papers_digest
 from .embed import Embedder, content_key
 from .errors import IndexStateError
 from .ingest import corpus_files, load_corpus
@@ -40,6 +40,7 @@ from .sources import load_paper_texts, paper_files
 from .store import FaissStore, LexicalIndex
 
 CURRENT = "CURRENT"
+PROFILES = "lexical-papers"  # folder of the paper-profile BM25 index
 
 
 @dataclass
@@ -54,10 +55,16 @@ class Index:
     keys: list[str]
     dense: FaissStore
     lexical: LexicalIndex
+    paper_lexical: LexicalIndex  # BM25 over paper profiles (rag.chunk.paper_profiles)
+    profile_ids: list[str]  # paper id of each profile row
     chunk_row: dict[str, int] = field(default_factory=dict)
+    paper_rows: dict[str, list[int]] = field(default_factory=dict)  # paper id -> its chunk rows
 
     def __post_init__(self) -> None:
         self.chunk_row = {c.id: i for i, c in enumerate(self.chunks)}
+        for row, c in enumerate(self.chunks):
+            for pid in c.paper_ids:
+                self.paper_rows.setdefault(pid, []).append(row)
 
 
 @dataclass(frozen=True)
@@ -209,6 +216,11 @@ def build_index(settings: Settings, embedder: Embedder, progress: bool = True,
             lexical = LexicalIndex(settings.bm25_k1, settings.bm25_b)
             lexical.build([c.embed_text for c in chunks])
             lexical.save(tmp)
+            profile_ids, profiles = paper_profiles(paperset.papers, chunks)
+            paper_lexical = LexicalIndex(settings.bm25_k1, settings.bm25_b)
+            paper_lexical.build(profiles)
+            paper_lexical.save(tmp, PROFILES)
+            _write_json(tmp / "profiles.json", profile_ids)
             digests = {k: to_dict(d) for k, d in digest_records.items()}
             _write_json(tmp / "digests.json", digests)
             _write_json(tmp / "papers.json", {pid: to_dict(p) for pid, p in
@@ -289,10 +301,13 @@ def load_index(settings: Settings, model_name: str | None = None) -> Index:
         chunks = [Chunk.from_dict(r) for r in rows]
         dense = FaissStore.load(folder)
         lexical = LexicalIndex.load(folder, len(chunks))
+        profile_ids = json.loads((folder / "profiles.json").read_text(encoding="utf-8"))
+        paper_lexical = LexicalIndex.load(folder, len(profile_ids), PROFILES)
     except (OSError, RuntimeError, KeyError, TypeError, ValueError) as err:
         raise IndexStateError(f"Index in {folder} is damaged ({err.__class__.__name__}: {err}).",
                               fix) from err
     if len(dense) != len(chunks):
         raise IndexStateError(f"Index in {folder} is damaged ({len(dense)} vectors for "
                               f"{len(chunks)} chunks).", fix)
-    return Index(folder, manifest, digests, papers, chunks, keys, dense, lexical)
+    return Index(folder, manifest, digests, papers, chunks, keys, dense, lexical, paper_lexical,
+                 profile_ids)

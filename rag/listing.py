@@ -1,9 +1,13 @@
-"""Listing: answer "which papers released code?" with every paper that has a code link.
+"""Listing: answer list and topic questions with every paper that belongs, not the best few.
 
-A question that asks which papers have code, and names no topic beyond that ("Which digest
-papers shared code on GitHub in May 2026?"), wants a list, not the four best passages. The
-list holds every paper with a code link in the digests the filters keep (dates, digest), in
-digest order, each with a sentence on what it does and the passage that gives its code link.
+"Which works deal with EEG signals?", "What did the May digests say about PINNs?" and "Which
+papers released code?" want a set. Papers are ranked whole (:meth:`rag.retrieve.Retriever.
+rank_papers`: best passage cosine plus profile BM25, inside the filters) and every paper within
+``settings.list_margin`` of the best is kept (at most ``settings.list_max``), best first, each
+cited with its best sentence. A question that names papers (by author, institution or name)
+lists exactly those; a bare "which papers released code?" lists every paper with a code link.
+The answer leads with a count and the names: "3 papers in the digests (Mar 7 - May 30) address
+EEG: A, B and C."
 """
 
 from __future__ import annotations
@@ -12,76 +16,141 @@ import re
 
 import numpy as np
 
-from .answer import Answerer, format_source, without_label
-from .records import Answer, Chunk, Citation, Evidence
-from .text import sentences
+from .answer import Answerer, without_label
+from .records import Answer, Citation, Hit, Item, Paper, Query
+from .retrieve import Filters, PaperScore, Retriever
+from .query import QUESTION_WORDS
+from .text import sentences, tokenize
 
-_ASKS_WHICH = re.compile(
-    r"\b(which|what|list|any|all)\b[^?]*\b(papers?|works?|studies|projects?)\b", re.I)
-_CODE_PHRASE = re.compile(
-    r"\s*\b(?:released|release|shared|share|published|publish(?:es)?|ha(?:s|ve)|provided|provide|"
-    r"open[- ]sourced?|made available|put out|came with|come with)\b"
-    r"(?:\s+(?:their|its|the|public|open[- ]source|source))*\s+"
-    r"(?:code|github repos?|repositor(?:y|ies)|repos?)\b(?!\s*(?:generation|llms?|models?|"
-    r"completion|review|search|synthesis))(?:\s+(?:on|via|through)\s+github)?", re.I)
-_DIGEST_PHRASE = re.compile(
-    r"\s*\b(?:in|from)\s+the\s+[\w\s-]{0,40}?\b(?:digest|roundup|edition)s?\b", re.I)
+# Words of a code request that name no topic ("Which papers released their code on GitHub?")
+CODE_WORDS = frozenset(tokenize(
+    "code codes github repo repos repository repositories release released releases share "
+    "shared open source sourced open-source open-sourced implementation implementations available publish "
+    "public notebook package provide provided come came with have has make made put out link "
+    "links paper papers work works", stem=True))
 
 
-def code_list_request(question: str) -> str | None:
-    """The question without its "released code" phrase when it asks which papers have code
-    ("Which papers released code on GitHub?"), else None."""
-    m = _CODE_PHRASE.search(question)
-    if not m or not _ASKS_WHICH.search(question[:m.start()]):
-        return None
-    return (question[:m.start()] + question[m.end():]).strip()
+def is_bare_code_list(query: Query) -> bool:
+    """A list question about code links that names no topic: every paper with code belongs."""
+    return query.intent == "list" and query.wants_code and not query.named and all(
+        t in CODE_WORDS for t in tokenize(query.topic))
 
 
-def is_bare_code_list(question: str, answerer: Answerer) -> bool:
-    """A code-list request that names no topic: every paper with code is the answer."""
-    rest = code_list_request(question)
-    return rest is not None and not answerer.topic_words(_DIGEST_PHRASE.sub(" ", rest)).strip()
+def selected(ranked: list[PaperScore], query: Query, margin: float, most: int
+             ) -> list[PaperScore]:
+    """The papers a list answer names: those the question names, else those within
+    ``margin`` of the best score."""
+    named = set(query.named)
+    if named:
+        return [p for p in ranked if p.paper.id in named][:most]
+    if not ranked:
+        return []
+    cut = ranked[0].score - margin
+    return [p for p in ranked if p.score >= cut][:most]
 
 
-def code_list(answerer: Answerer, question: str, mask: np.ndarray | None,
-              notes: tuple[str, ...] = (), limit: int = 30) -> Answer:
-    """Every paper with a code link among the chunks ``mask`` keeps (None: all), cited with
-    the passage that links its code (else its first passage there)."""
+def _paper_hits(answerer: Answerer, paper: Paper, rows: list[int],
+                query_vector: np.ndarray) -> list[Hit]:
+    """Hits for a paper's passages (best cosine first)."""
     index = answerer.index
-    rows = np.flatnonzero(mask) if mask is not None else range(len(index.chunks))
-    chunks: dict[str, list[Chunk]] = {}  # paper id -> its digest chunks the filters keep
-    for row in rows:
-        c = index.chunks[int(row)]
-        for pid in c.paper_ids:
-            p = index.papers.get(pid)
-            if p is not None and p.code_urls and c.source == "digest":
-                chunks.setdefault(pid, []).append(c)
-    if not chunks:
-        return answerer.abstention(question, [], notes)
-    citations: list[Citation] = []
-    for pid, cs in list(chunks.items())[:limit]:
-        p = index.papers[pid]
-        link = next((c for c in cs if any(u in c.text for u in p.code_urls)), cs[0])
-        # quote what the paper does (the code link is listed beside it), from the linking
-        # passage when it says more than the link, else from the paper's first passage
-        desc, quote = next(((c, s) for c in dict.fromkeys([link, *cs]) for s in sentences(c.text)
-                            if len(re.sub(r"https?://\S+", "", s)) >= 40), (link, link.text))
-        if desc.kind == "bullet" and desc.text.startswith(quote):
-            quote = without_label(quote)
-        used = list(dict.fromkeys([desc, link]))
-        citations.append(Citation(
-            n=len(citations) + 1, paper=p, text="\n".join(c.text for c in used),
-            digest=index.digests[desc.digest_id], sentences=(quote,),
-            chunk_ids=tuple(c.id for c in used),
-            evidence=tuple(Evidence(c.text, c.source, answerer.label(c),
-                                    (quote,) if c is desc else (), c.id) for c in used)))
-    more = len(chunks) - len(citations)
-    head = (f"Papers with a code link ({len(chunks)}"
-            + (f"; the first {len(citations)} here" if more > 0 else "") + "):")
-    body = "\n".join(f"- **{c.paper.title}**: {c.sentences[0]} [{c.n}] Code: "
-                     + ", ".join(c.paper.code_urls) for c in citations if c.paper)
-    text = f"{head}\n\n{body}\n\n**Sources**\n\n" + "\n".join(format_source(c) for c in citations)
-    if notes:
-        text = "\n".join(f"_{n}_" for n in notes) + "\n\n" + text
-    return Answer(question, text, tuple(citations), False, (), notes)
+    sims = index.dense.vectors_at(rows) @ query_vector
+    order = np.argsort(-sims, kind="stable")
+    hits = []
+    for j in order:
+        c = index.chunks[rows[int(j)]]
+        papers = tuple(index.papers[p] for p in c.paper_ids if p in index.papers)
+        hits.append(Hit(c, float(sims[j]), index.digests[c.digest_id], paper, papers,
+                        dense_score=float(sims[j])))
+    return hits
 
+
+def list_answer(answerer: Answerer, retriever: Retriever, query: Query, hits: list[Hit],
+                query_vector: np.ndarray) -> Answer:
+    """Every paper that belongs to a list or topic question, each cited with its best
+    sentence (abstains when the digests do not cover the question)."""
+    s = answerer.settings
+    bare_code = is_bare_code_list(query)
+    filters = Filters.of(query)
+    if bare_code:
+        filters = Filters(filters.since, filters.until, filters.digest, True)
+    else:
+        cov = answerer.coverage(query, hits, query_vector)
+        if not answerer.covered(cov, hits):
+            return answerer.abstention(query, hits, cov)
+    ranked = retriever.rank_papers(query, query_vector, filters)
+    if bare_code:
+        chosen = sorted(ranked, key=lambda p: _first_mention(answerer, p))[:30]
+    else:
+        chosen = selected(ranked, query, s.list_margin, s.list_max)
+    mask = retriever.mask(filters)
+    citations: list[Citation] = []
+    items: list[Item] = []
+    for ps in chosen:
+        rows = [r for r in answerer.index.paper_rows.get(ps.paper.id, ())
+                if mask is None or mask[r]]
+        if not rows:
+            continue
+        paper_hits = _paper_hits(answerer, ps.paper, rows, query_vector)
+        if bare_code:  # what the paper does, from the passage that links its code first
+            paper_hits.sort(key=lambda h: not any(u in h.chunk.text for u in ps.paper.code_urls))
+            picks = describe(paper_hits)
+        else:
+            picks = answerer.pick_sentences(query, paper_hits, 1)
+        if not picks:
+            continue
+        c = answerer.cite(len(citations) + 1, ps.paper, picks, query_vector)
+        citations.append(c)
+        items.append(answerer.item(query, c))
+    if not citations:
+        return answerer.abstention(query, hits)
+    return Answer(query.text, list_lead(query, citations, bare_code), tuple(items),
+                  tuple(citations), False, tuple(hits), query.notes, query=query)
+
+
+def describe(hits: list[Hit]) -> list[tuple[str, Hit]]:
+    """The first sentence saying what a paper does (40+ characters besides any link)."""
+    for h in hits:
+        for i, sent in enumerate(sentences(h.chunk.text)):
+            if len(re.sub(r"https?://\S+", "", sent)) >= 40:
+                return [(without_label(sent) if i == 0 and h.chunk.kind == "bullet" else sent, h)]
+    return [(hits[0].chunk.text, hits[0])] if hits else []
+
+
+def _first_mention(answerer: Answerer, ps: PaperScore) -> tuple:
+    """Digest order: a paper's first mention (date, digest, passage)."""
+    c = answerer.index.chunks[ps.row]
+    d = answerer.index.digests[c.digest_id]
+    return (d.date.toordinal() if d.date else 0, d.id, c.passage_index)
+
+
+def list_lead(query: Query, citations: list[Citation], bare_code: bool) -> str:
+    """'3 papers in the digests (Mar 7 - May 30) address EEG signals: A, B and C.'"""
+    dates = sorted({c.digest.date for c in citations if c.digest.date})
+    span = ""
+    if dates:
+        span = (f" ({dates[0]:%b %-d, %Y})" if len(dates) == 1 else
+                f" ({dates[0]:%b %-d} – {dates[-1]:%b %-d, %Y})")
+    names = [c.paper.short_name or c.paper.title if c.paper else c.digest.title
+             for c in citations]
+    listed = names[0] if len(names) == 1 else ", ".join(names[:-1]) + " and " + names[-1]
+    k = len(citations)
+    noun = "paper" if k == 1 else "papers"
+    if bare_code:
+        return f"{k} {noun} in the digests{span} give a code link: {listed}."
+    topic = subject_phrase(query.search_text)
+    verb = "addresses" if k == 1 else "address"
+    what = f"{verb} {topic}" if topic else ("matches the question" if k == 1
+                                            else "match the question")
+    return f"{k} {noun} in the digests{span} {what}: {listed}."
+
+
+def subject_phrase(text: str) -> str:
+    """What a list question is about, in its own words: the question without its leading
+    question words ("Which works deal with EEG signals?" -> "EEG signals")."""
+    words = text.strip(" ?.!").split()
+    while words and (not tokenize(words[0]) or all(t in QUESTION_WORDS or t in CODE_WORDS
+                                                   for t in tokenize(words[0]))):
+        words.pop(0)
+    while words and all(t in QUESTION_WORDS for t in tokenize(words[-1])):
+        words.pop()  # "... covered in the digests"
+    return " ".join(words)

@@ -23,12 +23,12 @@ from langchain_core.language_models import BaseChatModel
 from langchain_core.messages import BaseMessage
 from langchain_core.prompts import ChatPromptTemplate
 
-from .answer import Answerer, format_source
+from .answer import Answerer, caveats
 from .backends import (BACKENDS, LlamaCppChat, LLMError, chat_model_from_settings,  # noqa: F401
                        llm_setup, message_text)
 from .embed import Embedder
 from .errors import RagError
-from .records import Answer, Citation, Evidence, Hit
+from .records import Answer, Citation, Evidence, Hit, Query
 from .settings import Settings
 from .verify import Verifier
 
@@ -131,12 +131,11 @@ class MarkerBuffer:
         return out
 
 
-def stream_answer(chat_model: BaseChatModel, question: str, hits: Sequence[Hit], *,
+def stream_answer(chat_model: BaseChatModel, query: Query, hits: Sequence[Hit], *,
                   answerer: Answerer, embedder: Embedder, settings: Settings,
-                  notes: tuple[str, ...] = (), query_vector: np.ndarray | None = None
-                  ) -> Iterator[str | Answer]:
+                  query_vector: np.ndarray) -> Iterator[str | Answer]:
     """Stream an LLM answer: ``str`` deltas of the model's draft, then the verified Answer.
-    ``query_vector`` is the question's embedding when the caller already has it.
+    ``query_vector`` is the question's embedding (the one retrieval used).
 
     The deltas are the model's own words as they arrive (markers kept whole, numbering as in
     the prompt); the final :class:`Answer`'s ``text`` is the verified version, which a caller
@@ -144,16 +143,16 @@ def stream_answer(chat_model: BaseChatModel, question: str, hits: Sequence[Hit],
     called: the abstention text is yielded as one delta, then the abstaining Answer.
     """
     hits = list(hits)
-    cov = answerer.coverage(question, hits, query_vector) if hits else None
+    cov = answerer.coverage(query, hits, query_vector) if hits else None
     if cov is None or not answerer.covered(cov, hits):
-        ans = answerer.abstention(question, hits, notes, cov)
+        ans = answerer.abstention(query, hits, cov)
         yield ans.text
         yield ans
         return
     passages = list({h.chunk.id: h for h in hits}.values())[: settings.llm_passages]
     buf, parts = MarkerBuffer(), []
     try:
-        for chunk in chat_model.stream(answer_messages(question, passages)):
+        for chunk in chat_model.stream(answer_messages(query.text, passages)):
             delta = message_text(chunk)
             parts.append(delta)
             if out := buf.feed(delta):
@@ -166,17 +165,16 @@ def stream_answer(chat_model: BaseChatModel, question: str, hits: Sequence[Hit],
                        "RAG_LLM_BACKEND=extractive") from err
     if rest := buf.flush():
         yield rest
-    yield build_answer(question, "".join(parts), passages, hits, answerer=answerer,
-                       embedder=embedder, notes=notes)
+    yield build_answer(query, "".join(parts), passages, hits, answerer=answerer,
+                       embedder=embedder)
 
 
-def build_answer(question: str, draft: str, passages: Sequence[Hit], hits: Sequence[Hit], *,
-                 answerer: Answerer | None, embedder: Embedder,
-                 notes: tuple[str, ...] = ()) -> Answer:
+def build_answer(query: Query, draft: str, passages: Sequence[Hit], hits: Sequence[Hit], *,
+                 answerer: Answerer | None, embedder: Embedder) -> Answer:
     """The verified Answer for a model's ``draft`` written from ``passages`` (numbered 1..)."""
     sources = ["\n".join(x for x in (paper_header(h), h.chunk.text) if x) for h in passages]
     v = Verifier(embedder, idf=answerer.idf if answerer else None).verify(
-        draft, sources, question)
+        draft, sources, query.text)
     citations = []
     for i, n in enumerate(v.cited, 1):
         h = passages[n - 1]
@@ -188,18 +186,17 @@ def build_answer(question: str, draft: str, passages: Sequence[Hit], hits: Seque
                 h.chunk.id),)))
     abstained = not citations and (NO_ANSWER.lower().rstrip(".") in draft.lower()
                                    or not draft.strip())
-    body = v.text or NO_ANSWER
+    footer = ""
     if v.unsupported and citations:
-        body += ("\n\n_Sentences marked (unverified) are not backed by any of the passages "
-                 "retrieved for this question._")
+        footer = ("Sentences marked (unverified) are not backed by any of the passages "
+                  "retrieved for this question.")
     elif v.unsupported:
-        body += "\n\n_None of this answer could be matched to the digests; treat it with care._"
-    text = body + ("\n\n**Sources**\n\n" + "\n".join(format_source(c) for c in citations)
-                   if citations else "")
-    if notes:
-        text = "\n".join(f"_{n}_" for n in notes) + "\n\n" + text
-    return Answer(question, text, tuple(citations), abstained, tuple(hits), notes,
-                  unsupported=v.unsupported)
+        footer = "None of this answer could be matched to the digests; treat it with care."
+    papers = [c.paper for c in citations if c.paper]
+    return Answer(query.text, citations=tuple(citations), abstained=abstained, hits=tuple(hits),
+                  notes=query.notes, caveats=caveats(query, papers),
+                  unsupported=v.unsupported, body=v.text or NO_ANSWER, footer=footer,
+                  query=query)
 
 
 def collect(stream: Iterator[str | Answer]) -> Answer:
@@ -223,29 +220,25 @@ REWRITE_PROMPT = ChatPromptTemplate.from_messages([
 ])
 
 
-def _history_text(history: list[dict], turns: int = 6, chars: int = 600) -> str:
-    lines = []
-    for turn in history[-turns:]:
-        content = str(turn.get("content", ""))
-        content = content.split("**Sources**")[0]  # the source list is noise for rewriting
-        content = re.sub(r"\s*\[\d+\]", "", content).strip()
-        if len(content) > chars:
-            content = content[:chars].rsplit(" ", 1)[0] + " ..."
-        lines.append(f"{turn.get('role', 'user')}: {_defang(content)}")
-    return "\n".join(lines)
+def _previous_text(previous: Answer, chars: int = 600) -> str:
+    """The previous turn as the rewriter sees it: its question and what the answer said
+    (lead, papers, or the model's prose without markers)."""
+    said = previous.body or " ".join(
+        [previous.lead, *(f"{i.title}." for i in previous.items)])
+    said = re.sub(r"\s*\[\d+\]", "", said).strip()
+    if len(said) > chars:
+        said = said[:chars].rsplit(" ", 1)[0] + " ..."
+    return f"user: {_defang(previous.question)}\nassistant: {_defang(said)}"
 
 
-def llm_rewriter(chat_model: BaseChatModel) -> Callable[[str, list[dict]], str]:
-    """A ``rewriter(question, history) -> standalone question`` that asks ``chat_model``;
-    ``history`` is a list of ``{"role", "content"}`` dicts (oldest first). Falls back to the
-    question as asked when there is no history or the model's reply is unusable."""
+def llm_rewriter(chat_model: BaseChatModel) -> Callable[[str, Answer], str]:
+    """A ``rewriter(question, previous answer) -> standalone question`` that asks
+    ``chat_model``. Falls back to the question as asked when the model's reply is unusable."""
 
-    def rewrite(question: str, history: list[dict]) -> str:
-        if not history:
-            return question
+    def rewrite(question: str, previous: Answer) -> str:
         try:
             reply = chat_model.invoke(REWRITE_PROMPT.format_messages(
-                history=_history_text(history), question=_defang(question)))
+                history=_previous_text(previous), question=_defang(question)))
         except Exception as err:  # noqa: BLE001
             raise LLMError("The chat model failed while rewriting a follow-up: "
                            f"{str(err).rstrip('.')}.",

@@ -1,12 +1,12 @@
-"""Naming: does a question name a paper, by short name, author or institution?
+"""Naming: the keys by which a question can name a paper's authors and institutions.
 
-"Where is the code for ZACAF?", "What did Jing Li work on?" and "What research from Duke-NUS
-was mentioned?" ask about papers by a name the embedding model knows nothing about. The
-answerer answers such questions with exactly the papers they name. Matching is strict, to stay
-clear of ordinary words: a short name or a one-word surname must appear as written (case
-included), a full name as a whole phrase, and an institution by its distinctive words
-("Duke-NUS" of "Duke-NUS Medical School", "California Irvine" of "University of California,
-Irvine") or by the acronym it carries in parentheses ("DLR").
+"What did Jing Li work on?" and "What research from Duke-NUS was mentioned?" ask about papers
+by a name the embedding model knows nothing about; :class:`rag.query.Catalog` indexes every
+paper under these keys and matches questions against them. Matching is strict, to stay clear
+of ordinary words: a one-word surname must appear as written (case included), a full name as a
+whole phrase, and an institution by its distinctive words ("Duke-NUS" of "Duke-NUS Medical
+School", "California Irvine" of "University of California, Irvine") or by the acronym it
+carries in parentheses ("DLR").
 """
 
 from __future__ import annotations
@@ -14,7 +14,6 @@ from __future__ import annotations
 import re
 from functools import lru_cache
 
-from .records import Paper
 from .text import strip_accents
 
 # words every institution shares: they never identify one
@@ -49,25 +48,3 @@ def person_names(written: str) -> tuple[str, ...]:
     core = _AUTHOR_TAIL.sub("", written.strip())
     parts = re.split(r",\s*(?:and\s+)?|\s+and\s+|\s*&\s*", core)
     return tuple(p.strip() for p in parts if p.strip() and not p.strip().isdigit())
-
-
-def _name_in(name: str, question: str) -> bool:
-    tokens = name.split()
-    if len(tokens) == 1:  # a bare surname or short name: as written, case included
-        return len(name) >= 3 and bool(re.search(rf"(?<![\w-]){re.escape(name)}(?![\w-])",
-                                                 question))
-    return bool(re.search(rf"(?<![\w-]){re.escape(strip_accents(name).lower())}(?![\w-])",
-                          strip_accents(question).lower()))
-
-
-def names_paper(question: str, paper: Paper) -> bool:
-    """Whether ``question`` names ``paper`` by its short name, an author or an institution."""
-    if paper.short_name and len(paper.short_name) >= 3 and re.search(
-            rf"(?<![\w-]){re.escape(paper.short_name)}(?![\w-])", question, re.I):
-        return True
-    names = {n for w in (*paper.authors, *paper.arxiv_authors) for n in person_names(w)}
-    if any(_name_in(n, question) for n in names):
-        return True
-    raw = re.findall(r"[\w&-]+", strip_accents(question))
-    words = {w.lower() for w in raw} | {w for w in raw if w.isupper()}
-    return any(key <= words for inst in paper.institutions for key in institution_keys(inst))

@@ -1,22 +1,86 @@
-"""Query handling: check a question and read the filters it implies.
+"""Query: read a question once into a :class:`~rag.records.Query` that every later stage takes.
 
-"What did the digests say about X since March?" asks for digests dated from March 1 on; "in
-May 2026" asks for May. Dates without a year take the year of the newest digest. Explicit
-filters passed by the caller always win over what the question implies.
+:func:`parse` checks the text (empty, too long, not English) and reads, in one place, what the
+rest of the pipeline needs: the words to search, the dates it implies (:mod:`rag.dates`), its
+intent (a lookup, a list of papers, who wrote a paper, where its code is, a comparison, what
+is new), whether it asks for code or arXiv links, the papers it names by short name or title,
+the authors and institutions it names, and whether it leans on an earlier turn ("its code").
+What it knows about the corpus (paper names, author and institution keys, which words are too
+common to name a topic) comes from a :class:`Catalog`, built once per loaded index.
 """
 
 from __future__ import annotations
 
-import calendar
+import dataclasses
 import datetime as dt
 import re
 import unicodedata
+from collections import Counter
+from collections.abc import Iterable, Mapping
+from dataclasses import dataclass, field
 
+from .dates import read_dates
 from .errors import QuestionError
+from .lexicon import is_name_like
+from .naming import institution_keys, person_names
+from .records import Digest, Paper, Query
+from .text import normalize_title, strip_accents, tokenize
 
-_MONTHS = {m.lower(): i for i, m in enumerate(calendar.month_name) if m}
-_MONTHS.update({m.lower(): i for i, m in enumerate(calendar.month_abbr) if m})
-_MONTH_RE = "|".join(sorted(_MONTHS, key=len, reverse=True))
+# Words that say what kind of answer is wanted rather than what it is about.
+QUESTION_WORDS = frozenset(tokenize(
+    "which what who whom whose where when how why there any paper papers work works study "
+    "studies digest digests article articles mention mentioned cover covered discuss discussed "
+    "say said tell me about find show shows use uses used using apply applies applied looking "
+    "anything report reported reports bring brought item items concern concerns concerning "
+    "deal deals dealt come came tied list lists listed appear appears appeared written wrote "
+    "write put run runs roundup roundups issue issues edition post posts publish published "
+    "propose proposed present presented describe described introduce introduced "
+    "is are was were there their they that this these those one ones", stem=True))
+GENERIC_DF = 0.05  # a term in more than this share of chunks says little about a topic
+# Acronyms common enough that they name no particular paper.
+COMMON_ACRONYMS = frozenset(
+    "AI ML LLM LLMs NLP CV GPU GPUs CPU API CNN CNNs RNN GAN GANs MRI CT EEG ECG IoT IOT RL "
+    "SOTA DL AGI QA RAG ID URL PDF OK USA UK EU II III".split())
+
+_CODE = re.compile(r"\b(code|github|repo|repository|repositories|implementation|source code|"
+                   r"open[- ]source[d]?|notebook|package)\b", re.I)
+_ARXIV = re.compile(r"\barxiv\b|\bpreprint\b|\bpaper link\b", re.I)
+_WHO = re.compile(r"\bwho\b[^?]*\b(wrote|write|authored|author|authors|behind|developed|"
+                  r"created|proposed|introduced|did|made|published)\b|\b(authors?|written by|"
+                  r"authored by)\b[^?]*\b(of|behind)\b|\bwho are the authors\b|"
+                  r"\b(which|what)\s+(institutions?|universit\w+|labs?|groups?|teams?)\b", re.I)
+_LIST = re.compile(
+    r"\b(which|what|list|name|any|all|show me|are there)\b[^?]{0,40}?\b(papers|works|studies|"
+    r"projects|methods|approaches|articles|models|research|frameworks|datasets)\b|"
+    r"\blist\b|\bname (all|every|the)\b|\b(all|every) (the )?(papers?|works?|studies)\b", re.I)
+_SINGLE = re.compile(r"\b(which|what)\s+(one|paper|work|study|method|approach|article|model|"
+                     r"framework)\b(?!s)", re.I)
+_COMPARE = re.compile(r"\bcompar\w*\b|\bdifferen\w+\s+between\b|\bversus\b|\bvs\.?\b", re.I)
+_SUMMARY = re.compile(r"\bwhat (did|do|does) (the )?[\w\s-]{0,40}?\b(digests?|roundups?|posts?|"
+                      r"editions?|issues?)\b[^?]*\b(say|cover|report|mention|discuss)\b|"
+                      r"\bwhat'?s new\b|\bwhat is new\b|\blatest\b|\brecent(ly)?\b", re.I)
+# leaning on an earlier turn: possessives, demonstratives, bare pronouns, "what about ...?"
+_POSSESSIVE = re.compile(r"\b(its|their)\b", re.I)
+_DEMONSTRATIVE = re.compile(
+    r"\b(?:this|that|these|those|the same|said)\s+(?:paper|papers|work|works|study|method|"
+    r"model|approach|framework|one|ones|article|preprint|system|benchmark|dataset)\b", re.I)
+_PRONOUN = re.compile(r"\b(it|they|them)\b", re.I)
+_WHAT_ABOUT = re.compile(r"^(?:and\s+|so\s+|ok(?:ay)?,?\s+)?(?:what|how)\s+about\s+(.+?)\W*$",
+                         re.I)
+_LEADING = re.compile(r"^(?:and|also|so|ok(?:ay)?|then|but)\b[\s,]*", re.I)
+SELF_CONTAINED_WORDS = 5  # a question with this many content words carries its own topic
+_WORD = re.compile(r"(?<![\w-])([A-Za-z][\w]*(?:-[\w]+)*)(?![\w-])")
+
+
+def coined_names(text: str) -> list[str]:
+    """Coined paper names in ``text`` ("ZACAF", "MoLRE", "T-PaiNN"), in order, no repeats: the
+    one definition of a coined name that question reading, follow-ups and verification share."""
+    out = []
+    for w in _WORD.findall(text or ""):
+        if w in COMMON_ACRONYMS or w.rstrip("s") in COMMON_ACRONYMS or not is_name_like(w):
+            continue
+        out.append(w)
+    return list(dict.fromkeys(out))
 
 
 def check_question(question: object, max_chars: int) -> tuple[str, tuple[str, ...]]:
@@ -40,69 +104,178 @@ def check_question(question: object, max_chars: int) -> tuple[str, tuple[str, ..
     return q, tuple(notes)
 
 
-def date_filters(question: str, year: int) -> tuple[dt.date | None, dt.date | None, str]:
-    """(since, until, question without the date phrase) implied by the question; the dates are
-    None when it names none."""
-    since, until, span = _dates(question.lower(), year)
-    if span is None:
-        return None, None, question
-    rest = (question[:span[0]] + question[span[1]:]).strip().lstrip(",;: ")
-    if not re.search(r"\w", rest):  # the question was only a date phrase: keep its words
-        return since, until, question
-    return since, until, re.sub(r"\s+([?.!,])", r"\1", re.sub(r"\s{2,}", " ", rest))
+@dataclass
+class Catalog:
+    """What question reading knows about a corpus: its digests, paper names, author and
+    institution keys, and how common each word is. Built once per loaded index."""
+
+    digests: tuple[Digest, ...] = ()
+    df: Counter = field(default_factory=Counter)  # term -> chunks holding it
+    n_chunks: int = 0
+    short_names: dict[str, set[str]] = field(default_factory=dict)  # lowercased -> paper ids
+    titles: dict[str, set[str]] = field(default_factory=dict)  # first 4 title words -> ids
+    full_titles: dict[str, str] = field(default_factory=dict)  # paper id -> normalised title
+    surnames: dict[str, set[str]] = field(default_factory=dict)  # one-word name (cased) -> ids
+    people: dict[str, set[str]] = field(default_factory=dict)  # full name (lower) -> ids
+    institutions: dict[str, list[tuple[frozenset[str], str]]] = field(default_factory=dict)
+
+    @classmethod
+    def build(cls, digests: Iterable[Digest], papers: Mapping[str, Paper],
+              chunk_terms: Iterable[Iterable[str]] = ()) -> Catalog:
+        """The catalog of a corpus; ``chunk_terms`` are the tokens of each chunk (for df)."""
+        cat = cls(tuple(sorted(digests, key=lambda d: (d.date or dt.date.min, d.id))))
+        for terms in chunk_terms:
+            cat.df.update(set(terms))
+            cat.n_chunks += 1
+        for pid, p in papers.items():
+            if p.short_name and len(p.short_name) >= 3:
+                cat.short_names.setdefault(p.short_name.lower(), set()).add(pid)
+            norm = normalize_title(p.title)
+            if len(norm.split()) >= 3:
+                cat.full_titles[pid] = norm
+                cat.titles.setdefault(" ".join(norm.split()[:4]), set()).add(pid)
+            for written in (*p.authors, *p.arxiv_authors):
+                for name in person_names(written):
+                    if len(name.split()) == 1:
+                        if len(name) >= 3:
+                            cat.surnames.setdefault(name, set()).add(pid)
+                    else:
+                        key = strip_accents(name).lower()
+                        cat.people.setdefault(key, set()).add(pid)
+            for inst in p.institutions:
+                for key in institution_keys(inst):
+                    anchor = min(key, key=len)
+                    cat.institutions.setdefault(anchor, []).append((key, pid))
+        return cat
+
+    @property
+    def newest(self) -> dt.date | None:
+        dated = [d.date for d in self.digests if d.date]
+        return max(dated) if dated else None
+
+    @property
+    def generic(self) -> frozenset[str]:
+        """Terms in more than GENERIC_DF of the chunks ("transfer", "model" ...)."""
+        n = max(1, self.n_chunks)
+        return frozenset(t for t, c in self.df.items() if c / n > GENERIC_DF)
+
+    def topic_words(self, text: str) -> str:
+        """``text`` without question words and corpus-generic words: what it is about."""
+        generic = self._generic()
+        words = re.findall(r"[\w'-]+", text)
+        return " ".join(w for w in words if (ts := tokenize(w)) and all(
+            t not in QUESTION_WORDS and t not in generic for t in ts))
+
+    def _generic(self) -> frozenset[str]:
+        cached = self.__dict__.get("_generic_cache")
+        if cached is None:
+            cached = self.__dict__["_generic_cache"] = self.generic
+        return cached
+
+    def named(self, text: str) -> tuple[list[str], list[str], list[str]]:
+        """(paper ids named by short name or title, by an author, by an institution)."""
+        by_name: list[str] = []
+        raw = re.findall(r"[\w&-]+", strip_accents(text))
+        for w in raw:
+            by_name += sorted(self.short_names.get(w.lower(), ()))
+        norm = normalize_title(text)
+        words = norm.split()
+        for i in range(len(words) - 3):
+            for pid in sorted(self.titles.get(" ".join(words[i:i + 4]), ())):
+                if self.full_titles[pid] in norm or len(words) - i >= 6:
+                    by_name.append(pid)
+        by_author: list[str] = []
+        for w in raw:
+            if w in self.surnames:  # a bare surname: as written, case included
+                by_author += sorted(self.surnames[w])
+        low = strip_accents(text).lower()
+        lw = re.findall(r"[\w'-]+", low)
+        for n in (2, 3, 4):
+            for i in range(len(lw) - n + 1):
+                by_author += sorted(self.people.get(" ".join(lw[i:i + n]), ()))
+        keys = {w.lower() for w in raw} | {w for w in raw if w.isupper()}
+        by_inst: list[str] = []
+        for w in keys:
+            for key, pid in self.institutions.get(w, ()):
+                if key <= keys:
+                    by_inst.append(pid)
+        return (list(dict.fromkeys(by_name)), list(dict.fromkeys(by_author)),
+                list(dict.fromkeys(by_inst)))
 
 
-_PARTS = {"early": (1, 10), "mid": (11, 20), "late": (21, 31), "first half of": (1, 15),
-          "second half of": (16, 31), "beginning of": (1, 10), "end of": (21, 31)}
-_PART_RE = r"(?:(early|mid|late|first half of|second half of|beginning of|end of)[\s-]+)?"
-_YEAR_RE = r"(?:,?\s+(\d{4}))?"
-_DOC_RE = r"(?:digests?|roundups?|issues?|editions?|posts?)"
+def intent_of(text: str, named: bool) -> str:
+    """lookup | list | who | code | compare | time, from the question's wording."""
+    if _WHO.search(text):
+        return "who"
+    if _COMPARE.search(text):
+        return "compare"
+    listy = bool(_LIST.search(text)) and not _SINGLE.search(text)
+    if _CODE.search(text) and not listy:
+        return "code"
+    if listy:
+        return "list"
+    if _SUMMARY.search(text) and not named:
+        return "time"
+    return "lookup"
 
 
-def _span(year: int, month: int, part: str | None) -> tuple[dt.date, dt.date]:
-    """First and last day of ``month`` or of a part of it ("late", "first half of" ...)."""
-    last = calendar.monthrange(year, month)[1]
-    lo, hi = _PARTS.get(part or "", (1, last))
-    return dt.date(year, month, lo), dt.date(year, month, min(hi, last))
+def refers_back(text: str, names: list[str]) -> bool:
+    """Whether the question leans on the previous turn (pronoun, demonstrative, ellipsis)."""
+    q = text.strip()
+    if _WHAT_ABOUT.match(q) or _DEMONSTRATIVE.search(q):
+        return True
+    rest = _LEADING.sub("", q)
+    own_topic = len(set(tokenize(_PRONOUN.sub(" ", _POSSESSIVE.sub(" ", q))))) \
+        >= SELF_CONTAINED_WORDS
+    if _POSSESSIVE.search(q):
+        return rest != q or not own_topic
+    if names:  # "is ZACAF open source?" names its subject
+        return False
+    if _PRONOUN.search(q):
+        return rest != q or not own_topic
+    return rest != q and len(rest.split()) <= 4
 
 
-def _dates(q: str, year: int) -> tuple[dt.date | None, dt.date | None, tuple[int, int] | None]:
-    """(since, until, span of the date phrase) for the first date phrase in ``q`` (lower case)."""
-    m = re.search(rf"\b(since|after|from)\s+{_PART_RE}({_MONTH_RE})\.?{_YEAR_RE}\b", q)
-    if m:
-        y = int(m.group(4)) if m.group(4) else year
-        return _span(y, _MONTHS[m.group(3)], m.group(2))[0], None, m.span()
-    m = re.search(rf"\b(before|until|through)\s+{_PART_RE}({_MONTH_RE})\.?{_YEAR_RE}\b", q)
-    if m:
-        y = int(m.group(4)) if m.group(4) else year
-        lo, hi = _span(y, _MONTHS[m.group(3)], m.group(2))
-        if m.group(1) == "before":
-            return None, lo - dt.timedelta(days=1), m.span()
-        return None, hi, m.span()
-    # "the March 7 digest", "the 7 March 2026 issue": that day's digest
-    m = re.search(rf"\b(?:(?:in|from)\s+)?(?:the\s+)?({_MONTH_RE})\.?\s+(\d{{1,2}})(?:st|nd|rd|th)?"
-                  rf"{_YEAR_RE}\s+{_DOC_RE}\b", q) or re.search(
-        rf"\b(?:(?:in|from)\s+)?(?:the\s+)?()(\d{{1,2}})(?:st|nd|rd|th)?\s+(?:of\s+)?({_MONTH_RE})\.?{_YEAR_RE}"
-        rf"\s+{_DOC_RE}\b", q)
-    if m:
-        month = m.group(1) or m.group(3)
-        y = int(m.group(m.lastindex)) if m.group(m.lastindex) and len(m.group(m.lastindex)) == 4 \
-            else year
-        try:
-            day = dt.date(y, _MONTHS[month], int(m.group(2)))
-        except ValueError:
-            day = None
-        if day:
-            return day, day, m.span()
-    m = re.search(rf"\b(?:in|during)\s+(?:the\s+)?{_PART_RE}({_MONTH_RE})\.?{_YEAR_RE}\b"
-                  rf"(?!\s+\d)(?:\s+{_DOC_RE}\b)?", q) \
-        or re.search(rf"\b(?:the\s+)?(first half of|second half of|early|mid|late|beginning of|"
-                     rf"end of)[\s-]+({_MONTH_RE})\.?{_YEAR_RE}\b(?:\s+{_DOC_RE}\b)?", q) \
-        or re.search(rf"\bthe\s+{_PART_RE}({_MONTH_RE}){_YEAR_RE}\s+{_DOC_RE}\b", q) \
-        or re.search(rf"\b{_PART_RE}({_MONTH_RE}){_YEAR_RE}\s+{_DOC_RE}\b", q)
-    if m and not re.search(r"\b(may|can)\s+(be|have|i|we|you|it|they)\b",
-                           q[m.start():m.end() + 12]):
-        y = int(m.group(3)) if m.group(3) else year
-        since, until = _span(y, _MONTHS[m.group(2)], m.group(1))
-        return since, until, m.span()
-    return None, None, None
+def parse(text: object, catalog: Catalog | None = None, *, max_chars: int = 2000,
+          since: dt.date | None = None, until: dt.date | None = None,
+          digest: str | None = None, has_code: bool | None = None) -> Query:
+    """Read ``text`` once into a :class:`Query`. Explicit filters win over what the question
+    implies; dates without a year take the newest digest's year, and relative phrases ("last
+    week's digest") count from the newest digest."""
+    catalog = catalog or Catalog()
+    q, notes = check_question(text, max_chars)
+    found = read_dates(q, catalog.digests)
+    search_text = q
+    implied = False
+    if found is not None:
+        search_text = found.rest
+        if since is None and until is None:
+            since, until, implied = found.since, found.until, True
+            notes += (f"Searching digests dated {since or 'any time'} to {until or 'now'}, "
+                      "as the question asks.",)
+    names = coined_names(q)
+    by_name, by_author, by_inst = catalog.named(q)
+    intent = intent_of(q, bool(by_name or by_author or by_inst))
+    if intent == "lookup" and implied:
+        intent = "time" if not (by_name or by_author or by_inst) else intent
+    wants_code = bool(_CODE.search(q))
+    if has_code is None and wants_code and intent == "list":
+        has_code = True
+        notes += ("Only papers with a code link, as the question asks.",)
+    terms = tuple(t for t in dict.fromkeys(tokenize(search_text)) if t not in QUESTION_WORDS)
+    return Query(
+        text=q, search_text=search_text, terms=terms, topic=catalog.topic_words(search_text),
+        intent=intent, since=since, until=until,
+        date_phrase=found.phrase if found is not None else "", dates_from_question=implied,
+        digest=digest, has_code=has_code, wants_code=wants_code,
+        wants_arxiv=bool(_ARXIV.search(q)), names=tuple(names),
+        named_papers=tuple(by_name), named_by_author=tuple(by_author),
+        named_by_institution=tuple(by_inst), refers_back=refers_back(q, names),
+        notes=notes)
+
+
+def with_filters(query: Query, since: dt.date | None, until: dt.date | None,
+                 digest: str | None, has_code: bool | None) -> Query:
+    """``query`` with other filters (the caller's explicit ones)."""
+    return dataclasses.replace(query, since=since, until=until, digest=digest,
+                               has_code=has_code)

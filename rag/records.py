@@ -1,7 +1,8 @@
 """The records that flow through the pipeline: small frozen dataclasses.
 
 ingest -> :class:`Digest` + :class:`Passage`; papers -> :class:`Paper` (+ :class:`Mention`);
-chunk -> :class:`Chunk`; retrieve -> :class:`Hit`; answer -> :class:`Answer` (+ :class:`Citation`).
+chunk -> :class:`Chunk`; query -> :class:`Query`; retrieve -> :class:`Hit`; answer ->
+:class:`Answer` (+ :class:`Item`, :class:`Quote`, :class:`Citation`).
 Each record converts to and from plain JSON-able dicts, which is how the index stores them.
 """
 
@@ -196,13 +197,92 @@ class Citation:
 
 
 @dataclass(frozen=True)
+class Query:
+    """A question as :func:`rag.query.parse` read it, once: every later stage takes this.
+
+    ``text`` is the question as asked (cleaned); ``search_text`` is what the rankers search
+    (date phrases removed); ``terms`` are its stemmed content words (question words out).
+    """
+
+    text: str
+    search_text: str
+    terms: tuple[str, ...] = ()
+    topic: str = ""  # the words that say what it is about (question and corpus-generic words out)
+    intent: str = "lookup"  # lookup | list | who | code | compare | time
+    since: dt.date | None = None
+    until: dt.date | None = None
+    date_phrase: str = ""  # the words the dates were read from ("late April")
+    dates_from_question: bool = False  # since/until were read from the text, not passed
+    digest: str | None = None  # digest filter (id)
+    has_code: bool | None = None
+    wants_code: bool = False  # asks for code links
+    wants_arxiv: bool = False  # asks for arXiv links
+    names: tuple[str, ...] = ()  # coined names in the question ("ZACAF", "T-PaiNN")
+    named_papers: tuple[str, ...] = ()  # paper ids it names by short name or title
+    named_by_author: tuple[str, ...] = ()  # paper ids whose author it names
+    named_by_institution: tuple[str, ...] = ()  # paper ids whose institution it names
+    refers_back: bool = False  # leans on an earlier turn ("its code", "what about ...")
+    notes: tuple[str, ...] = ()  # for the user: truncated, non-English, filters read
+
+    @property
+    def named(self) -> tuple[str, ...]:
+        """Every paper id the question names, by any of name, author or institution."""
+        return tuple(dict.fromkeys((*self.named_papers, *self.named_by_author,
+                                    *self.named_by_institution)))
+
+    @property
+    def wants_set(self) -> bool:
+        """A list or topic question: every paper that belongs, not the best few."""
+        return self.intent in ("list", "time")
+
+
+@dataclass(frozen=True)
+class Quote:
+    """One sentence an answer quotes, and the number of the citation that backs it."""
+
+    text: str
+    n: int
+
+
+@dataclass(frozen=True)
+class Item:
+    """One paper of an answer: what the digests say about it, each sentence cited."""
+
+    paper: Paper | None
+    title: str  # the paper's title (or the digest's, for a passage about no paper)
+    quotes: tuple[Quote, ...] = ()
+    code_urls: tuple[str, ...] = ()  # shown when the question asks for code
+    arxiv_url: str | None = None  # shown when the question asks for arXiv
+    no_code: bool = False  # the question asks for code and the digests give none
+    authors: tuple[str, ...] = ()  # who-wrote answers: the paper's own author list
+
+
+@dataclass(frozen=True)
 class Answer:
-    """What ``ask()`` returns."""
+    """What ``ask()`` returns: structure, rendered at the edge (``text`` is derived markdown).
+
+    An extractive answer is a ``lead`` sentence and ``items`` (one per paper, its quoted
+    sentences cited ``[n]``); an LLM answer is the model's verified prose in ``body``. Either
+    way ``citations`` are numbered 1..k and every ``[n]`` points into them; ``caveats`` are
+    attribution warnings the reader must see (the digest's author list disagrees with arXiv).
+    """
 
     question: str
-    text: str  # markdown, with [n] markers and a numbered source list
+    lead: str = ""
+    items: tuple[Item, ...] = ()
     citations: tuple[Citation, ...] = ()
     abstained: bool = False
     hits: tuple[Hit, ...] = field(default=(), repr=False)
     notes: tuple[str, ...] = ()  # e.g. "question truncated to 2000 characters"
+    caveats: tuple[str, ...] = ()
     unsupported: tuple[str, ...] = ()  # LLM answers: sentences no retrieved passage supports
+    body: str = ""  # LLM answers: verified prose with [n] markers
+    footer: str = ""  # LLM answers: the verifier's note on unverified sentences
+    query: Query | None = field(default=None, repr=False, compare=False)
+
+    @property
+    def text(self) -> str:
+        """The answer as markdown with [n] markers and a numbered source list."""
+        from .markdown import answer_markdown
+
+        return answer_markdown(self)

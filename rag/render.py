@@ -12,9 +12,8 @@ import html
 import re
 from collections.abc import Iterator, Mapping
 
-from .answer import ARXIV_INTENT, CODE_INTENT
-from .records import Answer, Citation, Digest, Paper
-from .verify import UNSUPPORTED_MARK
+from .records import Answer, Citation, Digest, Item, Paper
+from .verify import MARKER_GROUP, UNSUPPORTED_MARK, parse_numbers
 
 _SAFE_URL = re.compile(r"^https?://[^\s<>\"'`\\]+$")
 _MD_SPECIAL = re.compile(r"([\\`*_{}\[\]()<>#|!~])")
@@ -175,14 +174,14 @@ def sources_html(answer: Answer, digests: Mapping[str, Digest] | None = None,
     return "\n".join(paper_card(c, digests, turn) for c in answer.citations)
 
 
-def sources_panel(turns: list[tuple[str, str]]) -> str:
+def sources_panel(turns: list[tuple]) -> str:
     """The sources panel: the newest answer's cards open, earlier answers folded away.
-    ``turns`` holds (question, cards html) per answer, oldest first."""
+    ``turns`` holds (question, cards html, ...) per answer, oldest first."""
     if not turns:
         return ('<div class="src-empty">Sources appear here: one card per cited paper. Click a '
                 "[n] in an answer to jump to its card.</div>")
     parts = []
-    for i, (question, cards) in reversed(list(enumerate(turns))):
+    for i, (question, cards, *_) in reversed(list(enumerate(turns))):
         head = f'<div class="src-q">Sources for: “{esc(question)}”</div>'
         if i == len(turns) - 1:
             parts.append(f'<div class="src-turn" data-turn="{i + 1}">{head}{cards}</div>')
@@ -196,67 +195,84 @@ def _cite(n: int, turn: int | None) -> str:
     return f"[\\[{n}\\]](#{anchor(n, turn)})"
 
 
-def _cited(c: Citation) -> str:
-    """'**Title** (first author)' of a cited paper (or digest), escaped."""
-    who = f" ({md_escape(c.paper.authors[0])})" if c.paper and c.paper.authors else ""
-    return f"**{md_escape(c.paper.title if c.paper else c.digest.title)}**{who}"
+def _cited(item: Item) -> str:
+    """'**Title** (first author)' of an answer item, escaped; a who-wrote item shows the
+    paper's own author list."""
+    if item.authors:
+        who = f" ({md_escape(', '.join(item.authors))})"
+    else:
+        who = f" ({md_escape(item.paper.authors[0])})" if item.paper and item.paper.authors \
+            else ""
+    return f"**{md_escape(item.title)}**{who}"
 
 
-def _extras(c: Citation, answer: Answer) -> str:
-    """What follows a cited paper when the question asks for code or arXiv links."""
+def _extras(item: Item) -> str:
+    """The code and arXiv links an item carries because the question asked for them."""
     extra = []
-    if c.paper and CODE_INTENT.search(answer.question):
-        extra.append("Code: " + ", ".join(md_link(u) for u in c.paper.code_urls)
-                     if c.paper.code_urls else "The digests give no code link for it.")
-    if c.paper and ARXIV_INTENT.search(answer.question) and c.paper.arxiv_url:
-        extra.append("arXiv: " + md_link(c.paper.arxiv_url))
+    if item.code_urls:
+        extra.append("Code: " + ", ".join(md_link(u) for u in item.code_urls))
+    elif item.no_code:
+        extra.append("The digests give no code link for it.")
+    if item.arxiv_url:
+        extra.append("arXiv: " + md_link(item.arxiv_url))
     return "".join(" " + e for e in extra)
 
 
+def _head(answer: Answer) -> list[str]:
+    return [f"_{md_escape(n)}_" for n in answer.notes]
+
+
+def _caveats(answer: Answer) -> list[str]:
+    return [f"⚠ {md_escape(c)}" for c in answer.caveats]
+
+
 def answer_stream(answer: Answer, turn: int | None = None) -> Iterator[str]:
-    """The chat message for an answer, growing one sentence at a time (each item is the whole
-    message so far). Corpus text is escaped; ``[n]`` markers link to the source cards."""
-    lines = [f"_{md_escape(n)}_" for n in answer.notes]
+    """The chat message for an extractive answer, growing one sentence at a time (each item
+    is the whole message so far). Corpus text is escaped; ``[n]`` markers link to the source
+    cards."""
+    lines = _head(answer)
     if answer.abstained:
-        lines.append(md_escape(answer.text.split("\n\n")[-1]))
-        yield "\n\n".join(lines)
+        yield "\n\n".join([*lines, md_escape(answer.lead)])
         return
-    intro = "From the digests:" if len(answer.citations) > 1 else "From the digest:"
-    head = "\n\n".join([*lines, intro])
+    head = "\n\n".join([*lines, md_escape(answer.lead)] if answer.lead else lines)
     done: list[str] = []
-    for c in answer.citations:
-        line = f"- {_cited(c)}:"
-        for s in c.sentences:
-            line += f" {md_escape(s)} {_cite(c.n, turn)}"
+    for item in answer.items:
+        line = f"- {_cited(item)}:"
+        for q in item.quotes:
+            line += f" {md_escape(q.text)} {_cite(q.n, turn)}"
             yield head + "\n\n" + "\n".join([*done, line])
-        done.append(line + _extras(c, answer))
-    yield head + "\n\n" + "\n".join(done)
-
-
-_ESCAPED_MARKER = re.compile(r"\\\[(\d+)\\\]")  # "[3]" after md_escape
-_CHECK_NOTE = re.compile(r"\n\n_(?:Sentences marked|None of this answer)[^\n]*_$")
+        done.append(line + _extras(item))
+    yield "\n\n".join([head, "\n".join(done), *_caveats(answer)])
 
 
 def llm_answer_markdown(answer: Answer, turn: int | None = None, by: str = "") -> str:
     """The chat message for a verified LLM answer (``rag.llm.build_answer``): notes, the
     model's text escaped with its ``[n]`` linked to the source cards and unverified sentences
-    marked, then the cited papers; ``by`` names the model that wrote it."""
-    body = answer.text.split("\n\n**Sources**\n\n", 1)[0]
-    notes = "\n".join(f"_{n}_" for n in answer.notes) + "\n\n"
-    if answer.notes and body.startswith(notes):
-        body = body[len(notes):]
-    note = _CHECK_NOTE.search(body)  # the verifier's own note stays markdown
-    tail = note.group(0) if note else ""
-    text = md_escape(body[:len(body) - len(tail)]).replace(md_escape(UNSUPPORTED_MARK),
-                                                           UNSUPPORTED_MARK)
+    marked, the verifier's note, caveats, then the cited papers; ``by`` names the model."""
     k = len(answer.citations)
-    text = _ESCAPED_MARKER.sub(lambda m: _cite(int(m.group(1)), turn)
-                               if 1 <= int(m.group(1)) <= k else m.group(0), text)
-    parts = [*(f"_{md_escape(n)}_" for n in answer.notes), text + tail]
+
+    def markers(m: re.Match[str]) -> str:
+        ns = [n for n in parse_numbers(m.group(0)) if 1 <= n <= k]
+        return " " + " ".join(_cite(n, turn) for n in ns) if ns else md_escape(m.group(0))
+
+    body = answer.body or answer.lead
+    pieces, pos = [], 0
+    for m in MARKER_GROUP.finditer(body):
+        pieces.append(md_escape(body[pos:m.start()]).replace(md_escape(UNSUPPORTED_MARK),
+                                                             UNSUPPORTED_MARK))
+        pieces.append(markers(m))
+        pos = m.end()
+    pieces.append(md_escape(body[pos:]).replace(md_escape(UNSUPPORTED_MARK), UNSUPPORTED_MARK))
+    parts = [*_head(answer), "".join(pieces)]
+    if answer.footer:
+        parts.append(f"_{answer.footer}_")  # our own words, not corpus text
+    parts += _caveats(answer)
     if answer.citations:
         rows = []
         for c in answer.citations:
-            rows.append(f"- {_cite(c.n, turn)} {_cited(c)}{_extras(c, answer)}")
+            title = md_escape(c.paper.title if c.paper else c.digest.title)
+            who = f" ({md_escape(c.paper.authors[0])})" if c.paper and c.paper.authors else ""
+            rows.append(f"- {_cite(c.n, turn)} **{title}**{who}")
         parts.append("**Sources:**\n\n" + "\n".join(rows))
     if by and not answer.abstained:
         parts.append(f"_Written by {md_escape(by)}; citations checked against the passages._")
@@ -264,7 +280,9 @@ def llm_answer_markdown(answer: Answer, turn: int | None = None, by: str = "") -
 
 
 def answer_markdown(answer: Answer, turn: int | None = None) -> str:
-    """The complete chat message for an answer (the last item of :func:`answer_stream`)."""
+    """The complete chat message for an answer (extractive or LLM)."""
+    if answer.body:
+        return llm_answer_markdown(answer, turn)
     out = ""
     for out in answer_stream(answer, turn):
         pass
@@ -320,6 +338,11 @@ def answer_dict(answer: Answer, searched: str | None = None) -> dict:
             "passage": c.text, "sentences": list(c.sentences)})
     return {"question": answer.question, "searched": searched or answer.question,
             "answer": answer.text, "abstained": answer.abstained, "notes": list(answer.notes),
+            "lead": answer.lead, "caveats": list(answer.caveats),
+            "items": [{"title": i.title, "authors": list(i.authors),
+                       "quotes": [{"text": q.text, "n": q.n} for q in i.quotes],
+                       "code_urls": list(i.code_urls), "arxiv_url": i.arxiv_url}
+                      for i in answer.items],
             "citations": cites}
 
 

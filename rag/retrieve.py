@@ -4,6 +4,11 @@ Both rankers run on the chunks that pass the filters (digest date range, digest,
 their rankings are fused with weighted reciprocal-rank fusion; an optional reranker (any
 callable scoring (query, texts), e.g. a local cross-encoder) reorders the head. Results can be
 grouped so that each paper appears once, at its best chunk.
+
+:meth:`Retriever.rank_papers` ranks whole papers for list and topic questions: a paper's
+dense score is the best cosine over all its passages (never one truncated vector of a long
+profile), its lexical score is BM25 over its profile (title, short name, every passage about
+it), both within the filters.
 """
 
 from __future__ import annotations
@@ -17,7 +22,7 @@ import numpy as np
 from .embed import Embedder
 from .errors import MissingExtraError, QuestionError
 from .index import Index
-from .records import Hit
+from .records import Hit, Paper, Query
 from .settings import Settings
 
 Reranker = Callable[[str, Sequence[str]], Sequence[float]]
@@ -55,6 +60,22 @@ class Filters:
     @property
     def active(self) -> bool:
         return any(v is not None for v in (self.since, self.until, self.digest, self.has_code))
+
+    @classmethod
+    def of(cls, query: Query) -> Filters:
+        """The filters a query carries (explicit, or read from its text)."""
+        return cls(query.since, query.until, query.digest, query.has_code)
+
+
+@dataclass(frozen=True)
+class PaperScore:
+    """A paper ranked for a list or topic question."""
+
+    paper: Paper
+    dense: float  # best cosine of the question to any of its passages (within the filters)
+    lexical: float  # BM25 of its profile, divided by the best profile's BM25 for the question
+    score: float  # dense + settings.list_lexical_weight * lexical
+    row: int  # its best passage's row
 
 
 def cross_encoder_reranker(model_path: str) -> Reranker:
@@ -98,9 +119,13 @@ class Retriever:
             keep &= self._has_code == filters.has_code
         return keep
 
-    def search(self, query: str, k: int = 10, filters: Filters | None = None,
+    def search(self, query: Query | str, k: int = 10, filters: Filters | None = None,
                group_by_paper: bool = False, query_vector: np.ndarray | None = None) -> list[Hit]:
-        """The k best hits for ``query``, best first."""
+        """The k best hits for ``query``, best first. A :class:`Query` brings its own search
+        text and filters (``filters`` overrides them); a string is searched as it is."""
+        if isinstance(query, Query):
+            filters = filters if filters is not None else Filters.of(query)
+            query = query.search_text
         s = self.settings
         n = len(self.index.chunks)
         mask = self.mask(filters)
@@ -143,3 +168,34 @@ class Retriever:
             if len(hits) >= k:
                 break
         return hits
+
+    def rank_papers(self, query: Query, query_vector: np.ndarray,
+                    filters: Filters | None = None) -> list[PaperScore]:
+        """Papers with a passage inside the filters, best first (see the module docstring)."""
+        index, s = self.index, self.settings
+        n = len(index.chunks)
+        mask = self.mask(filters if filters is not None else Filters.of(query))
+        allowed = np.flatnonzero(mask) if mask is not None else None
+        if n == 0 or (allowed is not None and len(allowed) == 0):
+            return []
+        rows, sims = index.dense.search(query_vector, min(n, max(s.candidates, 1000)), allowed)
+        best: dict[str, tuple[float, int]] = {}
+        for row, sim in zip(rows.tolist(), sims.tolist()):
+            for pid in index.chunks[row].paper_ids:
+                if pid in index.papers and (pid not in best or sim > best[pid][0]):
+                    best[pid] = (sim, row)
+        lex = index.paper_lexical.scores(query.search_text)
+        top = float(lex.max()) if len(lex) else 0.0
+        lexical = {pid: float(v) / top for pid, v in zip(index.profile_ids, lex.tolist())
+                   if v > 0 and top > 0}
+        for pid in lexical:  # a profile that matches the words: its best allowed passage
+            if pid not in best:
+                own = [r for r in index.paper_rows.get(pid, ()) if mask is None or mask[r]]
+                if own:
+                    sims_own = index.dense.vectors_at(own) @ query_vector
+                    j = int(np.argmax(sims_own))
+                    best[pid] = (float(sims_own[j]), own[j])
+        out = [PaperScore(index.papers[pid], d, lexical.get(pid, 0.0),
+                          d + s.list_lexical_weight * lexical.get(pid, 0.0), row)
+               for pid, (d, row) in best.items()]
+        return sorted(out, key=lambda p: -p.score)

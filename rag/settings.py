@@ -17,7 +17,7 @@ PROJECT_ROOT = Path(__file__).resolve().parent.parent
 
 # Bumped whenever the on-disk index layout or the chunk/paper logic changes in a way that
 # makes an older index wrong; an index with another version is rebuilt (or refused).
-INDEX_FORMAT_VERSION = 2
+INDEX_FORMAT_VERSION = 3
 
 
 class Settings(BaseSettings):
@@ -85,6 +85,13 @@ class Settings(BaseSettings):
     # answering
     answer_papers: int = Field(4, ge=1, description="Most papers an extractive answer cites.")
     answer_sentences: int = Field(2, ge=1, description="Sentences quoted per cited paper.")
+    list_lexical_weight: float = Field(
+        0.3, ge=0, description="Weight of a paper profile's relative BM25 score beside its best "
+        "passage cosine when list and topic questions rank papers (rag.retrieve.rank_papers).")
+    list_margin: float = Field(
+        0.12, ge=0, description="A list answer keeps every paper scoring within this much of "
+        "the best paper (calibrated for set precision and recall: eval/RESULTS.md).")
+    list_max: int = Field(12, ge=1, description="Most papers a list answer names.")
     abstain_threshold: float = Field(
         0.0,
         description="Abstain when the question's coverage score (rag.answer.Answerer.coverage, "

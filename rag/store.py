@@ -111,20 +111,22 @@ class LexicalIndex:
 
     def scores(self, query: str, mask: np.ndarray | None = None) -> np.ndarray:
         """BM25 score of every document for ``query`` (0 where ``mask`` is 0)."""
+        if self.size == 0:
+            return np.zeros(0, dtype=np.float32)
         tokens = [t for t in tokenize(query) if t in self._bm25.vocab_dict]
-        if not tokens or self.size == 0:
+        if not tokens:
             return np.zeros(self.size, dtype=np.float32)
         s = np.asarray(self._bm25.get_scores(tokens), dtype=np.float32)
         return s * mask if mask is not None else s
 
-    def save(self, folder: Path) -> None:
-        self._bm25.save(str(Path(folder) / self.FOLDER))
+    def save(self, folder: Path, name: str | None = None) -> None:
+        self._bm25.save(str(Path(folder) / (name or self.FOLDER)))
 
     @classmethod
-    def load(cls, folder: Path, size: int) -> LexicalIndex:
+    def load(cls, folder: Path, size: int, name: str | None = None) -> LexicalIndex:
         import bm25s
 
         lex = cls()
-        lex._bm25 = bm25s.BM25.load(str(Path(folder) / cls.FOLDER))
+        lex._bm25 = bm25s.BM25.load(str(Path(folder) / (name or cls.FOLDER)))
         lex.size = size
         return lex

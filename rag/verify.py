@@ -28,6 +28,7 @@ from dataclasses import dataclass, field
 import numpy as np
 
 from .embed import Embedder
+from .query import coined_names
 from .text import normalize_title, sentences, split_sentences, tokenize
 
 # A run of markers: "[1]", "[1, 3]", "[2-4]", "[1][2]", "[Passage 2]".
@@ -59,15 +60,9 @@ _META = frozenset(tokenize(
 _NOT_A_CLAIM = re.compile(
     r"\b(?:do(?:es)?\s+not|don'?t|doesn'?t|cannot|can'?t|no\s+(?:information|passage|mention)|"
     r"not\s+(?:mention|say|cover|contain|answer|specif)\w*|unclear|unknown)\b", re.I)
-# Acronyms common enough that naming them claims nothing about the sources.
-_COMMON_NAMES = frozenset(
-    "AI ML LLM LLMS NLP CV GPU GPUS CPU API CNN CNNS RNN GAN GANS MRI CT EEG ECG IOT RL SOTA "
-    "DL AGI QA RAG ID URL PDF".split())
 _QUOTED = re.compile(r"\*\*(.+?)\*\*|\*(.+?)\*|\"(.+?)\"|“(.+?)”|(?<!\w)_(.+?)_(?!\w)")
 _CAPS_RUN = re.compile(r"(?<![.!?]\s)(?<!^)\b([A-Z][\w-]*(?:\s+(?:of|for|and|in|on|with|the|to|"
                        r"via|a)?\s*[A-Z][\w-]*){2,})")
-_ODD_TOKEN = re.compile(r"\b(?=[\w-]*[a-z])(?=[\w-]*[A-Z][\w-]*[A-Z])[A-Za-z][\w-]+\b|"
-                        r"\b[A-Z][A-Z0-9-]{2,}s?\b")
 
 
 @dataclass(frozen=True)
@@ -116,13 +111,11 @@ def strip_markers(text: str) -> str:
 
 def named_things(sentence: str) -> list[str]:
     """Titles and names a sentence asserts: quoted/bold/italic spans, runs of capitalised words
-    (not at the sentence start), CamelCase and acronym tokens."""
+    (not at the sentence start), and coined names (:func:`rag.query.coined_names`)."""
     s = strip_markers(sentence)
     names = [next(g for g in m.groups() if g) for m in _QUOTED.finditer(s)]
     names += [m.group(1) for m in _CAPS_RUN.finditer(s)]
-    names += [m.group(0) for m in _ODD_TOKEN.finditer(s)
-              if m.group(0).upper().rstrip("S") not in _COMMON_NAMES
-              and m.group(0).upper() not in _COMMON_NAMES]
+    names += coined_names(s)
     return [n.strip() for n in dict.fromkeys(names) if len(tokenize(n, stem=False)) >= 1]
 
 

@@ -243,13 +243,15 @@ def test_llm_rewrites_follow_ups_and_reports_unverified_sentences(seed_fake: Ass
          "Mixers for Whole-Brain CT Triage\" by Ramirez et al. reaches 0.99 AUC [2].")])
     h = app.AssistantApp(seed_fake, stream_delay=0, chat=chat)
     assert h.llm_label == "fake-list-chat-model"  # a name even when none is given
-    history = [{"role": "user", "content": MOLRE_Q},
-               {"role": "assistant", "content": "MoLRE adapts foundation models [1]."}]
-    steps = run(h.respond("and which benchmark did it use?", history, [], "", "", None, False))
+    first = run(h.respond("Where is the code for MoLRE?", [], [], "", "", None, False,
+                          "extractive"))
+    history, _, _, turns = first[-1]
+    steps = run(h.respond("and which benchmark did it use?", history, turns, "", "", None,
+                          False))
     assert len(steps) > 20  # FakeListChatModel streams character by character
     final = contents(steps)[-1]
     assert final.startswith("_Searching for: What benchmark did MoLRE use?_")
-    assert "scans [\\[1\\]](#src-1-1)." in final
+    assert "scans [\\[1\\]](#src-2-1)." in final
     assert "0.99 AUC _(unverified)_." in final  # the verifier's mark stays markdown
     assert "_Sentences marked (unverified) are not backed" in final
     assert "Cortical Token Mixers" not in steps[-1][2]  # no card for a made-up paper

@@ -10,7 +10,7 @@ import pytest
 import rag
 from rag import Assistant
 from rag.cli import main
-from rag.records import Answer, Citation, Digest, Paper
+from rag.records import Answer, Citation, Digest, Item, Paper, Quote
 from rag.render import answer_markdown, link, paper_card
 
 
@@ -87,7 +87,8 @@ def _answer_with(text: str, url: str = "javascript:alert(1)") -> Answer:
     p = Paper("p", "Title <script>alert(1)</script>", authors=("[x](javascript:alert(1))",),
               code_urls=(url,))
     c = Citation(1, p, text, d, sentences=(text,))
-    return Answer("q", text, (c,))
+    item = Item(p, p.title, (Quote(text, 1),), code_urls=(url,))
+    return Answer("q", "From the digest:", (item,), (c,))
 
 
 def test_corpus_text_is_rendered_as_text() -> None:
@@ -105,7 +106,7 @@ def test_near_miss_abstention_renders_the_title_as_text() -> None:
     text = ("The digests do not cover this question, so I can't answer it from them. The "
             "nearest they come is “Evil <script>alert(1)</script> [x](javascript:alert(1))” "
             "(Digest, 2026-05-30); if that is the paper you mean, ask about it by name.")
-    md = answer_markdown(Answer("q", text, (), True))
+    md = answer_markdown(Answer("q", text, abstained=True))
     assert "<script>" not in md and "](javascript" not in md and "nearest they come is “" in md
 
 
@@ -135,7 +136,8 @@ def test_real_model_abstains_on_near_domain_questions(seed_real: Assistant) -> N
                          "never recorded at the new site?")
     assert drum.abstained and "nearest they come is “Distributionally Robust" in drum.text
     assert "nearest" not in seed_real.ask("a good sourdough recipe?").text
-    cov = seed_real._answerer.coverage("Which paper detects Android malware?", [])
+    query = seed_real.read("Which paper detects Android malware?")
+    cov = seed_real.answerer.coverage(query, [], seed_real.embedder.encode([query.text])[0])
     assert cov.specific_cosine < 0.4 and cov.score < 0
 
 

@@ -283,8 +283,8 @@ def test_cited_scores_an_answers_citations() -> None:
     d = Digest("d", "D", None, None, "d.txt", "0")
 
     def ans(*ids: str | None) -> Answer:
-        return Answer("q", "t", tuple(Citation(i + 1, Paper(p, p) if p else None, "x", d)
-                                      for i, p in enumerate(ids)))
+        return Answer("q", "t", citations=tuple(
+            Citation(i + 1, Paper(p, p) if p else None, "x", d) for i, p in enumerate(ids)))
 
     q = {"id": "q1", "relevant": {"a": 2, "b": 1}}
     amap = {"pa": "a", "pb": "b", "pc": "c"}

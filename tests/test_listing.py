@@ -7,19 +7,22 @@ import datetime as dt
 import re
 
 from rag import Assistant
-from rag.listing import code_list_request
+from rag.listing import is_bare_code_list, subject_phrase
+from rag.query import parse
 
 
-def test_code_list_request_reads_only_list_questions_about_released_code() -> None:
-    assert code_list_request("Which papers released code on GitHub?") == "Which papers?"
-    assert code_list_request("Which digest papers shared code on GitHub in May 2026?") == \
-        "Which digest papers in May 2026?"
-    assert code_list_request("Which PINN papers released their code?") == "Which PINN papers?"
+def test_a_bare_code_list_is_read_from_the_question() -> None:
+    for q in ("Which papers released code on GitHub?",
+              "Which digest papers shared code on GitHub in May 2026?",
+              "List the works that open-sourced their implementation"):
+        assert is_bare_code_list(parse(q)), q
     for q in ("Where is the code for ZACAF?",  # one paper's code: the normal answer
               "Which paper fine-tunes a code LLM for program repair?",
-              "Which papers have code generation models?",
+              "Which PINN papers released their code?",  # a topic: ranked list, code filter
               "Released code is great, isn't it?"):
-        assert code_list_request(q) is None, q
+        assert not is_bare_code_list(parse(q)), q
+    topical = parse("Which PINN papers released their code?")
+    assert topical.intent == "list" and topical.has_code
 
 
 def test_which_papers_released_code_lists_every_one_in_the_dates_asked(seed_fake: Assistant
@@ -43,5 +46,23 @@ def test_which_papers_released_code_lists_every_one_in_the_dates_asked(seed_fake
     late = seed_fake.ask("Which papers released code?", since=since)
     assert late.citations and all(c.digest.date >= since for c in late.citations)
     topical = seed_fake.ask("Which PINN papers released their code?")
-    assert all(c.paper is None or c.paper.code_urls for c in topical.citations)
-    assert len(topical.citations) <= seed_fake.settings.answer_papers
+    assert topical.citations and all(c.paper and c.paper.code_urls for c in topical.citations)
+    assert len(topical.citations) <= seed_fake.settings.list_max
+
+
+def test_a_list_answer_leads_with_the_count_and_cites_every_item(seed_fake: Assistant) -> None:
+    ans = seed_fake.ask("Which works deal with EEG signals?")
+    assert not ans.abstained and ans.items
+    assert ans.lead.startswith(f"{len(ans.items)} paper") and "EEG signals" in ans.lead
+    cited = {c.n: c for c in ans.citations}
+    for item in ans.items:
+        assert item.paper is not None and item.quotes
+        for q in item.quotes:  # every quote is backed by the citation it points to
+            assert cited[q.n].paper == item.paper and q.text in cited[q.n].text
+    assert subject_phrase("List the robotics work covered in the digests.") == "robotics"
+
+
+def test_a_question_naming_an_author_lists_exactly_their_papers(seed_fake: Assistant) -> None:
+    ans = seed_fake.ask("Which papers did Jing Li write?")
+    assert ans.citations
+    assert all(any("Jing Li" in a for a in c.paper.authors) for c in ans.citations)

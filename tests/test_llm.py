@@ -22,7 +22,7 @@ from langchain_core.language_models.fake_chat_models import (
 from langchain_core.messages import AIMessage, AIMessageChunk, BaseMessage
 from langchain_core.outputs import ChatGeneration, ChatGenerationChunk, ChatResult
 
-from rag import Answer, Assistant, Settings
+from rag import Answer, Assistant, Item, Paper, Quote, Settings
 from rag.errors import MissingExtraError
 from rag.llm import (
     NO_ANSWER,
@@ -70,7 +70,7 @@ def fake(text: str) -> GenericFakeChatModel:
 
 def passages_for(a: Assistant, question: str) -> list:
     """The passages the prompt shows for ``question`` (as stream_answer picks them)."""
-    hits = a._retrieve(question, None, None, None, None).hits
+    hits = a.retrieve(question).hits
     return list({h.chunk.id: h for h in hits}.values())[: a.settings.llm_passages]
 
 
@@ -257,17 +257,16 @@ def test_llm_rewriter() -> None:
     chat = FakeListChatModel(responses=["Standalone question: \"Does MoLRE release code?\"\n"
                                         "(I replaced 'it' with MoLRE.)"])
     rewrite = llm_rewriter(chat)
-    history = [{"role": "user", "content": "What is MoLRE?"},
-               {"role": "assistant", "content": "MoLRE specializes foundation models [1].\n\n"
-                "**Sources**\n\n[1] ..."}]
-    assert rewrite("Does it release code?", history) == "Does MoLRE release code?"
-    assert rewrite("What is T-PaiNN?", []) == "What is T-PaiNN?"  # no history: no call
+    molre = Paper("molre", "Mixture of Low-Rank Experts", short_name="MoLRE")
+    previous = Answer("What is MoLRE?", "From the digest:", (Item(molre, molre.title, (
+        Quote("MoLRE specializes foundation models.", 1),)),))
+    assert rewrite("Does it release code?", previous) == "Does MoLRE release code?"
     seen = ScriptedChat(chunks=["What datasets does MoLRE use?"], seen=[])
-    assert llm_rewriter(seen)("Which datasets?", history) == "What datasets does MoLRE use?"
+    assert llm_rewriter(seen)("Which datasets?", previous) == "What datasets does MoLRE use?"
     prompt = seen.seen[0][-1].content
     assert "<conversation>" in prompt and "user: What is MoLRE?" in prompt
-    assert "**Sources**" not in prompt and "[1]" not in prompt
-    assert llm_rewriter(FakeListChatModel(responses=[""]))("Which one?", history) == "Which one?"
+    assert "Mixture of Low-Rank Experts" in prompt and "[1]" not in prompt
+    assert llm_rewriter(FakeListChatModel(responses=[""]))("Which one?", previous) == "Which one?"
 
 
 # ---------------------------------------------------------------------------- real models

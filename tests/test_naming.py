@@ -4,7 +4,8 @@ answers they get (fake hashing embedder: the names are all the answer can go on)
 from __future__ import annotations
 
 from rag import Assistant
-from rag.naming import institution_keys, names_paper, person_names
+from rag.naming import institution_keys, person_names
+from rag.query import Catalog
 from rag.records import Paper
 
 
@@ -19,10 +20,15 @@ def test_institution_keys_and_person_names() -> None:
     assert person_names("J. Z. Kolter and his team") == ("J. Z. Kolter",)
 
 
-def test_names_paper_is_strict() -> None:
+def test_naming_a_paper_is_strict() -> None:
     p = Paper("p", "A Title", authors=("Zaghouani", "Jing Li et al."),
               arxiv_authors=("Pavlos Protopapas",), short_name="DRUM",
               institutions=("MIT", "Duke-NUS Medical School", "University of California, Irvine"))
+    catalog = Catalog.build([], {"p": p})
+
+    def names_paper(question: str, paper: Paper) -> bool:
+        return paper.id in {i for ids in catalog.named(question) for i in ids}
+
     for q in ("What did Jing Li work on?", "What did jing li work on?",
               "Papers co-authored by Pavlos Protopapas?", "What did Zaghouani argue?",
               "Which papers list MIT?", "What research from Duke-NUS was mentioned?",
@@ -34,6 +40,11 @@ def test_names_paper_is_strict() -> None:
               "zaghouani?",  # a one-word name matches as written
               "Does the drummer transfer?"):
         assert not names_paper(q, p), q
+    titled = Paper("t", "Towards Precision Cardiovascular Analysis in Zebrafish")
+    cat = Catalog.build([], {"t": titled})
+    assert cat.named("Who wrote 'Towards Precision Cardiovascular Analysis in Zebrafish'?")[0] \
+        == ["t"]
+    assert cat.named("Towards precision medicine?") == ([], [], [])
 
 
 def test_a_question_naming_an_institution_is_answered_with_its_papers(seed_fake: Assistant

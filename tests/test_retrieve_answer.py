@@ -13,7 +13,14 @@ from rag.chunk import chunk_corpus
 from rag.errors import QuestionError
 from rag.ingest import load_corpus
 from rag.papers import extract_papers
-from rag.query import date_filters
+from rag.dates import read_dates
+from rag.records import Digest
+
+
+def date_filters(q: str, year: int) -> tuple:
+    """(since, until, rest) of a question over a corpus whose newest digest is in ``year``."""
+    f = read_dates(q, [Digest("x", "x", dt.date(year, 6, 30), None, "", "")])
+    return (f.since, f.until, f.rest) if f else (None, None, q)
 from rag.retrieve import Filters, Retriever
 from rag.text import sentences
 from tests.conftest import CORPUS
@@ -124,7 +131,9 @@ def test_near_miss_abstention_names_the_nearest_paper(seed_fake: Assistant) -> N
     for margin, named in ((0.0, False), (1e9, True)):
         s = seed_fake.settings.model_copy(update={"abstain_threshold": 1e6,
                                                   "near_miss_margin": margin})
-        ans = Answerer(seed_fake.index, seed_fake.embedder, s).answer(q, hits)
+        query = seed_fake.read(q)
+        vector = seed_fake.embedder.encode([query.search_text])[0]
+        ans = Answerer(seed_fake.index, seed_fake.embedder, s).answer(query, hits, vector)
         assert ans.abstained and not ans.citations and "do not cover" in ans.text
         assert (f"nearest they come is “{paper.title}”" in ans.text) is named, ans.text
 
@@ -144,8 +153,9 @@ def test_an_opening_sentence_answers_through_the_paper_it_leads_into(seed_fake: 
     from rag.answer import Answerer
 
     always = seed_fake.settings.model_copy(update={"abstain_threshold": -1e9})
-    ans = Answerer(index, seed_fake.embedder, always).answer(
-        "Which papers model climate with transfer learning?", [hit])
+    query = seed_fake.read("Which paper models climate with transfer learning?")
+    vector = seed_fake.embedder.encode([query.search_text])[0]
+    ans = Answerer(index, seed_fake.embedder, always).answer(query, [hit], vector)
     assert not ans.abstained and ans.citations[0].paper.id == nxt.paper_ids[0]
     assert ans.citations[0].sentences and all(s in nxt.text for s in ans.citations[0].sentences)
 
@@ -198,12 +208,36 @@ def test_month_parts_and_digest_days_become_filters() -> None:
         d(2026, 3, 7), d(2026, 3, 7), "In the March 7 digest?")
 
 
+def test_more_date_phrases_users_write() -> None:
+    """A digest named by date and topic, "late April" as a closed range, "between ... and",
+    and phrases relative to the newest digest (June 30 here)."""
+    d = dt.date
+    assert date_filters("what did the April 4 transfer learning digest say about EEG?",
+                        2026) == (d(2026, 4, 4), d(2026, 4, 4), "what did say about EEG?")
+    assert date_filters("papers from late April on sensors", 2026)[:2] == (
+        d(2026, 4, 21), d(2026, 4, 30))
+    assert date_filters("Between March and May, which papers used EEG?", 2026) == (
+        d(2026, 3, 1), d(2026, 5, 31), "which papers used EEG?")
+    assert date_filters("from March 10 to April 2, anything on PINNs?", 2026)[:2] == (
+        d(2026, 3, 10), d(2026, 4, 2))
+    assert date_filters("What was in last week's digest?", 2026)[:2] == (
+        d(2026, 6, 30), d(2026, 6, 30))
+    assert date_filters("the latest federated learning roundup", 2026)[:2] == (
+        d(2026, 6, 30), d(2026, 6, 30))
+    assert date_filters("Which May papers used EEG?", 2026) == (
+        d(2026, 5, 1), d(2026, 5, 31), "Which papers used EEG?")
+    assert date_filters("since 2026-05-01, which papers?", 2026)[:2] == (d(2026, 5, 1), None)
+    # a digest dated a day off the one asked for is still found
+    f = read_dates("the March 8 digest on x", [Digest("a", "a", d(2026, 3, 7), None, "", "")])
+    assert f is not None and (f.since, f.until) == (d(2026, 3, 7), d(2026, 3, 7))
+
+
 def test_date_phrase_leaves_the_question_even_with_explicit_filters(seed_fake: Assistant) -> None:
     """Explicit filters win over the question's dates, but the date words are still removed
     from what is searched (they would pollute retrieval and the coverage check)."""
     ans = seed_fake.ask("In the late-March roundup, which work targeted materials chemistry?",
                         since="2026-03-01", until="2026-03-31")
-    assert "March" not in ans.question and "materials chemistry" in ans.question
+    assert "March" not in ans.query.search_text and "materials chemistry" in ans.query.search_text
     assert all(dt.date(2026, 3, 1) <= h.digest.date <= dt.date(2026, 3, 31) for h in ans.hits)
     assert not any("as the question asks" in n for n in ans.notes)  # explicit dates won
 
@@ -216,9 +250,13 @@ def test_passage_naming_two_papers_is_credited_to_the_one_asked_about(
          "new market?")
     hits = [h for h in seed_fake.search(q, k=20) if "TJAP" in h.text and len(h.papers) > 1]
     assert hits and "T-PaiNN" in hits[0].paper.title  # the passage's first paper
-    groups = seed_fake._answerer._paper_groups(q, hits)
+    def groups_for(question: str) -> list:
+        query = seed_fake.read(question)
+        vector = seed_fake.embedder.encode([query.search_text])[0]
+        return seed_fake.answerer._paper_groups(query, hits, vector)
+
+    groups = groups_for(q)
     assert "Assortment-Pricing" in groups[0][0].title
     # asked about the other paper, the same passage stays with T-PaiNN
-    groups = seed_fake._answerer._paper_groups("Which work autotunes interatomic potentials?",
-                                               hits)
+    groups = groups_for("Which work autotunes interatomic potentials?")
     assert "T-PaiNN" in groups[0][0].title

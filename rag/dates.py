@@ -1,0 +1,170 @@
+"""Dates: read the date range a question implies ("since March", "the April 4 ... digest").
+
+One function, :func:`read_dates`, used only by :mod:`rag.query`. It knows months and their
+parts ("late April" = Apr 21-30), open ranges ("since", "after", "before", "until"), closed
+ones ("in May", "between March and May", "from March 10 to April 2"), one digest's day ("the
+March 7 digest", "the 7 March 2026 issue", also with a topic between: "the April 4 transfer
+learning digest"), ISO dates, and phrases relative to the newest digest ("last week's digest",
+"the latest digest", "last month"). Dates without a year take the newest digest's year.
+"""
+
+from __future__ import annotations
+
+import calendar
+import datetime as dt
+import re
+from collections.abc import Sequence
+from dataclasses import dataclass
+
+from .records import Digest
+
+_MONTHS = {m.lower(): i for i, m in enumerate(calendar.month_name) if m}
+_MONTHS.update({m.lower(): i for i, m in enumerate(calendar.month_abbr) if m})
+_MONTHS["sept"] = 9
+MONTH = "(" + "|".join(sorted(_MONTHS, key=len, reverse=True)) + r")\.?"
+_PARTS = {"early": (1, 10), "mid": (11, 20), "late": (21, 31), "first half of": (1, 15),
+          "second half of": (16, 31), "beginning of": (1, 10), "end of": (21, 31),
+          "start of": (1, 10)}
+PART = r"(?:(early|mid|late|first half of|second half of|beginning of|start of|end of)[\s-]+)?"
+YEAR = r"(?:,?\s+(\d{4}))?"
+DOC = r"(?:digests?|roundups?|issues?|editions?|posts?|newsletters?|round-ups?)"
+DAY = r"(\d{1,2})(?:st|nd|rd|th)?"
+# "May" the verb: "may be", "may have" ... is not the month
+_MAY_VERB = re.compile(r"\bmay\s+(be|have|i|we|you|it|they|help|not|also|use|work)\b")
+
+
+@dataclass(frozen=True)
+class Found:
+    """A date phrase: the range it names, its words, and the question without them."""
+
+    since: dt.date | None
+    until: dt.date | None
+    phrase: str
+    rest: str
+
+
+def _span(year: int, month: int, part: str | None) -> tuple[dt.date, dt.date]:
+    """First and last day of ``month`` or of a part of it ("late", "first half of" ...)."""
+    last = calendar.monthrange(year, month)[1]
+    lo, hi = _PARTS.get(part or "", (1, last))
+    return dt.date(year, month, lo), dt.date(year, month, min(hi, last))
+
+
+def _year(g: str | None, default: int) -> int:
+    return int(g) if g else default
+
+
+def _day(year: int, month: str, day: str) -> dt.date | None:
+    try:
+        return dt.date(year, _MONTHS[month], int(day))
+    except ValueError:
+        return None
+
+
+def _patterns(year: int, newest: dt.date | None) -> list[tuple[re.Pattern[str], object]]:
+    """(pattern, reader) pairs, most specific first; a reader maps a match to (since, until)."""
+    P = re.compile
+
+    def month_span(m: re.Match[str], part: int, mon: int, yr: int) -> tuple:
+        return _span(_year(m.group(yr), year), _MONTHS[m.group(mon)], m.group(part))
+
+    pats: list[tuple[re.Pattern[str], object]] = [
+        # ISO dates
+        (P(r"\b(?:between|from)\s+(\d{4}-\d{2}-\d{2})\s+(?:and|to|until|through)\s+"
+           r"(\d{4}-\d{2}-\d{2})\b"),
+         lambda m: (dt.date.fromisoformat(m.group(1)), dt.date.fromisoformat(m.group(2)))),
+        (P(r"\b(?:since|after|from)\s+(\d{4}-\d{2}-\d{2})\b"),
+         lambda m: (dt.date.fromisoformat(m.group(1)), None)),
+        (P(r"\b(?:before|until|through|up to)\s+(\d{4}-\d{2}-\d{2})\b"),
+         lambda m: (None, dt.date.fromisoformat(m.group(1)))),
+        # between March 10 and April 2 / between March and May
+        (P(rf"\b(?:between|from)\s+{MONTH}\s+{DAY}{YEAR}\s+(?:and|to|until|through|-)\s+"
+           rf"{MONTH}\s+{DAY}{YEAR}\b"),
+         lambda m: (_day(_year(m.group(3), year), m.group(1), m.group(2)),
+                    _day(_year(m.group(6), year), m.group(4), m.group(5)))),
+        (P(rf"\b(?:between|from)\s+{PART}{MONTH}{YEAR}\s+(?:and|to|until|through|-)\s+"
+           rf"{PART}{MONTH}{YEAR}\b"),
+         lambda m: (month_span(m, 1, 2, 3)[0], month_span(m, 4, 5, 6)[1])),
+        # one digest's day: "the March 7 digest", "the April 4 transfer learning digest"
+        (P(rf"\b(?:(?:in|from|of)\s+)?(?:the\s+)?{MONTH}\s+{DAY}{YEAR}(?:\s+[\w-]+){{0,4}}?\s+"
+           rf"{DOC}\b"),
+         lambda m: ((d := _day(_year(m.group(3), year), m.group(1), m.group(2))), d)),
+        (P(rf"\b(?:(?:in|from|of)\s+)?(?:the\s+)?{DAY}\s+(?:of\s+)?{MONTH}{YEAR}"
+           rf"(?:\s+[\w-]+){{0,4}}?\s+{DOC}\b"),
+         lambda m: ((d := _day(_year(m.group(3), year), m.group(2), m.group(1))), d)),
+        # since / after: open end
+        (P(rf"\b(?:since|after)\s+{PART}{MONTH}(?:\s+{DAY})?{YEAR}\b"),
+         lambda m: ((_day(_year(m.group(4), year), m.group(2), m.group(3)) if m.group(3)
+                     else month_span(m, 1, 2, 4)[0]), None)),
+        (P(rf"\bfrom\s+{PART}{MONTH}{YEAR}\s+(?:on(?=\s*[,.;?!]|$)|onwards?|forward)"),
+         lambda m: (month_span(m, 1, 2, 3)[0], None)),
+        # before / until / through: open start
+        (P(rf"\b(before|until|till|through|up to|by)\s+{PART}{MONTH}{YEAR}\b"),
+         lambda m: (None, (month_span(m, 2, 3, 4)[0] - dt.timedelta(days=1))
+                    if m.group(1) == "before" else month_span(m, 2, 3, 4)[1])),
+        (P(rf"\b(?:(?:in|from|during|of)\s+)?(?:the\s+)?(first half of|second half of|early|mid|"
+           rf"late|beginning of|start of|"
+           rf"end of)[\s-]+{MONTH}{YEAR}\b(?:\s+{DOC}\b)?"), lambda m: month_span(m, 1, 2, 3)),
+        # in / during / from (late) May (2026) (digests)
+        (P(rf"\b(?:in|during|from|of)\s+(?:the\s+)?{PART}{MONTH}{YEAR}\b(?!\s+\d)"
+           rf"(?:\s+{DOC}\b)?"), lambda m: month_span(m, 1, 2, 3)),
+        (P(rf"\b(?:the\s+)?{PART}{MONTH}{YEAR}\s+{DOC}\b"), lambda m: month_span(m, 1, 2, 3)),
+        (P(rf"\b{PART}{MONTH}{YEAR}(?=\s+(?:papers?|works?|studies|research|preprints?|"
+           rf"articles?)\b)"), lambda m: month_span(m, 1, 2, 3)),
+        # a whole year
+        (P(r"\b(?:in|during|from)\s+(20\d\d)\b(?!-)"),
+         lambda m: (dt.date(int(m.group(1)), 1, 1), dt.date(int(m.group(1)), 12, 31))),
+    ]
+    if newest is not None:
+        pats += [
+            (P(rf"\b(?:in\s+|from\s+)?(?:the\s+)?(?:latest|newest|most recent|last|this "
+               rf"week'?s|last week'?s)\s+(?:[\w-]+\s+){{0,3}}?{DOC}\b"),
+             lambda m: (newest, newest)),
+            (P(r"\b(?:in\s+|from\s+|during\s+)?(?:the\s+)?(?:last|past)\s+(week|month|"
+               r"(\d+|two|three|four|six)\s+(weeks|months))\b"),
+             lambda m: (_back(newest, m.group(1)), newest)),
+            (P(r"\bthis\s+(week|month)\b"),
+             lambda m: (_back(newest, m.group(1)), newest)),
+        ]
+    return pats
+
+
+_NUM = {"two": 2, "three": 3, "four": 4, "six": 6}
+
+
+def _back(newest: dt.date, span: str) -> dt.date:
+    """The start of "the last week / month / 3 weeks" ending at the newest digest."""
+    words = span.split()
+    n = int(words[0]) if words[0].isdigit() else _NUM.get(words[0], 1)
+    unit = words[-1]
+    days = 7 * n if unit.startswith("week") else 31 * n
+    return newest - dt.timedelta(days=days - 1)
+
+
+def read_dates(question: str, digests: Sequence[Digest] = ()) -> Found | None:
+    """The date range ``question`` implies, or None when it names none."""
+    dated = [d.date for d in digests if d.date]
+    newest = max(dated) if dated else None
+    year = newest.year if newest else dt.date.today().year
+    q = question.lower()
+    for pattern, reader in _patterns(year, newest):
+        for m in pattern.finditer(q):
+            if _MAY_VERB.search(q, m.start(), min(len(q), m.end() + 12)) and "may" in m.group(0) \
+                    and not re.search(r"\d", m.group(0)):
+                continue
+            since, until = reader(m)  # type: ignore[operator]
+            if since is None and until is None:
+                continue
+            if since and until and since > until:
+                since, until = until, since
+            if since is not None and since == until and dated and since not in dated:
+                near = min(dated, key=lambda d: abs((d - since).days))
+                if abs((near - since).days) <= 3:  # "the April 4 digest" posted on April 5
+                    since = until = near
+            a, b = m.span()
+            rest = (question[:a] + question[b:]).strip().lstrip(",;: ")
+            if not re.search(r"\w", rest):  # the question was only a date phrase: keep it
+                rest = question
+            rest = re.sub(r"\s+([?.!,])", r"\1", re.sub(r"\s{2,}", " ", rest))
+            return Found(since, until, question[a:b].strip(), rest)
+    return None

@@ -1,14 +1,15 @@
 """Answer: compose a cited answer from retrieved passages, without an LLM.
 
 The answerer first decides whether the digests cover the question at all (a coverage score from
-how much of the question's distinctive vocabulary the best passages contain, how similar its
-topic words are to them, and how far the best passage stands out from the average one); if not,
-it abstains briefly, naming the nearest paper when the question only just missed. Otherwise it
-picks the papers the best hits are about (or the papers the question names), quotes each one's
-most relevant sentences (by term overlap, then passage similarity), puts an inline ``[n]`` after
-every quoted sentence, and lists the numbered sources: title, authors as the digest writes them,
-digest and date, code and arXiv links. Every ``[n]`` points at a citation whose text contains
-the sentence it follows.
+how much of the question's distinctive vocabulary the best passage contains, how far the best
+passage stands out from the average one, and how much of its vocabulary the corpus lacks
+entirely), from the hits retrieval already has; if not, it abstains briefly, naming the nearest
+paper when the question only just missed. Otherwise it picks the papers the best hits are about
+(or the papers the question names), quotes each one's most relevant sentences (by term overlap,
+then passage similarity) and builds a structured :class:`~rag.records.Answer`: a lead, one item
+per paper with its quotes and their citation numbers, caveats, and the citations (the paper,
+the passage, the paper's own text). Every quote's number points at a citation whose text
+contains it. Who-wrote questions lead with the paper's own author list.
 """
 
 from __future__ import annotations
@@ -28,13 +29,13 @@ from .records import Answer, Chunk, Citation, Evidence, Hit, Item, Paper, Query,
 from .settings import Settings
 from .text import sentences, tokenize
 
-# Coverage model: a logistic score over COVERAGE_FEATURES, fitted on
-# eval/data/digest_questions.jsonl by `python -m eval.calibrate` (see eval/RESULTS.md,
+# Coverage model: a logistic score over COVERAGE_FEATURES, fitted on the tuning questions (seed
+# set + the dev half of eval/data/unseen) by `python -m eval.calibrate` (see eval/RESULTS.md,
 # "Abstention"). The score is the log-odds that the digests cover the question minus the
 # calibrated cut-off, so the default ``abstain_threshold`` is 0.
-COVERAGE_FEATURES = ("term_coverage", "specific_cosine", "relative_cosine")
-COVERAGE_WEIGHTS = (14.5418, 13.72, 9.0563)
-COVERAGE_BIAS = -11.1983
+COVERAGE_FEATURES = ("term_coverage", "relative_cosine", "absent_share")
+COVERAGE_WEIGHTS = (5.9794, 8.1854, -3.1459)
+COVERAGE_BIAS = -1.844
 
 
 @dataclass(frozen=True)
@@ -44,10 +45,9 @@ class Coverage:
     score: float  # >= settings.abstain_threshold (default 0): covered
     best_cosine: float  # best dense similarity among the top hits
     term_coverage: float  # idf-weighted share of question terms in the best passage
-    absent_terms: int  # question terms found nowhere in the corpus
-    specific_cosine: float  # best similarity of the question's topic words alone
     relative_cosine: float  # best_cosine minus the question's mean similarity to all passages
-    named: bool = False  # a retrieved paper is named by the question (rag.naming)
+    absent_share: float  # idf-weighted share of question terms found nowhere in the corpus
+    named: bool = False  # a retrieved paper is named by the question (rag.query.Catalog)
 
     def features(self) -> tuple[float, ...]:
         return tuple(float(getattr(self, f)) for f in COVERAGE_FEATURES)
@@ -79,26 +79,23 @@ class Answerer:
         return math.log((self._n + 1) / (self.catalog.df.get(term, 0) + 0.5))
 
     def coverage(self, query: Query, hits: list[Hit], query_vector: np.ndarray) -> Coverage:
-        """How well the corpus covers the question (score >= 0 at the calibrated cut-off)."""
+        """How well the corpus covers the question (score >= 0 at the calibrated cut-off), from
+        the hits and vector retrieval already has: no further search."""
         terms = query.terms
-        total = sum(self.idf(t) for t in terms) or 1.0
-        top = hits[:5]
-        best = max((h.dense_score or 0.0 for h in top), default=0.0)
-        cov = max((sum(self.idf(t) for t in terms
-                       if t in self._chunk_terms[self.index.chunk_row[h.chunk.id]]) / total
-                   for h in top), default=0.0)
-        absent = sum(t not in self.catalog.df for t in terms)
-        specific = best
-        if query.topic and query.topic != query.search_text and len(self.index.chunks):
-            vec = self.embedder.encode([query.topic])[0]
-            _, sims = self.index.dense.search(vec, 1)
-            specific = float(sims[0]) if len(sims) else 0.0
+        idf = [self.idf(t) for t in terms]
+        total = sum(idf) or 1.0
+        top = [self._chunk_terms[self.index.chunk_row[h.chunk.id]] for h in hits[:5]]
+        best = max((h.dense_score or 0.0 for h in hits[:5]), default=0.0)
+        cov = max((sum(i for t, i in zip(terms, idf) if t in ts) / total for ts in top),
+                  default=0.0)
+        df = self.catalog.df
+        absent = sum(i for t, i in zip(terms, idf) if t not in df) / total
         relative = 0.0
         if self._centroid is not None and top:
             relative = best - float(query_vector @ self._centroid)
         named_ids = set(query.named)
         named = any(p.id in named_ids for h in hits for p in h.papers)
-        c = Coverage(0.0, best, cov, absent, specific, relative, named)
+        c = Coverage(0.0, best, cov, relative, absent, named)
         score = float(np.dot(COVERAGE_WEIGHTS, c.features()) + COVERAGE_BIAS)
         return dataclasses.replace(c, score=score)
 

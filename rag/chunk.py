@@ -127,14 +127,15 @@ def paper_chunks(papers: dict[str, Paper], texts: list[PaperText], owners: list[
 
 
 def paper_profiles(papers: dict[str, Paper], chunks: list[Chunk]) -> tuple[list[str], list[str]]:
-    """(paper ids, profile texts): each paper's title, short name and every passage about it
-    (digest passages and its own text), the unit that list and topic questions rank."""
+    """(paper ids, profile texts): each paper's title, short name, the digest sections it sits
+    in ("Medical Imaging", "Federated Systems") and every passage about it (digest passages and
+    its own text), the unit that list and topic questions rank."""
     texts: dict[str, list[str]] = {pid: [p.title, p.short_name or ""] for pid, p in
                                    papers.items()}
     for c in chunks:
         for pid in c.paper_ids:
             if pid in texts:
-                texts[pid].append(c.text)
+                texts[pid] += [*c.section.split(" › "), c.text]
     ids = list(texts)
     return ids, ["\n".join(t for t in dict.fromkeys(texts[pid]) if t) for pid in ids]
 

@@ -44,6 +44,8 @@ _BULLET_RE = re.compile(r"^(\s*)(?:[-*•·–▪◦]|\d+[.)])\s+(.*)$")
 _MONTHS = {m: i for i, m in enumerate(
     ["jan", "feb", "mar", "apr", "may", "jun", "jul", "aug", "sep", "oct", "nov", "dec"], 1)}
 _MONTHS["sept"] = 9
+_MONTH_NAMES = ("january", "february", "march", "april", "may", "june", "july", "august",
+                "september", "sept", "october", "november", "december")
 
 
 @dataclass
@@ -73,27 +75,26 @@ def clean_text(text: str) -> str:
 
 
 def parse_date(text: str) -> dt.date | None:
-    """Parse 'Mar. 7, 2026', 'March 7, 2026', '7 March 2026' or '2026-03-07'."""
-    text = text.strip()
-    m = re.search(r"(\d{4})-(\d{1,2})-(\d{1,2})", text)
-    if m:
-        y, mo, d = map(int, m.groups())
-    else:
-        m = re.search(r"([A-Za-z]{3,9})\.?\s+(\d{1,2}),?\s+(\d{4})", text)
-        if m:
-            mon, d, y = m.group(1).lower(), int(m.group(2)), int(m.group(3))
+    """The first date in ``text``: 'Mar. 7, 2026', 'March 7, 2026', '7 March 2026' or
+    '2026-03-07' (words that only look like months are passed over)."""
+    for m in re.finditer(r"(\d{4})-(\d{1,2})-(\d{1,2})|([A-Za-z]{3,9})\.?\s+(\d{1,2})(?:st|nd|rd|th)?"
+                         r",?\s+(\d{4})|(\d{1,2})(?:st|nd|rd|th)?\s+(?:of\s+)?([A-Za-z]{3,9})\.?,?"
+                         r"\s+(\d{4})", text):
+        if m.group(1):
+            y, mo, d = int(m.group(1)), int(m.group(2)), int(m.group(3))
         else:
-            m = re.search(r"(\d{1,2})\s+([A-Za-z]{3,9})\.?,?\s+(\d{4})", text)
-            if not m:
-                return None
-            d, mon, y = int(m.group(1)), m.group(2).lower(), int(m.group(3))
-        mo = _MONTHS.get(mon[:4] if mon.startswith("sept") else mon[:3])
-        if mo is None:
-            return None
-    try:
-        return dt.date(y, mo, d)
-    except ValueError:
-        return None
+            mon, d, y = ((m.group(4), int(m.group(5)), int(m.group(6))) if m.group(4)
+                         else (m.group(8), int(m.group(7)), int(m.group(9))))
+            mon = mon.lower()
+            found = _MONTHS.get(mon[:4] if mon.startswith("sept") else mon[:3])
+            if found is None or not any(full.startswith(mon) for full in _MONTH_NAMES):
+                continue
+            mo = found
+        try:
+            return dt.date(y, mo, d)
+        except ValueError:
+            continue
+    return None
 
 
 def decode(data: bytes, path: Path) -> tuple[str, str | None]:
@@ -163,6 +164,8 @@ def blocks_from_markdown(text: str) -> list[Block]:
         links = [Link(clean_text(t), u) for t, u in _MD_LINK.findall(block.text)]
         body = _MD_LINK.sub(r"\1", block.text)
         body = re.sub(r"(\*\*|__|`)", "", body)
+        body = re.sub(r"(?<![\w*])[*_](\S[^*_]*?)[*_](?![\w*])", r"\1", body)  # *italics*
+        body = re.sub(r"^>\s*", "", body)  # a blockquote's marker
         h = re.match(r"^(#{1,6})\s+(.*)$", body)
         if h:
             out.append(Block("heading", clean_text(h.group(2)), depth=len(h.group(1)), links=links))
@@ -180,6 +183,20 @@ def blocks_from_html(text: str) -> list[Block]:
         tag.decompose()
     out: list[Block] = []
     title = soup.find("title")
+    when = soup.find("time", attrs={"datetime": True})
+    published = soup.find("meta", attrs={"property": re.compile(r"published_time$", re.I)}) or \
+        soup.find("meta", attrs={"name": re.compile(r"^(date|pubdate|publish[-_]?date|dc\.date)$",
+                                                    re.I)})
+    byline = soup.find(class_=re.compile(r"date|byline|entry-meta|post-meta|posted", re.I))
+    stamp = (when.get("datetime") if when else None) or (
+        published.get("content") if published else None) or (
+        byline.get_text(" ") if byline else None)
+    canonical = soup.find("link", rel="canonical", href=True) or soup.find(
+        "meta", attrs={"property": "og:url", "content": True})
+    if stamp:
+        out.append(Block("meta-date", str(stamp)))
+    if canonical:
+        out.append(Block("meta-url", str(canonical.get("href") or canonical.get("content"))))
     for el in soup.find_all(["h1", "h2", "h3", "h4", "p", "li"]):
         if el.name == "p" and el.find_parent("li"):
             continue  # the li carries it
@@ -204,7 +221,8 @@ def blocks_from_html(text: str) -> list[Block]:
         links = [Link(clean_text(a.get_text(" ")), a["href"].strip()) for a in anchors]
         out.append(Block(kind, txt, depth, links))
     if title and not any(b.kind == "heading" and b.depth == 1 for b in out):
-        out.insert(0, Block("heading", clean_text(title.get_text(" ")), depth=1))
+        name = re.split(r"\s+[|–—-]\s+[^|–—-]+$", clean_text(title.get_text(" ")))[0]
+        out.insert(0, Block("heading", name, depth=1))
     return out
 
 
@@ -239,9 +257,37 @@ def _is_heading(block: Block, nxt: Block | None) -> bool:
             and t[0].isupper() and (nxt is None or len(nxt.text) > len(t)))
 
 
+_NAV_SEP = re.compile(r"\s*[·|•»]\s*")
+_SOURCE_RE = re.compile(r"^(?:source|original(?: post)?|read (?:it )?online|canonical)\s*:\s*"
+                        r"(https?://\S+)$", re.I)
+
+
+def _is_nav(block: Block) -> bool:
+    """A navigation bar ("Home · Archive · Subscribe"): three or more short link texts."""
+    parts = [p for p in _NAV_SEP.split(block.text) if p]
+    return len(parts) >= 3 and all(len(p.split()) <= 4 for p in parts) and \
+        not re.search(r"[.!?]$", block.text) and parse_date(block.text) is None
+
+
 def build_digest(blocks: list[Block], path: Path, data: bytes) -> LoadedDigest:
-    """Turn a reader's blocks into a Digest and its passages."""
-    blocks = [b for b in blocks if b.text and not _FURNITURE_RE.match(b.text.strip())]
+    """Turn a reader's blocks into a Digest and its passages.
+
+    The headline is the first top-level heading near the start (else the first block); the
+    date and topic come from a "Latest N papers on TOPIC: DATE" line, else the page's own
+    date (an HTML <time> or published meta tag), else a short byline near the top that holds
+    a date ("Published 14 February 2026 · ...", "Posted on March 14, 2026 by ..."), which is
+    then dropped. The post's address comes from an HTML canonical link or a "Source: URL"
+    line. Navigation bars and page furniture are dropped."""
+    meta_date = next((parse_date(b.text) for b in blocks if b.kind == "meta-date"), None)
+    url = next((b.text for b in blocks if b.kind == "meta-url"), None)
+    blocks = [b for b in blocks if b.text and not b.kind.startswith("meta-")
+              and not _FURNITURE_RE.match(b.text.strip())]
+    blocks = [b for i, b in enumerate(blocks) if i >= 4 or not _is_nav(b)]
+    for b in list(blocks):
+        m = _SOURCE_RE.match(b.text.strip())
+        if m:
+            url = url or m.group(1)
+            blocks.remove(b)
     title, topic, date, count = None, None, None, None
     for i, b in enumerate(blocks[:6]):
         m = _LATEST_RE.match(b.text)
@@ -250,7 +296,16 @@ def build_digest(blocks: list[Block], path: Path, data: bytes) -> LoadedDigest:
             blocks.pop(i)
             break
     if blocks:
-        title = blocks.pop(0).text
+        top = next((i for i, b in enumerate(blocks[:4]) if b.kind == "heading" and b.depth == 1),
+                   0)
+        title = blocks.pop(top).text
+    date = date or meta_date
+    for i, b in enumerate(blocks[:5]):
+        if len(b.text.split()) <= 30 and (found := parse_date(b.text)) and b.kind != "heading":
+            date = date or found
+            if found == date:  # a byline: not a passage
+                blocks.pop(i)
+            break
     digest_id = path.stem
     passages: list[Passage] = []
     section, group = "", None
@@ -277,7 +332,7 @@ def build_digest(blocks: list[Block], path: Path, data: bytes) -> LoadedDigest:
         raise DocumentError(path, "no text passages found", "check that it is a digest post")
     digest = Digest(
         id=digest_id, title=title or path.stem, date=date, topic=topic, path=str(path),
-        sha256=hashlib.sha256(data).hexdigest(), paper_count=count,
+        sha256=hashlib.sha256(data).hexdigest(), paper_count=count, url=url,
     )
     return LoadedDigest(digest, tuple(passages))
 

@@ -35,7 +35,8 @@ QUESTION_WORDS = frozenset(tokenize(
     "deal deals dealt come came tied list lists listed appear appears appeared written wrote "
     "write put run runs roundup roundups issue issues edition post posts publish published "
     "propose proposed present presented describe described introduce introduced "
-    "is are was were there their they that this these those one ones", stem=True))
+    "is are was were there their they that this these those one ones new newly recent "
+    "recently latest featured according", stem=True))
 GENERIC_DF = 0.05  # a term in more than this share of chunks says little about a topic
 # Acronyms common enough that they name no particular paper.
 COMMON_ACRONYMS = frozenset(
@@ -118,6 +119,7 @@ class Catalog:
     surnames: dict[str, set[str]] = field(default_factory=dict)  # one-word name (cased) -> ids
     people: dict[str, set[str]] = field(default_factory=dict)  # full name (lower) -> ids
     institutions: dict[str, list[tuple[frozenset[str], str]]] = field(default_factory=dict)
+    institution_heads: dict[str, set[str]] = field(default_factory=dict)  # "university of x"
 
     @classmethod
     def build(cls, digests: Iterable[Digest], papers: Mapping[str, Paper],
@@ -146,6 +148,9 @@ class Catalog:
                 for key in institution_keys(inst):
                     anchor = min(key, key=len)
                     cat.institutions.setdefault(anchor, []).append((key, pid))
+                head = normalize_title(inst.split(",")[0])
+                if "," in inst and len(head.split()) >= 3:  # "University of California, Irvine"
+                    cat.institution_heads.setdefault(head, set()).add(pid)
         return cat
 
     @property
@@ -193,8 +198,12 @@ class Catalog:
         for n in (2, 3, 4):
             for i in range(len(lw) - n + 1):
                 by_author += sorted(self.people.get(" ".join(lw[i:i + n]), ()))
-        keys = {w.lower() for w in raw} | {w for w in raw if w.isupper()}
+        parts = [p for w in raw if "-" in w for p in w.split("-") if p]  # "Harvard-affiliated"
+        keys = {w.lower() for w in raw + parts} | {w for w in raw + parts if w.isupper()}
         by_inst: list[str] = []
+        for head, ids in self.institution_heads.items():
+            if f" {head} " in f" {norm} ":
+                by_inst += sorted(ids)
         for w in keys:
             for key, pid in self.institutions.get(w, ()):
                 if key <= keys:

@@ -50,6 +50,7 @@ class Digest:
     path: str
     sha256: str  # of the file's bytes: the unit of "did this digest change?"
     paper_count: int | None = None  # the "Latest N papers" figure the digest claims
+    url: str | None = None  # the post's address (HTML canonical link or a "Source:" line)
 
     @classmethod
     def from_dict(cls, d: dict[str, Any]) -> Digest:

@@ -89,7 +89,7 @@ class Settings(BaseSettings):
         0.3, ge=0, description="Weight of a paper profile's relative BM25 score beside its best "
         "passage cosine when list and topic questions rank papers (rag.retrieve.rank_papers).")
     list_margin: float = Field(
-        0.12, ge=0, description="A list answer keeps every paper scoring within this much of "
+        0.14, ge=0, description="A list answer keeps every paper scoring within this much of "
         "the best paper (calibrated for set precision and recall: eval/RESULTS.md).")
     list_max: int = Field(12, ge=1, description="Most papers a list answer names.")
     abstain_threshold: float = Field(

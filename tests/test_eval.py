@@ -321,3 +321,22 @@ def test_llm_section_says_no_real_model_was_measured() -> None:
     assert "No real model was measured" in md
     assert "| `hashing-256` | 16 | 0.980 | 0 | 0.900 |" in md
     assert "| off_by_one | - / 0.900 |" in md
+
+
+def test_unseen_dev_corpus_is_scored_per_kind(tmp_path: Path) -> None:
+    """eval.unseen on the dev half (never the sealed test half) with the hashing embedder:
+    every gold paper of the hand-written digests is extracted, and each question kind gets
+    its figure."""
+    from eval.unseen import evaluate
+    from rag.embed import HashingEmbedder
+
+    res = evaluate(["dev"], HashingEmbedder(256), Settings(model="hashing-256"), tmp_path,
+                   progress=False)
+    ex = res["extraction"]["dev"]
+    assert ex["precision"] >= 0.95 and ex["recall"] >= 0.95 and ex["exact_titles"] >= 0.9
+    f = res["questions"]["dev"]
+    assert f["list_questions"] >= 12 and f["time_questions"] >= 6
+    for key in ("paper_recall@5", "gold_cited", "list_set_recall", "list_set_precision",
+                "time_right_digests", "unanswerable_abstained"):
+        assert f[key] is not None and 0 <= f[key] <= 1, key
+    assert res["digests"] == 6 and all(r["id"].startswith("dev:") for r in f["rows"])

@@ -340,3 +340,37 @@ def test_utf8_bom_and_same_stem_files(tmp_path):
     docs, warnings = load_corpus(tmp_path)  # both kept, told apart, BOM gone from the title
     assert warnings == [] and [d.digest.title for d in docs] == ["Tiny Test Digest"] * 2
     assert len({d.digest.id for d in docs}) == 2
+
+
+def test_blog_dates_bylines_and_addresses_are_read(tmp_path: Path) -> None:
+    """Posts from other publishers: a nav bar before the headline, the date in an italic byline,
+    an HTML <time> or a "Posted on" line, the post's address from a canonical link or a
+    "Source:" line. Bylines are metadata, not passages."""
+    md = tmp_path / "a.md"
+    md.write_text("[Home](https://x.example/) · [Topics](https://x.example/t) · [Join](https://x."
+                  "example/j)\n\n# Sparse Experts, Dense Results\n\n*Published 9 May 2026 · The "
+                  "Gradient Gazette · 6 min read*\n\nThree routing papers this week, all about "
+                  "load balance.\n\nSource: https://gazette.example/2026/05/09/experts\n",
+                  encoding="utf-8")
+    doc, _ = read_digest(md)
+    assert doc.digest.title == "Sparse Experts, Dense Results"
+    assert doc.digest.date == dt.date(2026, 5, 9)
+    assert doc.digest.url == "https://gazette.example/2026/05/09/experts"
+    assert [p.text for p in doc.passages] == [
+        "Three routing papers this week, all about load balance."]
+    html = tmp_path / "b.html"
+    html.write_text(
+        '<html><head><title>Graph Week | Some Blog</title><link rel="canonical" '
+        'href="https://blog.example/graph-week/"></head><body><nav><a href="/">Home</a></nav>'
+        '<h1>Graph Week</h1><div class="entry-meta">Posted on April 2, 2026 by the editors</div>'
+        "<p>Message passing had a busy week, with four papers on oversmoothing.</p></body></html>",
+        encoding="utf-8")
+    doc, _ = read_digest(html)
+    assert (doc.digest.title, doc.digest.date, doc.digest.url) == (
+        "Graph Week", dt.date(2026, 4, 2), "https://blog.example/graph-week/")
+    timed = tmp_path / "c.html"
+    timed.write_text('<h1>Diffusion Notes</h1><p>By <time datetime="2026-01-31">Jan 31</time></p>'
+                     "<p>Samplers keep getting faster; here are the ones worth reading.</p>",
+                     encoding="utf-8")
+    assert read_digest(timed)[0].digest.date == dt.date(2026, 1, 31)
+    assert parse_date("Issue 12, 2026, out on March 3, 2026") == dt.date(2026, 3, 3)

@@ -1,0 +1,220 @@
+"""Digests the project was never tuned on: the second evaluation corpus, with a sealed half.
+
+    python -m eval.unseen            # seeds and the dev half (what tuning may look at)
+    python -m eval.unseen --final    # also the sealed test half and the mixed corpus
+
+``eval/data/unseen/{dev,test}/`` hold digests written by hand for evaluation (other topics:
+federated learning, diffusion, domain adaptation, graph learning, RL for robotics; .txt, .md
+and .html), their gold paper lists and questions. Tuning reads only the dev half; the test
+half is read only with ``--final``, for the figures reported. Each corpus is indexed on its
+own (seeds, dev, test) and mixed (seeds + dev + test: every half's questions asked over the
+mixed index). Per corpus and question set (plain dicts, BEIR style):
+
+* paper extraction against the gold list: precision, recall, exact titles;
+* single-paper questions: the gold paper in the first 5 papers ``ask()`` retrieves, and cited;
+* list questions: set recall (grade-2 papers cited) and set precision (cited papers relevant);
+* time questions: answered, and only from the digests in the asked range;
+* abstention: unanswerable abstained, answerable wrongly abstained.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import shutil
+import tempfile
+from pathlib import Path
+
+os.environ.setdefault("HF_HUB_OFFLINE", "1")
+os.environ.setdefault("TOKENIZERS_PARALLELISM", "false")
+
+import numpy as np  # noqa: E402
+from tqdm.auto import tqdm  # noqa: E402
+
+from rag import Answer, Assistant, Settings  # noqa: E402
+from rag.embed import Embedder, embedder_from_settings  # noqa: E402
+from rag.text import normalize_title  # noqa: E402
+
+from .core import ranked_keys  # noqa: E402
+from .embcache import CachedEmbedder  # noqa: E402
+from .gold import DATA, align, gold_papers, load_jsonl  # noqa: E402
+
+ROOT = DATA.parent.parent
+UNSEEN = DATA / "unseen"
+OUT = Path(__file__).resolve().parent / "results" / "unseen.json"
+SINGLE = ("topic", "numeric", "code", "author", "dataset")
+
+
+def corpus_parts(name: str) -> tuple[list[Path], list[Path], list[dict], list[dict]]:
+    """(digest files, metadata files, gold papers, questions) of 'seed', 'dev' or 'test'.
+    Gold keys and question ids are prefixed with the part so that mixed corpora stay apart."""
+    if name == "seed":
+        digests = sorted(p for p in (ROOT / "corpus").iterdir() if p.is_file())
+        meta = sorted((ROOT / "corpus" / "arxiv").glob("*.jsonl"))
+        golds, questions = gold_papers(), load_jsonl(DATA / "digest_questions.jsonl")
+        questions += load_jsonl(DATA / "seed_list_questions.jsonl")
+    else:
+        folder = UNSEEN / name
+        digests = sorted((folder / "digests").iterdir())
+        meta = sorted((folder / "arxiv").glob("*.jsonl"))
+        golds, questions = load_jsonl(folder / "gold_papers.jsonl"), \
+            load_jsonl(folder / "questions.jsonl")
+    for g in golds:
+        g["key"] = f"{name}:{g['key']}"
+    for q in questions:
+        q["id"] = f"{name}:{q['id']}"
+        q["relevant"] = {f"{name}:{k}": v for k, v in q["relevant"].items()}
+        q["part"] = name
+    return digests, meta, golds, questions
+
+
+def make_corpus(parts: list[str], dest: Path) -> tuple[list[dict], list[dict]]:
+    """A corpus folder holding the digests and metadata of ``parts``; (golds, questions)."""
+    (dest / "arxiv").mkdir(parents=True, exist_ok=True)
+    golds: list[dict] = []
+    questions: list[dict] = []
+    for name in parts:
+        digests, meta, g, q = corpus_parts(name)
+        for f in digests:
+            shutil.copy(f, dest / f.name)
+        for f in meta:
+            shutil.copy(f, dest / "arxiv" / f"{name}-{f.name}")
+        golds += g
+        questions += q
+    return golds, questions
+
+
+def time_question(q: dict) -> bool:
+    return q["kind"] == "time" or (q["answerable"] and bool(q.get("since") or q.get("until")))
+
+
+def extraction(a: Assistant, golds: list[dict], amap: dict[str, str]) -> dict:
+    """Precision, recall and exact titles of the extracted papers against the gold list."""
+    papers = list(a.index.papers.values())
+    by_key = {g["key"]: g for g in golds}
+    matched = [p for p in papers if p.id in amap]
+    exact = [normalize_title(p.title) == normalize_title(by_key[amap[p.id]]["title"])
+             for p in matched]
+    return {"extracted": len(papers), "gold": len(golds), "matched": len(matched),
+            "precision": len(matched) / max(1, len(papers)),
+            "recall": len(set(amap.values())) / max(1, len(golds)),
+            "exact_titles": float(np.mean(exact)) if exact else 0.0}
+
+
+def judge(a: Assistant, q: dict, amap: dict[str, str]) -> dict:
+    """One question through ``ask()`` (and its retrieval), scored by its kind."""
+    query = a.read(q["question"], digest=q.get("digest"))
+    r = a.retrieve(query)
+    ans: Answer = a.answer(r)
+    cited = [amap.get(c.paper.id) if c.paper else None for c in ans.citations]
+    out: dict = {"id": q["id"], "kind": q["kind"], "answerable": q["answerable"],
+                 "abstained": ans.abstained, "intent": query.intent}
+    if not q["answerable"]:
+        return out
+    main = {k for k, g in q["relevant"].items() if g >= 2} or set(q["relevant"])
+    keys = ranked_keys(r.hits, amap)
+    out["recall@5"] = bool(main & set(keys[:5]))
+    out["gold_cited"] = bool(main & set(cited))
+    if q["kind"] == "list":
+        got = {k for k in cited if k}
+        out["set_recall"] = len(got & main) / len(main)
+        out["set_precision"] = (sum(k in q["relevant"] for k in cited) / len(cited)
+                                if cited else 0.0)
+        out["missed"] = sorted(main - got)
+        out["extra"] = sorted(k or "(no paper)" for k in cited if k not in q["relevant"])
+    if time_question(q):
+        want = set(q.get("expect_digests") or [])
+        if not want and (q.get("since") or q.get("until")):
+            lo, hi = q.get("since") or "0000", q.get("until") or "9999"
+            want = {d.id for d in a.index.digests.values()
+                    if d.date and lo <= d.date.isoformat() <= hi}
+        used = {c.digest.id for c in ans.citations}
+        out["right_digests"] = bool(used) and not ans.abstained and used <= want
+    return out
+
+
+def summarise(rows: list[dict]) -> dict:
+    """Figures over judged questions."""
+    def mean(key: str, keep=lambda r: True) -> float | None:  # noqa: ANN001
+        xs = [r[key] for r in rows if key in r and keep(r)]
+        return float(np.mean(xs)) if xs else None
+
+    single = lambda r: r["kind"] in SINGLE  # noqa: E731
+    return {
+        "questions": len(rows),
+        "paper_recall@5": mean("recall@5", single),
+        "gold_cited": mean("gold_cited", single),
+        "list_questions": sum(r["kind"] == "list" for r in rows),
+        "list_set_recall": mean("set_recall"), "list_set_precision": mean("set_precision"),
+        "time_questions": sum("right_digests" in r for r in rows),
+        "time_right_digests": mean("right_digests"),
+        "unanswerable_abstained": mean("abstained", lambda r: not r["answerable"]),
+        "answerable_wrongly_abstained": mean("abstained", lambda r: r["answerable"]),
+        "misses": [r["id"] for r in rows if r.get("recall@5") is False
+                   or r.get("gold_cited") is False or r.get("set_recall", 1) < 1
+                   or r.get("right_digests") is False
+                   or (not r["answerable"] and not r["abstained"])],
+    }
+
+
+def evaluate(parts: list[str], embedder: Embedder, settings: Settings, workdir: Path,
+             progress: bool = True) -> dict:
+    """Index the corpus of ``parts`` and score each part's questions on it."""
+    name = "+".join(parts)
+    corpus = workdir / f"corpus-{name}"
+    golds, questions = make_corpus(parts, corpus)
+    a = Assistant(settings=settings.model_copy(update={
+        "corpus_dir": corpus, "index_dir": workdir / f"index-{name}"}), embedder=embedder)
+    a.index  # noqa: B018 - build now
+    amap = align(list(a.index.papers.values()), golds)
+    out: dict = {"digests": len(a.index.digests), "papers": len(a.index.papers),
+                 "chunks": len(a.index.chunks), "extraction": {}, "questions": {}}
+    for part in parts:
+        part_golds = [g for g in golds if g["key"].startswith(f"{part}:")]
+        out["extraction"][part] = extraction(a, part_golds, {
+            p: k for p, k in amap.items() if k.startswith(f"{part}:")}) \
+            if len(parts) == 1 else None
+        rows = [judge(a, q, amap) for q in tqdm(
+            [q for q in questions if q["part"] == part], desc=f"{name}: {part}",
+            leave=False, disable=not progress)]
+        out["questions"][part] = {**summarise(rows), "rows": rows}
+    return out
+
+
+def run(final: bool = False, settings: Settings | None = None,
+        embedder: Embedder | None = None) -> dict:
+    """Seeds and dev alone; with ``final`` also test alone and seeds + dev + test mixed."""
+    settings = settings or Settings()
+    embedder = embedder or CachedEmbedder(embedder_from_settings(settings))
+    with tempfile.TemporaryDirectory(prefix="unseen-") as tmp:
+        work = Path(tmp)
+        res = {"seed": evaluate(["seed"], embedder, settings, work),
+               "dev": evaluate(["dev"], embedder, settings, work)}
+        if final:
+            res["test"] = evaluate(["test"], embedder, settings, work)
+            res["mixed"] = evaluate(["seed", "dev", "test"], embedder, settings, work)
+    if isinstance(embedder, CachedEmbedder):
+        embedder.save()
+    return res
+
+
+def main(argv: list[str] | None = None) -> dict:
+    p = argparse.ArgumentParser(prog="python -m eval.unseen", description=__doc__.split("\n")[0])
+    p.add_argument("--final", action="store_true",
+                   help="also read the sealed test half (final figures only)")
+    args = p.parse_args(argv)
+    res = run(final=args.final)
+    for corpus, r in res.items():
+        for part, f in r["questions"].items():
+            brief = {k: (round(v, 3) if isinstance(v, float) else v) for k, v in f.items()
+                     if k not in ("rows", "misses")}
+            print(corpus, part, json.dumps(brief), "extraction", r["extraction"].get(part))
+    if args.final:
+        OUT.parent.mkdir(parents=True, exist_ok=True)
+        OUT.write_text(json.dumps(res, indent=1), encoding="utf-8")
+    return res
+
+
+if __name__ == "__main__":
+    main()

@@ -20,6 +20,7 @@ mixed index). Per corpus and question set (plain dicts, BEIR style):
 from __future__ import annotations
 
 import argparse
+import datetime as dt
 import json
 import os
 import shutil
@@ -39,6 +40,7 @@ from rag.text import normalize_title  # noqa: E402
 from .core import ranked_keys  # noqa: E402
 from .embcache import CachedEmbedder  # noqa: E402
 from .gold import DATA, align, gold_papers, load_jsonl  # noqa: E402
+from .report import replace_section  # noqa: E402
 
 ROOT = DATA.parent.parent
 UNSEEN = DATA / "unseen"
@@ -199,6 +201,49 @@ def run(final: bool = False, settings: Settings | None = None,
     return res
 
 
+SECTION = "## Digests the project was never tuned on"
+ROWS = [("paper_recall@5", "paper Recall@5 (single-paper questions)", 0.95, ">="),
+        ("gold_cited", "gold paper cited", 0.95, ">="),
+        ("list_set_recall", "list questions: set recall", 0.85, ">="),
+        ("list_set_precision", "list questions: set precision", 0.80, ">="),
+        ("time_right_digests", "time questions answered from the right digests", 0.9, ">="),
+        ("unanswerable_abstained", "unanswerable abstained", 0.9, ">="),
+        ("answerable_wrongly_abstained", "answerable wrongly abstained", 0.05, "<=")]
+
+
+def _cell(v: float | None, target: float, op: str) -> str:
+    if v is None:
+        return "–"
+    ok = v >= target if op == ">=" else v <= target
+    return f"{v:.3f}{'' if ok else ' ✗'}"
+
+
+def unseen_markdown(res: dict, meta: str) -> str:
+    """The RESULTS.md section: every figure per corpus, alone and mixed, with the targets."""
+    cols = [("seed", "seed", "seed digests (in-sample)"), ("dev", "dev", "dev half (tuned on)"),
+            ("test", "test", "test half (sealed)"), ("mixed", "seed", "seeds, in the mix"),
+            ("mixed", "dev", "dev, in the mix"), ("mixed", "test", "test, in the mix")]
+    cols = [c for c in cols if c[0] in res]
+    out = [SECTION, "", meta, "",
+           "| figure | target | " + " | ".join(c[2] for c in cols) + " |",
+           "|---|---|" + "---|" * len(cols)]
+    for key, label, target, op in ROWS:
+        cells = [_cell(res[c]["questions"][p].get(key), target, op)
+                 for c, p, _ in cols]
+        out.append(f"| {label} | {op} {target} | " + " | ".join(cells) + " |")
+    counts = [str(res[c]["questions"][p]["questions"]) for c, p, _ in cols]
+    out.append("| questions | | " + " | ".join(counts) + " |")
+    out += ["", "Paper extraction against each corpus's gold list (corpus indexed alone):", "",
+            "| corpus | gold papers | extracted | precision | recall | exact titles |",
+            "|---|---|---|---|---|---|"]
+    for c in ("seed", "dev", "test"):
+        if c in res and res[c]["extraction"].get(c):
+            e = res[c]["extraction"][c]
+            out.append(f"| {c} | {e['gold']} | {e['extracted']} | {e['precision']:.3f} | "
+                       f"{e['recall']:.3f} | {e['exact_titles']:.3f} |")
+    return "\n".join(out) + "\n"
+
+
 def main(argv: list[str] | None = None) -> dict:
     p = argparse.ArgumentParser(prog="python -m eval.unseen", description=__doc__.split("\n")[0])
     p.add_argument("--final", action="store_true",
@@ -213,6 +258,12 @@ def main(argv: list[str] | None = None) -> dict:
     if args.final:
         OUT.parent.mkdir(parents=True, exist_ok=True)
         OUT.write_text(json.dumps(res, indent=1), encoding="utf-8")
+        meta = (f"Produced by `python -m eval.unseen --final` on "
+                f"{dt.datetime.now():%Y-%m-%dT%H:%M:%S} ({os.cpu_count()} CPUs), model "
+                f"`{Settings().model}`; every figure and each question's outcome is in "
+                "`eval/results/unseen.json`. ✗ marks a figure short of its target.")
+        replace_section(Path(__file__).resolve().parent / "RESULTS.md", SECTION,
+                        unseen_markdown(res, meta))
     return res
 
 

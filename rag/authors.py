@@ -1,9 +1,12 @@
 """Authors: find author groups in a digest sentence and the institutions written beside them.
 
 Author groups: "Yoo et al.", "Smith and colleagues", "Nada Shahin and Leila Ismail (United Arab
-Emirates University)", "by Aisha Bello, from ...". Institutions: in parentheses after the
-authors, after "from"/"at", or as a possessive before them ("Stanford University’s Jane
-Doe"). Used by :mod:`rag.titles` and :mod:`rag.mentions`.
+Emirates University)", "by Aisha Bello, from ...", "A, B, and C propose", "Stanford
+University’s A and B", "a team led by A". Institutions: in parentheses after the authors,
+after "from"/"at"/"of", as a possessive before them ("Stanford University’s Jane Doe"), or for
+unnamed authors ("researchers from A, B and C", "KAIST researchers", "a University of X
+team"); never with a leading "from", never running on into a title ("from X, Title with
+..."). Used by :mod:`rag.titles` and :mod:`rag.mentions`.
 """
 
 from __future__ import annotations
@@ -22,17 +25,37 @@ _NAME_PARTICLES = frozenset("of and the de di i at für for del la le du da y vo
 _NT = r"(?:\p{Lu}\.|\p{Lu}[\p{Ll}\p{Lu}’'\-]*(?<!’s)(?<!'s)\.?)"
 _PARTICLE = r"(?:da|de|di|dos|das|van|von|der|del|la|le|du|bin|al)"
 _PERSON = rf"{_NT}(?:\s+(?:{_PARTICLE}\s+)?{_NT}){{0,3}}"
+_FULL = rf"{_NT}(?:\s+(?:{_PARTICLE}\s+)?{_NT}){{1,3}}"  # a name of two words or more
+# Reporting verbs that follow the authors of a paper ("A and B propose ...").
+_VERBS = (r"propose[sd]?|introduce[sd]?|present(?:s|ed)?|develop(?:s|ed)?|show(?:s|ed)?|"
+          r"demonstrate[sd]?|stud(?:y|ies|ied)|describe[sd]?|explore[sd]?|investigate[sd]?|"
+          r"report(?:s|ed)?|find|found|argue[sd]?|tackle[sd]?|address(?:es|ed)?|offer(?:s|ed)?|"
+          r"buil[dt]s?|design(?:s|ed)?|examine[sd]?|analy[sz]e[sd]?|release[sd]?|revisit(?:s|ed)?|"
+          r"unveil(?:s|ed)?|extend(?:s|ed)?|evaluate[sd]?|put(?:s)? forward|look(?:s|ed)? at")
 _AUTHOR_PATTERNS = [
     regex.compile(rf"(?P<g>{_PERSON}\s+et\s+al\.?)"),
     regex.compile(rf"(?P<g>{_PERSON}\s+and\s+(?:colleagues|co-authors|coauthors|his team|"
                   rf"her team|their team|collaborators))"),
     regex.compile(rf"(?P<g>{_PERSON}(?:,\s+{_PERSON})*,?\s+and\s+{_PERSON})"
-                  rf"(?=\s*\(|\s+from\b|\s+at\b|\s*\))"),
+                  rf"(?=\s*\(|\s+from\b|\s+at\b|\s+of\s+(?:the\s+)?\p{{Lu}}|\s*\)"
+                  rf"|,\s+[^,()]{{2,60}}\))"),
     regex.compile(rf"(?<=\bby\s)(?P<g>{_PERSON})(?=\s*\(|\s+from\b|,|\.|\))"),
-    regex.compile(rf"(?P<g>{_PERSON})(?=\s+from\s+(?:the\s+)?\p{{Lu}}[^,;]{{0,60}}?(?i:universit|"
+    regex.compile(rf"(?<=\bled by\s)(?P<g>{_PERSON})(?![\w’'-])"),  # "a team led by Ana Lopez"
+    regex.compile(rf"(?P<g>{_PERSON})(?=\s+(?:from|at)\s+(?:the\s+)?(?=\p{{Lu}})[^,;()]{{0,60}}?"
+                  rf"(?i:universit|"
                   rf"institut|school|college|lab\b|center|centre|politecnico|hospital)|\s*\([^)]*"
                   rf"(?i:universit|institut|school|college|lab|center|centre)[^)]*\))"),
+    # "A, B and C propose": two or more full names (two words or more each) before a verb
+    regex.compile(rf"(?P<g>{_FULL}(?:,\s+{_FULL})*,?\s+and\s+{_FULL})(?=\s+(?:{_VERBS})\b)"),
+    # "Stanford University’s Ana Lopez and Wei Zhang": names after an institution's possessive
+    # (kept only when the possessive names an institution, see find_author_groups)
+    regex.compile(rf"(?<=[’']s\s)(?P<g>{_PERSON}(?:(?:,\s+{_PERSON})*,?\s+and\s+{_PERSON})?)"
+                  rf"(?![\w’'-])"),
 ]
+_POSSESSIVE_PATTERN = len(_AUTHOR_PATTERNS) - 1
+# Lowercase words that join a title's words, never a title to its authors ("... via X").
+_TITLE_LINKS = frozenset("via for with using under across on to into without toward towards "
+                         "through over between beyond against".split())
 _NOT_NAME_WORDS = frozenset(
     """the in for by from and this these similarly furthermore finally complementing building
     beyond another across at on with however moreover also learning transfer model models
@@ -45,25 +68,40 @@ _NOT_NAME_WORDS = frozenset(
 )
 
 
+_QUOTED = re.compile(r"[“\"‘][^”\"‘’]{3,300}[”\"’](?!\w)"
+                     r"|(?<![\w*])\*(?![\s*])[^*]{3,300}?(?<!\s)\*(?![\w*])")
+
+
 def quoted_spans(s: str) -> list[tuple[int, int]]:
     """Spans of the quoted passages of a sentence (titles live there, authors never do)."""
-    return [m.span() for m in re.finditer(r"[“\"][^”\"]{3,300}[”\"]", s)]
+    return [m.span() for m in _QUOTED.finditer(s)]
 
 
 def find_author_groups(s: str) -> list[tuple[int, int, str]]:
     """Spans of author groups in a sentence, longest-first without overlaps."""
     found: list[tuple[int, int, str]] = []
     quotes = quoted_spans(s)
-    for pat in _AUTHOR_PATTERNS:
-        for m in pat.finditer(s):
+    for n, pat in enumerate(_AUTHOR_PATTERNS):
+        for m in pat.finditer(s, overlapped=True):  # a rejected match hides no later one
             a, b = m.span("g")
+            if a and (s[a - 1].isalnum() or s[a - 1] in "-’'"):
+                continue  # "Scope" inside "DeepScope"
+            if n == _POSSESSIVE_PATTERN and not possessive_institutions(s, a):
+                continue
             text = m.group("g")
             # trim leading sentence words ("Similarly, The ...") that are not names
             toks = text.split()
             while toks and toks[0].lower().strip(",") in _NOT_NAME_WORDS:
+                if toks[0] == "and":
+                    break  # "University and Mila": the tail of a list, not a name
                 a += len(toks[0]) + 1
                 toks = toks[1:]
             text = " ".join(toks)
+            before = s[:a].split()[-1:]
+            if before and (before[0] in _TITLE_LINKS or (before[0] == "in" and "," in text) or (
+                    before[0][0].isupper() and before[0][-1].isalnum()
+                    and not re.search(r"[’']s$", before[0]))):
+                continue  # "... via Logit Calibration, Wenjie Zhao and ...": a title's tail
             name_part = re.sub(r"\s+(et al\.?|and (colleagues|co-authors|coauthors|his team|"
                                r"her team|their team|collaborators))$", "", text)
             words = [w.strip(",.").lower() for w in name_part.replace(" and ", " ").split()]
@@ -91,8 +129,22 @@ def _spells_initials(acronym: str, text: str) -> bool:
     return len(letters) >= 2 and letters in initials
 
 
+# Fields that end institution names ("Institute of Science and Technology"): after "X of Y
+# and" they continue the name, where another name starts a new institution ("University of
+# Leeds and Arup").
+_FIELDS = frozenset("technology technologies science sciences engineering medicine arts design "
+                    "economics management health humanities letters mathematics business law "
+                    "education agriculture innovation research telecommunications communications "
+                    "information computing statistics physics chemistry biology finance commerce "
+                    "languages culture environment forestry mines architecture planning policy "
+                    "nursing pharmacy dentistry industry applied natural social".split())
+_LEAD = re.compile(r"^(?:(?:the|primarily|mainly|both|all|from|at|with|of)\s+)+")
+
+
 def _split_institutions(span: str) -> list[str]:
-    span = re.sub(r"^(?:the|primarily|mainly)\s+", "", span.strip())
+    """"MIT, Harvard University and the University of Oslo" -> one name per institution;
+    leading "from", "at", "the" dropped, a trailing country kept with its institution."""
+    span = _LEAD.sub("", span.strip())
     parts = re.split(r"(,\s*and\s+|,\s*|\s+and\s+)", span)
     out: list[str] = []
     sep = ""
@@ -100,13 +152,20 @@ def _split_institutions(span: str) -> list[str]:
         if i % 2 == 1:
             sep = part
             continue
-        part = re.sub(r"^(?:the|primarily|mainly)\s+", "", part.strip()).strip(" ")
+        part = _LEAD.sub("", part.strip()).strip(" ")
         if not re.search(r"\b(?:Inc|Ltd|Corp|Co)\.$", part):
             part = part.rstrip(".")
         if not part or part in _COUNTRIES:
             continue
+        last = out[-1].split()[-1] if out else ""
         standalone = (INSTITUTION_WORDS.search(part) or re.fullmatch(r"[A-Z][A-Z&\-]{1,}", part)
-                      or is_name_like(part.split()[0]) or "." in part)
+                      or is_name_like(part.split()[0]) or "." in part
+                      # "Carnegie Mellon University and Adobe Research", "EPFL and Inria"
+                      # (but "Institute of Science and Technology" is one name)
+                      or bool(out and (INSTITUTION_WORDS.fullmatch(last) or is_name_like(last)
+                                       or len(out[-1].split()) == 1 or (
+                                           " of " in out[-1] and "and" in sep
+                                           and part.split()[0].lower() not in _FIELDS))))
         if out and not standalone:
             out[-1] = out[-1] + sep + part if "and" in sep and "," not in sep else \
                 out[-1] + ", " + part
@@ -128,30 +187,41 @@ def institutions_after(s: str, pos: int) -> tuple[list[str], int]:
                 len(inner.split()) >= 4:
             return [], pos
         return _split_institutions(inner), pos + m.end()
-    m = re.match(r",?\s*(?:primarily\s+|mainly\s+)?(?:from|at)\s+", rest)
+    m = re.match(r",?\s*(?:primarily\s+|mainly\s+)?(?:from|at|of|spanning|across)\s+", rest)
     if not m:
         m2 = re.match(r",\s+([^,()]{2,80}?)\)", rest)  # "et al., NYU)"
         if m2:
             return _split_institutions(m2.group(1)), pos + m2.end()
         return [], pos
     # the institution list runs over capitalised words, name particles, commas and
-    # parentheses, and stops at the first other lowercase word, a possessive or a period
-    end = m.end()
+    # parentheses, and stops at the first other lowercase word, a possessive, a period, a
+    # quote, or a colon (then the words after the last comma are a title's short name:
+    # "from Peking University, DiffRank: Diffusion ...")
+    end = comma_end = m.end()
     depth = 0
+    stop = ""  # the lowercase word the list stopped at
     for w in re.finditer(r"\S+", rest[m.end():]):
         tok = w.group()
+        if tok.endswith(":") or tok.startswith(("“", '"')):
+            if tok.endswith(":"):
+                end = comma_end if comma_end > m.end() else (
+                    end if tok == ":" else m.end() + w.end() - 1)
+            break
         depth += tok.count("(") - tok.count(")")
         if depth < 0:
             end = m.end() + w.start() + tok.index(")")
             break
         core = tok.strip("(),;’'")
         if core and core[0].islower() and core not in _NAME_PARTICLES:
+            stop = core
             break
         end = m.end() + w.end()
+        if tok.endswith(","):
+            comma_end = end
         if tok.endswith(("’", ";")) or (tok.endswith(".") and not re.fullmatch(r"\w+\.\w*\.?|"
                                                                                r"[A-Z]\.", core)):
             break
-    span = rest[m.end():end].rstrip(",;’.' ")
+    span = _drop_title_tail(rest[m.end():end].rstrip(",;’.' "), stop)
     words = span.split()
     while words and words[-1].lower() in _NAME_PARTICLES:
         words.pop()
@@ -161,10 +231,61 @@ def institutions_after(s: str, pos: int) -> tuple[list[str], int]:
     return _split_institutions(span), pos + m.end() + len(span)
 
 
+def _drop_title_tail(span: str, stop: str) -> str:
+    """Cut a title written after the institutions: "KTH Royal Institute of Technology,
+    Diffusion Policies for Dexterous Robot Manipulation" (then "with ..."). A comma part with
+    no institution word is a title when it has four words or more, a lowercase word, or is
+    the last part and the list stopped at a word that joins title words ("with", "via")."""
+    parts = span.split(", ")
+    for i, part in enumerate(parts[1:], 1):
+        words = part.split()
+        if INSTITUTION_WORDS.search(part) or re.fullmatch(r"[A-Z][A-Z&\-]+", part):
+            continue
+        if len(words) >= 4 or any(w[:1].islower() and w not in _NAME_PARTICLES for w in words) or (
+                i == len(parts) - 1 and len(words) >= 2 and stop in _TITLE_LINKS | {"in"}):
+            return ", ".join(parts[:i])
+    return span
+
+
 def possessive_institutions(s: str, author_start: int) -> list[str]:
     """Institutions written as a possessive just before an author group ("The University of
     X’s Jane Doe and ..."), or [] when the words before the authors name no institution."""
     m = re.search(r"((?:The\s+|the\s+)?[A-Z][\w\s&\-]+?)[’']s\s+$", s[:author_start])
-    if not m or not INSTITUTION_WORDS.search(m.group(1)):
+    if not m or not _is_institution(re.sub(r"^[Tt]he\s+", "", m.group(1))):
         return []
     return _split_institutions(re.sub(r"^[Tt]he\s+", "", m.group(1)))
+
+
+_TEAM = re.compile(r"\b(?:[Rr]esearchers|[Ss]cientists|[Ee]ngineers|[Aa]uthors|[Tt]eams?|"
+                   r"[Gg]roups?|[Cc]ollaborators|[Cc]olleagues|[Ww]ork|[Ss]tudy)"
+                   r"(?=,?\s+(?:primarily\s+|mainly\s+)?(?:from|at|spanning|across)\s)")
+_TEAM_OF = re.compile(r"((?:[A-Z][\w&’'\-]*\s+)(?:(?:of|for|and|de)\s+|[A-Z][\w&’'\-]*\s+)*?)"
+                      r"(?:team|group|lab|consortium|researchers|scientists|engineers)\b")
+
+
+def _is_institution(name: str) -> bool:
+    """An institution's name: an institution word, or an acronym first ("ETH Zurich", "KAIST")."""
+    first = name.split()[0] if name.split() else ""
+    return bool(INSTITUTION_WORDS.search(name) or re.fullmatch(r"[A-Z][A-Za-z]*[A-Z][A-Za-z]*",
+                                                                first))
+
+
+def team_institutions(s: str) -> list[tuple[int, list[str]]]:
+    """Institutions named for unnamed authors: "researchers from MIT, Harvard University and
+    Tsinghua University", "a team at the University of Oslo". Returns (position, names)."""
+    out = []
+    for m in _TEAM.finditer(s):
+        names, _ = institutions_after(s, m.end())
+        if names:
+            out.append((m.start(), names))
+    for m in _TEAM_OF.finditer(s):  # "a University of Maryland team", "KAIST researchers"
+        name = m.group(1).strip()
+        if _is_institution(name) and not re.match(r"(?:The|A|An|Several|Many|Other)\b", name):
+            out.append((m.start(), _split_institutions(name)))
+    m = re.match(r"\W*From\s+(?=(?:the\s+)?[A-Z])", s)  # "From the University of Tartu, ..."
+    if m:
+        names, _ = institutions_after(" from " + s[m.end():], 0)
+        if names and all(_is_institution(n) for n in names):
+            out.append((m.start(), names))
+    return out
+

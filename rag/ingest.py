@@ -145,8 +145,9 @@ def blocks_from_text(text: str) -> list[Block]:
             indent = len(m.group(1).expandtabs(4))
             blocks.append(Block("bullet", clean_text(m.group(2)), depth=indent // 2))
         elif (blocks and blocks[-1].kind != "heading" and not prev_blank
-              and not re.search(r"[.!?:\"”’)]$", blocks[-1].text)
-              and re.match(r"[a-z0-9(]", line.strip())):
+              and ((blocks[-1].kind == "bullet" and line[:1] in " \t")  # indented: continues
+                   or (not re.search(r"[.!?:\"”’)]$", blocks[-1].text)
+                       and re.match(r"[a-z0-9(]", line.strip())))):
             blocks[-1].text = clean_text(blocks[-1].text + " " + line)
         else:
             blocks.append(Block("paragraph", clean_text(line)))

@@ -7,7 +7,9 @@ HATL, which"), author groups ("Yoo et al.", "Nada Shahin and Leila Ismail (Unite
 University)") and arXiv links. The finders live in :mod:`rag.titles` (titles, short names,
 labels), :mod:`rag.authors` (author groups, institutions) and :mod:`rag.urls`; this module
 pairs their finds, one :class:`RawMention` per paper per sentence or bullet, which
-:mod:`rag.papers` merges into papers. The finders' names are re-exported here.
+:mod:`rag.papers` merges into papers: authors named in the sentence after an unattributed
+title are its authors, and "Work by X et al." introduces the paper named next. "FedX : Title"
+is read as "FedX: Title". The finders' names are re-exported here.
 """
 
 from __future__ import annotations
@@ -15,7 +17,13 @@ from __future__ import annotations
 import re
 from dataclasses import dataclass, field
 
-from .authors import find_author_groups, institutions_after, possessive_institutions, quoted_spans
+from .authors import (
+    find_author_groups,
+    institutions_after,
+    possessive_institutions,
+    quoted_spans,
+    team_institutions,
+)
 from .lexicon import CONNECTORS, INSTITUTION_WORDS, is_name_like, looks_like_title
 from .text import split_sentences
 from .titles import GENERIC_LABELS, abbreviates, find_short_names, find_titles, label_name
@@ -26,7 +34,7 @@ __all__ = [
     "arxiv_id_of", "classify_url", "find_author_groups", "find_short_names", "find_titles",
     "find_urls", "institutions_after", "is_name_like", "label_name", "looks_like_title",
     "passage_mentions", "passage_urls", "possessive_institutions", "quoted_spans",
-    "sentence_mentions",
+    "colon_short_name", "intro_mention", "sentence_mentions", "team_institutions",
 ]
 
 
@@ -44,6 +52,25 @@ class RawMention:
     short_name: str | None = None
     authors: str | None = None
     institutions: list[str] = field(default_factory=list)
+    intro: bool = False  # "Work by X et al.": authors that introduce the paper named next
+
+
+_INTRO = re.compile(r"\W*(?i:(?:new |recent |related |other )?(?:work|research|a paper|a study|"
+                    r"papers?|study|a team|a group)\s+(?:by|from|led by)\s)")
+_SPACED_COLON = re.compile(r"(?<=\S) : (?=\S)")
+
+
+def colon_short_name(title: str) -> str | None:
+    """The short name a "Name: Rest of the Title" (or "Name : ...") title starts with: a coined
+    word of a head of at most three words ("FedX: Handling Label Skew" -> "FedX")."""
+    if ":" not in title:
+        return None
+    pre = title.split(":")[0].strip()
+    if len(pre.split()) > 3:
+        return None
+    names = [w for w in pre.split() if is_name_like(w)] or ([pre] if len(pre.split()) == 1
+                                                            else [])
+    return names[0] if names else None
 
 
 def sentence_mentions(text: str, digest_id: str, index: int) -> list[RawMention]:
@@ -52,14 +79,16 @@ def sentence_mentions(text: str, digest_id: str, index: int) -> list[RawMention]
     spans = split_sentences(text)
     out: list[RawMention] = []
     pending: RawMention | None = None  # authors whose title comes in the next sentence
+    prev_titles: list[RawMention] = []  # the previous sentence's titles without authors
     for a, b in spans:
-        s = text[a:b]
+        s = _SPACED_COLON.sub(":  ", text[a:b])  # "FedX : Title" read as "FedX: Title"
         authors = find_author_groups(s)
         titles = find_titles(s, authors)
         shorts = find_short_names(s)
         taken: set[int] = set()
         sentence_out: list[RawMention] = []
         for ta, tb, title, how in titles:
+            title = " ".join(title.split())
             rm = RawMention(digest_id, index, a + ta, a + tb, title=title, how=how)
             best = None
             for i, (ga, gb, g) in enumerate(authors):
@@ -73,18 +102,14 @@ def sentence_mentions(text: str, digest_id: str, index: int) -> list[RawMention]
                 ga, gb, g = authors[best[1]]
                 rm.authors = g
                 rm.institutions = institutions_after(s, gb)[0] or possessive_institutions(s, ga)
-            elif pending is not None and re.search(r"\btheir (paper|work)\b|\bthis (method|work)",
-                                                   s, re.I):
+            elif pending is not None and (pending.intro or re.search(
+                    r"\btheir (paper|work)\b|\bthis (method|work)", s, re.I)):
                 rm.authors, rm.institutions = pending.authors, pending.institutions
                 pending = None
             else:
                 close = tb + 1 if s[tb:tb + 1] in "”\"" else tb
                 rm.institutions = institutions_after(s, close)[0]
-            pre = title.split(":")[0].strip()
-            if ":" in title and len(pre.split()) <= 3:
-                names = [w for w in pre.split() if is_name_like(w)] or (
-                    [pre] if len(pre.split()) == 1 else [])
-                rm.short_name = names[0] if names else None
+            rm.short_name = colon_short_name(title)
             sentence_out.append(rm)
         for i, (ga, gb, g) in enumerate(authors):
             if i in taken:
@@ -99,24 +124,52 @@ def sentence_mentions(text: str, digest_id: str, index: int) -> list[RawMention]
             elif shorts:
                 rm.title = rm.short_name = min(shorts, key=lambda x: abs(x[0] - ga))[1]
                 rm.kind = "name"
+            elif not titles and len(prev_titles) == 1 and len(s[:ga].split()) <= 2:
+                # "... meets training in FedX: Title. Ana Lopez and Bo Chen (MIT) store ...":
+                # the subject of the sentence after an unattributed title wrote it
+                prev_titles[0].authors, prev_titles[0].institutions = rm.authors, rm.institutions
+                prev_titles = []
+                continue
+            rm.intro = not titles and bool(_INTRO.match(s))
             sentence_out.append(rm)
             pending = rm
+        teams = team_institutions(s)
+        for rm in sentence_out if teams else ():  # "researchers from A, B and C propose ..."
+            if not rm.institutions:
+                rm.institutions = min(teams, key=lambda x: abs(a + x[0] - rm.start))[1]
         if titles and shorts:
             for rm in sentence_out:
                 if rm.kind == "title" and not rm.short_name:
                     rm.short_name = min(shorts, key=lambda x: abs(a + x[0] - rm.start))[1]
                     break
         out.extend(sentence_out)
+        prev_titles = [m for m in sentence_out if m.kind == "title" and not m.authors]
     # a mention made only of authors whose paper is named in the next sentence is merged
     return [m for m in out if not (m.kind == "authors" and any(
         o is not m and o.authors == m.authors and o.kind == "title" for o in out))]
+
+
+def intro_mention(text: str, digest_id: str, index: int) -> RawMention | None:
+    """The authors of a line that only introduces a paper ("Work by Ana Lopez et al. (MIT)",
+    a heading or a short paragraph), or None."""
+    if not _INTRO.match(text) or find_titles(text, find_author_groups(text)):
+        return None
+    groups = find_author_groups(text)
+    if not groups:
+        return None
+    a, b, g = groups[0]
+    return RawMention(digest_id, index, 0, 0, kind="authors", authors=g, intro=True,
+                      institutions=institutions_after(text, b)[0])
 
 
 def passage_mentions(p) -> list[RawMention]:
     """The mentions of a passage: :func:`sentence_mentions` plus the titles its arXiv links
     give. "<a href=arxiv.org/abs/...>Why frozen encoders generalise</a>" names a paper even in
     sentence case; an author group of the same sentence that named no title is its authors."""
-    found = sentence_mentions(p.text, p.digest_id, p.index)
+    text = p.text
+    if p.label and text.startswith(p.label):  # the label is read by label_name, not here
+        text = " " * len(p.label) + text[len(p.label):]
+    found = sentence_mentions(text, p.digest_id, p.index)
     cursor = 0
     for link in p.links:
         title = link.text.strip()
@@ -135,7 +188,9 @@ def passage_mentions(p) -> list[RawMention]:
                      None)
         if owner is not None:
             owner.title, owner.kind, owner.how = title, "title", "link"
+            owner.short_name = colon_short_name(title) or owner.short_name
             owner.start, owner.end = min(a, owner.start), max(b, owner.end)  # title + authors
         else:
-            found.append(RawMention(p.digest_id, p.index, a, b, title=title, how="link"))
+            found.append(RawMention(p.digest_id, p.index, a, b, title=title, how="link",
+                                    short_name=colon_short_name(title)))
     return sorted(found, key=lambda m: m.start)

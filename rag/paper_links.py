@@ -65,9 +65,14 @@ def attach_urls(docs: list[LoadedDigest], papers: dict[str, Paper],
     """Give every URL (written out or behind a link) to the paper whose naming the link text
     is, else to the paper named closest before it in its passage (arXiv URLs become arXiv
     ids); a URL in a passage that names no paper ("Code: github.com/x/Cheby-PINNs") goes to
-    the paper of the same digest whose title its repository name abbreviates."""
+    the paper of the same digest whose title its repository name abbreviates, or whose
+    first author it names."""
+    by_digest: dict[str, list[str]] = defaultdict(list)  # one pass, not one per digest
+    for pid, paper in papers.items():
+        for digest_id in paper.digest_ids:
+            by_digest[digest_id].append(pid)
     for doc in docs:
-        in_digest = [pid for pid, p in papers.items() if doc.digest.id in p.digest_ids]
+        in_digest = by_digest.get(doc.digest.id, [])
         for p in doc.passages:
             here = sorted(spans.get((p.digest_id, p.index), []))
             for pos, end, url, kind in passage_urls(p):
@@ -77,7 +82,8 @@ def attach_urls(docs: list[LoadedDigest], papers: dict[str, Paper],
                     pid = inside[0][2]
                 else:
                     pid = max(before, key=lambda s: (s[0], -s[1]))[2] if before else (
-                        here[0][2] if here else _repo_owner(url, in_digest, papers))
+                        here[0][2] if here else _repo_owner(url, in_digest, papers)
+                        or _author_owner(p.text, in_digest, papers))
                 if pid is None:
                     continue
                 if not here:
@@ -98,3 +104,17 @@ def _repo_owner(url: str, candidates: list[str], papers: dict[str, Paper]) -> st
     best = [pid for pid in candidates if parts and all(
         any(w.startswith(x) for w in normalize_title(papers[pid].title).split()) for x in parts)]
     return best[0] if len(best) == 1 else None
+
+
+def _author_owner(text: str, candidates: list[str], papers: dict[str, Paper]) -> str | None:
+    """The one paper of the digest whose first author's surname the passage names ("The
+    recordings used by Yusuf and Boateng are released at ..."), else None."""
+    words = set(re.findall(r"[\w’'-]+", text))
+    hits = []
+    for pid in candidates:
+        for written in papers[pid].authors[:1]:
+            first = re.split(r",|\band\b|\bet al\b", written)[0].split()
+            if first and len(first[-1]) > 2 and first[-1] in words:
+                hits.append(pid)
+    return hits[0] if len(hits) == 1 else None
+

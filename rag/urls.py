@@ -1,7 +1,9 @@
 """URLs: find the URLs of a passage, tell arXiv, data and code links apart, read arXiv ids.
 
-A URL is written out in the text or sits behind a link (HTML <a>, markdown [text](url)); its
-kind comes from its host and the words just before it ("Dataset available at ..."). Used by
+A URL is written out in the text, sits behind a link (HTML <a>, markdown [text](url)) or is an
+arXiv reference ("arXiv:2603.04567"); its kind comes from the words just before it ("Dataset
+available at ...") and its host: code hosts give code, data hosts data, and other sites data
+when the words before them speak of data ("images come from the ..."). Used by
 :mod:`rag.mentions` and :mod:`rag.paper_links`.
 """
 
@@ -11,6 +13,14 @@ import re
 
 _URL_RE = re.compile(r"https?://[^\s<>\"”)]+")
 _ARXIV_URL = re.compile(r"arxiv\.org/(?:abs|pdf)/(\d{4}\.\d{4,5})")
+_ARXIV_REF = re.compile(r"\barXiv:\s?(\d{4}\.\d{4,5})(?:v\d+)?\b", re.IGNORECASE)
+
+
+_CODE_HOST = re.compile(r"//(?:www\.)?(?:github\.com|gitlab\.|bitbucket\.org|huggingface\.co|"
+                        r"colab\.research|pypi\.org|[\w\-]+\.github\.io|sourceforge\.net)")
+_DATA_WORDS = re.compile(r"\b(?:data|datasets?|benchmarks?|corpus|corpora|splits?|images|scans|"
+                         r"recordings|records|archives?|tiles|cohorts?|registr(?:y|ies)|"
+                         r"challenge|on|from)\b", re.IGNORECASE)
 
 
 def classify_url(url: str, context: str) -> str:
@@ -27,9 +37,12 @@ def classify_url(url: str, context: str) -> str:
         return kind
     host = url.lower()
     if any(h in host for h in ("kaggle.com", "zenodo.org", "huggingface.co/datasets",
-                               "figshare", "dataverse")):
+                               "figshare", "dataverse", "physionet.org")):
         return "data"
-    return "code"
+    if _CODE_HOST.search(host):
+        return "code"
+    # another site with no cue: a data set when the words before it speak of data
+    return "data" if _DATA_WORDS.search(context[-80:]) else "code"
 
 
 def find_urls(text: str) -> list[tuple[int, str, str]]:
@@ -51,6 +64,8 @@ def passage_urls(p) -> list[tuple[int, int, str, str]]:
     """(start, end, url, kind) of the URLs of a passage: those written in its text and the
     hrefs of its links (HTML <a>, markdown [text](url)), located at their link text."""
     out = [(pos, pos + len(url), url, kind) for pos, url, kind in find_urls(p.text)]
+    for m in _ARXIV_REF.finditer(p.text):  # "HydroFormer (arXiv:2603.04567)"
+        out.append((m.start(), m.end(), f"https://arxiv.org/abs/{m.group(1)}", "arxiv"))
     seen = {url for _, _, url, _ in out}
     cursor = 0
     for link in p.links:

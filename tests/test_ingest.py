@@ -374,3 +374,13 @@ def test_blog_dates_bylines_and_addresses_are_read(tmp_path: Path) -> None:
                      encoding="utf-8")
     assert read_digest(timed)[0].digest.date == dt.date(2026, 1, 31)
     assert parse_date("Issue 12, 2026, out on March 3, 2026") == dt.date(2026, 3, 3)
+
+
+def test_a_wrapped_markdown_bullet_stays_one_passage(tmp_path: Path) -> None:
+    md = tmp_path / "w.md"
+    md.write_text("# Week\n\n- **Routing:** two papers this week; see\n  [Sparse Routers at Scale]"
+                  "(https://arxiv.org/abs/2605.00001) and\n  *a follow-up* on load balance.\n"
+                  "- **Other:** nothing else.\n", encoding="utf-8")
+    doc, _ = read_digest(md)
+    assert len(doc.passages) == 2 and "Sparse Routers at Scale" in doc.passages[0].text
+    assert doc.passages[0].links[0].url == "https://arxiv.org/abs/2605.00001"

@@ -355,7 +355,7 @@ def test_held_out_impact_links_short_names(held_out):
      ("University of Lagos",)),
     ("Researchers from Seoul National University, led by Min-jun Kim, propose Self-Correcting "
      "Retrieval for Open-Domain QA.", "Self-Correcting Retrieval for Open-Domain QA",
-     "Min-jun Kim", ()),
+     "Min-jun Kim", ("Seoul National University",)),
     ("In “Contrastive Pretraining for Tabular Data at Scale”, Jane Doe et al. (University of "
      "Oxford) show that it helps.", "Contrastive Pretraining for Tabular Data at Scale",
      "Jane Doe et al.", ("University of Oxford",)),

@@ -33,6 +33,7 @@ from .text import sentences, tokenize
 # set + the dev half of eval/data/unseen) by `python -m eval.calibrate` (see eval/RESULTS.md,
 # "Abstention"). The score is the log-odds that the digests cover the question minus the
 # calibrated cut-off, so the default ``abstain_threshold`` is 0.
+_URL = re.compile(r"https?://\S+")
 COVERAGE_FEATURES = ("term_coverage", "relative_cosine", "absent_share")
 COVERAGE_WEIGHTS = (5.9794, 8.1854, -3.1459)
 COVERAGE_BIAS = -1.844
@@ -138,7 +139,7 @@ class Answerer:
             for pos, s in enumerate(sentences(h.chunk.text)):
                 if pos == 0 and h.chunk.kind == "bullet":
                     s = without_label(s)
-                if len(s) < 20:
+                if len(_URL.sub("", s).strip(" .,;:")) < 20:  # a bare link says nothing
                     continue
                 overlap = sum(self.idf(t) for t in set(tokenize(s)) & q_terms)
                 score = overlap + 0.5 * (h.dense_score or 0.0) - 0.3 * rank - 0.05 * pos

@@ -81,7 +81,7 @@ def ask(page: Page, question: str) -> tuple[float, float]:
     page.locator("#ask-btn").click()
     page.locator(BOT).nth(n).wait_for(timeout=20_000)
     first = time.perf_counter() - t0
-    expect(page.locator(BOT).nth(n)).to_contain_text(re.compile(r"From the digest|⚠|do not"),
+    expect(page.locator(BOT).nth(n)).to_contain_text(re.compile(r"From the digest|papers? in the digests|⚠|do not|What does"),
                                                      timeout=20_000)
     answer = time.perf_counter() - t0
     expect(page.locator(BOT).nth(n)).not_to_contain_text("Searching the digests")

@@ -24,7 +24,7 @@ import numpy as np
 
 from .embed import Embedder
 from .index import Index
-from .query import QUESTION_WORDS, Catalog
+from .query import Catalog
 from .records import Answer, Chunk, Citation, Evidence, Hit, Item, Paper, Query, Quote
 from .settings import Settings
 from .text import sentences, tokenize

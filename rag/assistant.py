@@ -20,18 +20,18 @@ from langchain_core.language_models import BaseChatModel
 
 from .answer import Answerer
 from .arxiv import FetchReport, fetch_abstracts
-from .ingest import load_corpus
-from .papers import extract_papers, load_metadata
 from .embed import Embedder, embedder_from_settings
 from .errors import IndexStateError, QuestionError
 from .index import BuildReport, Index, build_index, index_state, load_index
+from .ingest import load_corpus
 from .listing import is_bare_code_list, list_answer
 from .llm import chat_model_from_settings, collect, stream_answer
+from .papers import extract_papers, load_metadata
 from .query import Catalog, check_question, parse
 from .records import Answer, Hit, Paper, Query
 from .retrieve import Filters, Reranker, Retriever, cross_encoder_reranker
-from .text import tokenize
 from .settings import Settings
+from .text import tokenize
 
 log = logging.getLogger(__name__)
 

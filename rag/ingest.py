@@ -74,12 +74,15 @@ def clean_text(text: str) -> str:
     return re.sub(r"\s+", " ", text).strip()
 
 
+_DATE_RE = re.compile(r"(\d{4})-(\d{1,2})-(\d{1,2})"
+                      r"|([A-Za-z]{3,9})\.?\s+(\d{1,2})(?:st|nd|rd|th)?,?\s+(\d{4})"
+                      r"|(\d{1,2})(?:st|nd|rd|th)?\s+(?:of\s+)?([A-Za-z]{3,9})\.?,?\s+(\d{4})")
+
+
 def parse_date(text: str) -> dt.date | None:
     """The first date in ``text``: 'Mar. 7, 2026', 'March 7, 2026', '7 March 2026' or
     '2026-03-07' (words that only look like months are passed over)."""
-    for m in re.finditer(r"(\d{4})-(\d{1,2})-(\d{1,2})|([A-Za-z]{3,9})\.?\s+(\d{1,2})(?:st|nd|rd|th)?"
-                         r",?\s+(\d{4})|(\d{1,2})(?:st|nd|rd|th)?\s+(?:of\s+)?([A-Za-z]{3,9})\.?,?"
-                         r"\s+(\d{4})", text):
+    for m in _DATE_RE.finditer(text):
         if m.group(1):
             y, mo, d = int(m.group(1)), int(m.group(2)), int(m.group(3))
         else:

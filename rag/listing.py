@@ -17,17 +17,17 @@ import re
 import numpy as np
 
 from .answer import Answerer, without_label
+from .query import QUESTION_WORDS
 from .records import Answer, Citation, Hit, Item, Paper, Query
 from .retrieve import Filters, PaperScore, Retriever
-from .query import QUESTION_WORDS
 from .text import sentences, tokenize
 
 # Words of a code request that name no topic ("Which papers released their code on GitHub?")
 CODE_WORDS = frozenset(tokenize(
     "code codes github repo repos repository repositories release released releases share "
-    "shared open source sourced open-source open-sourced implementation implementations available publish "
-    "public notebook package provide provided come came with have has make made put out link "
-    "links paper papers work works", stem=True))
+    "shared open source sourced open-source open-sourced implementation implementations "
+    "available publish public notebook package provide provided come came with have has make "
+    "made put out link links paper papers work works", stem=True))
 
 
 def is_bare_code_list(query: Query) -> bool:

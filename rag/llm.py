@@ -18,14 +18,19 @@ from collections.abc import Callable, Iterator, Sequence
 from typing import Any
 
 import numpy as np
-
 from langchain_core.language_models import BaseChatModel
 from langchain_core.messages import BaseMessage
 from langchain_core.prompts import ChatPromptTemplate
 
 from .answer import Answerer, caveats
-from .backends import (BACKENDS, LlamaCppChat, LLMError, chat_model_from_settings,  # noqa: F401
-                       llm_setup, message_text)
+from .backends import (  # noqa: F401
+    BACKENDS,
+    LlamaCppChat,
+    LLMError,
+    chat_model_from_settings,
+    llm_setup,
+    message_text,
+)
 from .embed import Embedder
 from .errors import RagError
 from .records import Answer, Citation, Evidence, Hit, Query

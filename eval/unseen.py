@@ -113,6 +113,10 @@ def judge(a: Assistant, q: dict, amap: dict[str, str]) -> dict:
     out: dict = {"id": q["id"], "kind": q["kind"], "answerable": q["answerable"],
                  "abstained": ans.abstained, "intent": query.intent}
     if not q["answerable"]:
+        # in a mixed corpus another part's digests may cover it: note whose papers it cites
+        own = f"{q['part']}:"
+        out["cites_other_part_only"] = bool(cited) and all(
+            k is not None and not k.startswith(own) for k in cited)
         return out
     main = {k for k, g in q["relevant"].items() if g >= 2} or set(q["relevant"])
     keys = ranked_keys(r.hits, amap)
@@ -152,6 +156,8 @@ def summarise(rows: list[dict]) -> dict:
         "time_questions": sum("right_digests" in r for r in rows),
         "time_right_digests": mean("right_digests"),
         "unanswerable_abstained": mean("abstained", lambda r: not r["answerable"]),
+        "unanswerable_answered_from_another_part": sum(
+            bool(r.get("cites_other_part_only")) for r in rows if not r["answerable"]),
         "answerable_wrongly_abstained": mean("abstained", lambda r: r["answerable"]),
         "misses": [r["id"] for r in rows if r.get("recall@5") is False
                    or r.get("gold_cited") is False or r.get("set_recall", 1) < 1
@@ -233,6 +239,10 @@ def unseen_markdown(res: dict, meta: str) -> str:
         out.append(f"| {label} | {op} {target} | " + " | ".join(cells) + " |")
     counts = [str(res[c]["questions"][p]["questions"]) for c, p, _ in cols]
     out.append("| questions | | " + " | ".join(counts) + " |")
+    other = [str(res[c]["questions"][p].get("unanswerable_answered_from_another_part", 0))
+             for c, p, _ in cols]
+    out.append("| unanswerable answered citing only another corpus's papers | | "
+               + " | ".join(other) + " |")
     out += ["", "Paper extraction against each corpus's gold list (corpus indexed alone):", "",
             "| corpus | gold papers | extracted | precision | recall | exact titles |",
             "|---|---|---|---|---|---|"]

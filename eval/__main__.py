@@ -32,7 +32,7 @@ from rag import Assistant, Settings  # noqa: E402
 from rag.embed import embedder_from_settings  # noqa: E402
 
 from . import costs, report, sweep  # noqa: E402
-from .beir import BeirBench, beir_present, doc_text, load_beir  # noqa: E402
+from .beir import BeirBench, beir_present, cross_validate, doc_text, load_beir  # noqa: E402
 from .baseline import BaselineIndex  # noqa: E402
 from .digest import DigestBench, ladder  # noqa: E402
 from .embcache import CACHE, CachedEmbedder  # noqa: E402
@@ -42,6 +42,7 @@ from .metrics import BEIR_METRICS, evaluate_run, latency_summary, search_ask_tim
 EVAL = Path(__file__).resolve().parent
 ROOT = EVAL.parent
 COLD_QUESTION = "Which papers adapt foundation models to head CT?"
+SHARES = [0.5, 0.55, 0.6, 0.65, 0.7, 0.75, 0.8, 0.85, 0.9]  # dense shares cross-validated
 
 
 def parse_args(argv: list[str] | None) -> argparse.Namespace:
@@ -121,7 +122,7 @@ def scifact_section(args: argparse.Namespace, settings: Settings, emb: CachedEmb
     out: dict = {"path": str(args.scifact), "docs": len(corpus), "queries": len(queries),
                  "configs": {}, "build": build}
     configs = [("lexical", "BM25 only", "lexical"), ("dense", "dense only (FAISS)", "dense"),
-               ("default", "hybrid RRF, title header (= product default)", "hybrid")]
+               ("default", "hybrid RRF, title header (product search())", "hybrid")]
     for name, label, mode in configs:
         bar.set_postfix_str(f"BEIR: {name}")
         run, times = bench.run(mode)
@@ -138,6 +139,14 @@ def scifact_section(args: argparse.Namespace, settings: Settings, emb: CachedEmb
     out["configs"]["langchain"] = {"label": "LangChain splitter 1000/200 + FAISS (baseline)",
                                    "metrics": evaluate_run(qrels, run, BEIR_METRICS),
                                    "search_latency": latency_summary(times), "build": base.seconds}
+    bar.set_postfix_str("BEIR: documents ranked whole (windows, z fusion) + 5-fold CV")
+    run, times = bench.papers_run()
+    out["configs"]["papers"] = {
+        "label": f"windows (max) + z fusion, share {settings.paper_dense_share} "
+                 "(rank_papers, product default)",
+        "metrics": evaluate_run(qrels, run, BEIR_METRICS), "search_latency":
+        latency_summary(times), "build": bench.paper_build()}
+    out["cv"] = cross_validate(bench, SHARES)
     out["fresh_encoding"] = {"texts": emb.encoded - encoded0,
                              "seconds": emb.encode_seconds - enc_s0}
     emb.save()

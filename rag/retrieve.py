@@ -5,10 +5,10 @@ their rankings are fused with weighted reciprocal-rank fusion; an optional reran
 callable scoring (query, texts), e.g. a local cross-encoder) reorders the head. Results can be
 grouped so that each paper appears once, at its best chunk.
 
-:meth:`Retriever.rank_papers` ranks whole papers for list and topic questions: a paper's
-dense score is the best cosine over all its passages (never one truncated vector of a long
-profile), its lexical score is BM25 over its profile (title, short name, every passage about
-it), both within the filters.
+:meth:`Retriever.rank_papers` ranks whole papers (list and topic questions, long documents
+such as SciFact's abstracts): a paper's dense score is the best cosine over all its passages
+(never one truncated vector of a long profile), its lexical score is BM25 over its profile
+(title, short name, every passage about it), both within the filters, fused by z-scores.
 """
 
 from __future__ import annotations
@@ -74,7 +74,7 @@ class PaperScore:
     paper: Paper
     dense: float  # best cosine of the question to any of its passages (within the filters)
     lexical: float  # BM25 of its profile, divided by the best profile's BM25 for the question
-    score: float  # dense + settings.list_lexical_weight * lexical
+    score: float  # z-score fusion of the two (Retriever.rank_papers)
     row: int  # its best passage's row
 
 
@@ -100,6 +100,7 @@ class Retriever:
         self._digest_ids = np.array([c.digest_id for c in index.chunks], dtype=object)
         self._has_code = np.array([any(index.papers[p].code_urls for p in c.paper_ids
                                        if p in index.papers) for c in index.chunks])
+        self._pairs: tuple[np.ndarray, np.ndarray, np.ndarray] | None = None
 
     def mask(self, filters: Filters | None) -> np.ndarray | None:
         """Boolean row mask for the filters, or None when nothing is filtered."""
@@ -169,33 +170,54 @@ class Retriever:
                 break
         return hits
 
+    def _paper_pairs(self) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+        """(vector matrix, row of each (row, paper) pair, paper of each pair), made once."""
+        if self._pairs is None:
+            index = self.index
+            col = {pid: j for j, pid in enumerate(index.profile_ids)}
+            rows, papers = [], []
+            for r, c in enumerate(index.chunks):
+                for pid in c.paper_ids:
+                    if pid in col and pid in index.papers:
+                        rows.append(r)
+                        papers.append(col[pid])
+            self._pairs = (index.dense.vectors(), np.asarray(rows, dtype=np.int64),
+                           np.asarray(papers, dtype=np.int64))
+        return self._pairs
+
     def rank_papers(self, query: Query, query_vector: np.ndarray,
                     filters: Filters | None = None) -> list[PaperScore]:
-        """Papers with a passage inside the filters, best first (see the module docstring)."""
-        index, s = self.index, self.settings
-        n = len(index.chunks)
-        mask = self.mask(filters if filters is not None else Filters.of(query))
-        allowed = np.flatnonzero(mask) if mask is not None else None
-        if n == 0 or (allowed is not None and len(allowed) == 0):
+        """Papers with a passage inside the filters, best first (see the module docstring):
+        score = share * z(best passage cosine) + (1 - share) * z(profile BM25), z-scores taken
+        over every paper in the filters (dense alone when no profile matches a word)."""
+        index, share = self.index, self.settings.paper_dense_share
+        matrix, pair_rows, pair_papers = self._paper_pairs()
+        if not len(pair_rows):
             return []
-        rows, sims = index.dense.search(query_vector, min(n, max(s.candidates, 1000)), allowed)
-        best: dict[str, tuple[float, int]] = {}
-        for row, sim in zip(rows.tolist(), sims.tolist()):
-            for pid in index.chunks[row].paper_ids:
-                if pid in index.papers and (pid not in best or sim > best[pid][0]):
-                    best[pid] = (sim, row)
-        lex = index.paper_lexical.scores(query.search_text)
-        top = float(lex.max()) if len(lex) else 0.0
-        lexical = {pid: float(v) / top for pid, v in zip(index.profile_ids, lex.tolist())
-                   if v > 0 and top > 0}
-        for pid in lexical:  # a profile that matches the words: its best allowed passage
-            if pid not in best:
-                own = [r for r in index.paper_rows.get(pid, ()) if mask is None or mask[r]]
-                if own:
-                    sims_own = index.dense.vectors_at(own) @ query_vector
-                    j = int(np.argmax(sims_own))
-                    best[pid] = (float(sims_own[j]), own[j])
-        out = [PaperScore(index.papers[pid], d, lexical.get(pid, 0.0),
-                          d + s.list_lexical_weight * lexical.get(pid, 0.0), row)
-               for pid, (d, row) in best.items()]
-        return sorted(out, key=lambda p: -p.score)
+        mask = self.mask(filters if filters is not None else Filters.of(query))
+        sims = matrix @ np.asarray(query_vector, dtype=np.float32)
+        pair_sims = sims[pair_rows]
+        if mask is not None:
+            pair_sims = np.where(mask[pair_rows], pair_sims, -np.inf)
+        best = np.full(len(index.profile_ids), -np.inf, dtype=np.float32)
+        np.maximum.at(best, pair_papers, pair_sims)
+        keep = np.flatnonzero(np.isfinite(best))
+        if not len(keep):
+            return []
+        at_best = np.isfinite(pair_sims) & (pair_sims == best[pair_papers])
+        best_row = np.zeros(len(best), dtype=np.int64)
+        best_row[pair_papers[at_best][::-1]] = pair_rows[at_best][::-1]  # first row on ties
+        dense, lex = best[keep], index.paper_lexical.scores(query.search_text)
+        lex = lex[keep] if len(lex) else np.zeros(len(keep), dtype=np.float32)
+        score = share * _z(dense) + (1 - share) * _z(lex) if lex.std() > 0 else _z(dense)
+        top = float(lex.max()) or 1.0
+        order = np.argsort(-score, kind="stable")
+        return [PaperScore(index.papers[index.profile_ids[keep[i]]], float(dense[i]),
+                           float(lex[i]) / top, float(score[i]), int(best_row[keep[i]]))
+                for i in order]
+
+
+def _z(x: np.ndarray) -> np.ndarray:
+    """Standard scores of ``x`` (zeros when it does not vary)."""
+    sd = float(x.std())
+    return (x - x.mean()) / sd if sd > 0 else np.zeros_like(x)

@@ -85,12 +85,15 @@ class Settings(BaseSettings):
     # answering
     answer_papers: int = Field(4, ge=1, description="Most papers an extractive answer cites.")
     answer_sentences: int = Field(2, ge=1, description="Sentences quoted per cited paper.")
-    list_lexical_weight: float = Field(
-        0.3, ge=0, description="Weight of a paper profile's relative BM25 score beside its best "
-        "passage cosine when list and topic questions rank papers (rag.retrieve.rank_papers).")
+    paper_dense_share: float = Field(
+        0.6, ge=0, le=1, description="When whole papers are ranked (list and topic questions, "
+        "long documents): share of the z-scored best-passage cosine beside the z-scored profile "
+        "BM25 (rag.retrieve.rank_papers; chosen on the digest list questions, inside the "
+        "plateau that 5-fold CV finds on SciFact: eval/RESULTS.md).")
     list_margin: float = Field(
-        0.14, ge=0, description="A list answer keeps every paper scoring within this much of "
-        "the best paper (calibrated for set precision and recall: eval/RESULTS.md).")
+        1.0, ge=0, description="A list answer keeps every paper whose fused score (in standard "
+        "deviations) is within this much of the best paper's (chosen for set precision >= 0.8 "
+        "on the seed and dev list questions: eval/RESULTS.md).")
     list_max: int = Field(12, ge=1, description="Most papers a list answer names.")
     abstain_threshold: float = Field(
         0.0,

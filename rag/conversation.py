@@ -21,21 +21,14 @@ import logging
 import re
 from collections.abc import Callable
 
+from .query import DEMONSTRATIVE, LEADING, POSSESSIVE, PRONOUN, WHAT_ABOUT
 from .records import Answer, Query
 
 log = logging.getLogger(__name__)
 
 Rewriter = Callable[[str, Answer], str]
 
-_POSSESSIVE = re.compile(r"\b(its|their)\b", re.I)
 _POSSESSIVE_NOUN = re.compile(r"\b(?:its|their)\s+([\w-]+)", re.I)
-_DEMONSTRATIVE = re.compile(
-    r"\b(?:this|that|these|those|the same|said)\s+(?:paper|papers|work|works|study|method|"
-    r"model|approach|framework|one|ones|article|preprint|system|benchmark|dataset)\b", re.I)
-_PRONOUN = re.compile(r"\b(it|they|them)\b", re.I)
-_WHAT_ABOUT = re.compile(r"^(?:and\s+|so\s+|ok(?:ay)?,?\s+)?(?:what|how)\s+about\s+(.+?)\W*$",
-                         re.I)
-_LEADING = re.compile(r"^(?:and|also|so|ok(?:ay)?|then|but)\b[\s,]*", re.I)
 
 
 def _short(title: str) -> str:
@@ -84,25 +77,25 @@ def _rules(query: Query, previous: Answer | None) -> str:
         return q
     subj, plural = found
     prev_q = previous.query.text if previous is not None and previous.query else ""
-    m = _WHAT_ABOUT.match(q)
+    m = WHAT_ABOUT.match(q)
     if m:
         target = m.group(1).strip()
         if query.names:  # "what about TimeMAE?" -> the previous question, about TimeMAE
             if prev_q and subj.lower() in prev_q.lower():
                 return re.sub(re.escape(subj), lambda _: target, prev_q, count=1, flags=re.I)
             return q
-        target = _POSSESSIVE.sub("", target).strip()
+        target = POSSESSIVE.sub("", target).strip()
         target = re.sub(r"^(?:the\s+)?", "the ", target, count=1, flags=re.I)
         return f"What about {target} of {subj}?"
-    out = _LEADING.sub("", q)
+    out = LEADING.sub("", q)
     if plural:  # "Did they release code?" -> "Did the papers on EEG release code?"
         possessive = (_POSSESSIVE_NOUN, lambda m: f"the {m.group(1)} of {subj}")
     elif " " not in subj:
-        possessive = (_POSSESSIVE, lambda m: f"{subj}'s")
+        possessive = (POSSESSIVE, lambda m: f"{subj}'s")
     else:
         possessive = (_POSSESSIVE_NOUN, lambda m: f"the {m.group(1)} of {subj}")
-    for pattern, repl in ((_DEMONSTRATIVE, lambda m: subj), possessive,
-                          (_PRONOUN, lambda m: subj)):
+    for pattern, repl in ((DEMONSTRATIVE, lambda m: subj), possessive,
+                          (PRONOUN, lambda m: subj)):
         out, n = pattern.subn(repl, out, count=1)
         if n:
             break

@@ -61,14 +61,14 @@ _SUMMARY = re.compile(r"\bwhat (did|do|does) (the )?[\w\s-]{0,40}?\b(digests?|ro
                       r"editions?|issues?)\b[^?]*\b(say|cover|report|mention|discuss)\b|"
                       r"\bwhat'?s new\b|\bwhat is new\b|\blatest\b|\brecent(ly)?\b", re.I)
 # leaning on an earlier turn: possessives, demonstratives, bare pronouns, "what about ...?"
-_POSSESSIVE = re.compile(r"\b(its|their)\b", re.I)
-_DEMONSTRATIVE = re.compile(
+POSSESSIVE = re.compile(r"\b(its|their)\b", re.I)
+DEMONSTRATIVE = re.compile(
     r"\b(?:this|that|these|those|the same|said)\s+(?:paper|papers|work|works|study|method|"
     r"model|approach|framework|one|ones|article|preprint|system|benchmark|dataset)\b", re.I)
-_PRONOUN = re.compile(r"\b(it|they|them)\b", re.I)
-_WHAT_ABOUT = re.compile(r"^(?:and\s+|so\s+|ok(?:ay)?,?\s+)?(?:what|how)\s+about\s+(.+?)\W*$",
+PRONOUN = re.compile(r"\b(it|they|them)\b", re.I)
+WHAT_ABOUT = re.compile(r"^(?:and\s+|so\s+|ok(?:ay)?,?\s+)?(?:what|how)\s+about\s+(.+?)\W*$",
                          re.I)
-_LEADING = re.compile(r"^(?:and|also|so|ok(?:ay)?|then|but)\b[\s,]*", re.I)
+LEADING = re.compile(r"^(?:and|also|so|ok(?:ay)?|then|but)\b[\s,]*", re.I)
 SELF_CONTAINED_WORDS = 5  # a question with this many content words carries its own topic
 _WORD = re.compile(r"(?<![\w-])([A-Za-z][\w]*(?:-[\w]+)*)(?![\w-])")
 
@@ -231,16 +231,16 @@ def intent_of(text: str, named: bool) -> str:
 def refers_back(text: str, names: list[str]) -> bool:
     """Whether the question leans on the previous turn (pronoun, demonstrative, ellipsis)."""
     q = text.strip()
-    if _WHAT_ABOUT.match(q) or _DEMONSTRATIVE.search(q):
+    if WHAT_ABOUT.match(q) or DEMONSTRATIVE.search(q):
         return True
-    rest = _LEADING.sub("", q)
-    own_topic = len(set(tokenize(_PRONOUN.sub(" ", _POSSESSIVE.sub(" ", q))))) \
+    rest = LEADING.sub("", q)
+    own_topic = len(set(tokenize(PRONOUN.sub(" ", POSSESSIVE.sub(" ", q))))) \
         >= SELF_CONTAINED_WORDS
-    if _POSSESSIVE.search(q):
+    if POSSESSIVE.search(q):
         return rest != q or not own_topic
     if names:  # "is ZACAF open source?" names its subject
         return False
-    if _PRONOUN.search(q):
+    if PRONOUN.search(q):
         return rest != q or not own_topic
     return rest != q and len(rest.split()) <= 4
 

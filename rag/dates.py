@@ -1,8 +1,9 @@
-"""Dates: read the date range a question implies ("since March", "the April 4 ... digest").
+"""Dates: the date range a question implies, and the date a document states.
 
-One function, :func:`read_dates`, used only by :mod:`rag.query`. It knows months and their
-parts ("late April" = Apr 21-30), open ranges ("since", "after", "before", "until"), closed
-ones ("in May", "between March and May", "from March 10 to April 2"), one digest's day ("the
+:func:`read_dates` (used by :mod:`rag.query`) reads a question's range; :func:`parse_date`
+(used by :mod:`rag.ingest`) reads 'Mar. 7, 2026', '7 March 2026' or '2026-03-07' in a
+digest. The question reader knows months and their parts ("late April" = Apr 21-30), open
+ranges ("since", "after", "before", "until"), closed ones ("in May", "between March and May", "from March 10 to April 2"), one digest's day ("the
 March 7 digest", "the 7 March 2026 issue", also with a topic between: "the April 4 transfer
 learning digest"), ISO dates, and phrases relative to the newest digest ("last week's digest",
 "the latest digest", "last month"). Dates without a year take the newest digest's year.
@@ -167,4 +168,33 @@ def read_dates(question: str, digests: Sequence[Digest] = ()) -> Found | None:
                 rest = question
             rest = re.sub(r"\s+([?.!,])", r"\1", re.sub(r"\s{2,}", " ", rest))
             return Found(since, until, question[a:b].strip(), rest)
+    return None
+
+
+# ---------------------------------------------------------------- dates written in documents
+_MONTH_NAMES = ("january", "february", "march", "april", "may", "june", "july", "august",
+                "september", "sept", "october", "november", "december")
+_DATE_RE = re.compile(r"(\d{4})-(\d{1,2})-(\d{1,2})"
+                      r"|([A-Za-z]{3,9})\.?\s+(\d{1,2})(?:st|nd|rd|th)?,?\s+(\d{4})"
+                      r"|(\d{1,2})(?:st|nd|rd|th)?\s+(?:of\s+)?([A-Za-z]{3,9})\.?,?\s+(\d{4})")
+
+
+def parse_date(text: str) -> dt.date | None:
+    """The first date in ``text``: 'Mar. 7, 2026', 'March 7, 2026', '7 March 2026' or
+    '2026-03-07' (words that only look like months are passed over)."""
+    for m in _DATE_RE.finditer(text):
+        if m.group(1):
+            y, mo, d = int(m.group(1)), int(m.group(2)), int(m.group(3))
+        else:
+            mon, d, y = ((m.group(4), int(m.group(5)), int(m.group(6))) if m.group(4)
+                         else (m.group(8), int(m.group(7)), int(m.group(9))))
+            mon = mon.lower()
+            found = _MONTHS.get(mon[:4] if mon.startswith("sept") else mon[:3])
+            if found is None or not any(full.startswith(mon) for full in _MONTH_NAMES):
+                continue
+            mo = found
+        try:
+            return dt.date(y, mo, d)
+        except ValueError:
+            continue
     return None

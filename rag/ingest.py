@@ -17,6 +17,7 @@ import unicodedata
 from dataclasses import dataclass, field
 from pathlib import Path
 
+from .dates import parse_date
 from .errors import CorpusError, DocumentError
 from .records import Digest, Link, Passage
 
@@ -41,11 +42,6 @@ _LATEST_RE = re.compile(
     r"^Latest\s+(\d+)\s+papers?\s+on\s+(.+?)\s*:\s*(.+?)\s*$", re.IGNORECASE
 )
 _BULLET_RE = re.compile(r"^(\s*)(?:[-*•·–▪◦]|\d+[.)])\s+(.*)$")
-_MONTHS = {m: i for i, m in enumerate(
-    ["jan", "feb", "mar", "apr", "may", "jun", "jul", "aug", "sep", "oct", "nov", "dec"], 1)}
-_MONTHS["sept"] = 9
-_MONTH_NAMES = ("january", "february", "march", "april", "may", "june", "july", "august",
-                "september", "sept", "october", "november", "december")
 
 
 @dataclass
@@ -72,32 +68,6 @@ def clean_text(text: str) -> str:
     text = unicodedata.normalize("NFC", text)
     text = "".join(ch for ch in text if ch.isspace() or unicodedata.category(ch)[0] != "C")
     return re.sub(r"\s+", " ", text).strip()
-
-
-_DATE_RE = re.compile(r"(\d{4})-(\d{1,2})-(\d{1,2})"
-                      r"|([A-Za-z]{3,9})\.?\s+(\d{1,2})(?:st|nd|rd|th)?,?\s+(\d{4})"
-                      r"|(\d{1,2})(?:st|nd|rd|th)?\s+(?:of\s+)?([A-Za-z]{3,9})\.?,?\s+(\d{4})")
-
-
-def parse_date(text: str) -> dt.date | None:
-    """The first date in ``text``: 'Mar. 7, 2026', 'March 7, 2026', '7 March 2026' or
-    '2026-03-07' (words that only look like months are passed over)."""
-    for m in _DATE_RE.finditer(text):
-        if m.group(1):
-            y, mo, d = int(m.group(1)), int(m.group(2)), int(m.group(3))
-        else:
-            mon, d, y = ((m.group(4), int(m.group(5)), int(m.group(6))) if m.group(4)
-                         else (m.group(8), int(m.group(7)), int(m.group(9))))
-            mon = mon.lower()
-            found = _MONTHS.get(mon[:4] if mon.startswith("sept") else mon[:3])
-            if found is None or not any(full.startswith(mon) for full in _MONTH_NAMES):
-                continue
-            mo = found
-        try:
-            return dt.date(y, mo, d)
-        except ValueError:
-            continue
-    return None
 
 
 def decode(data: bytes, path: Path) -> tuple[str, str | None]:

@@ -1,12 +1,13 @@
 """Dates: the date range a question implies, and the date a document states.
 
-:func:`read_dates` (used by :mod:`rag.query`) reads a question's range; :func:`parse_date`
-(used by :mod:`rag.ingest`) reads 'Mar. 7, 2026', '7 March 2026' or '2026-03-07' in a
-digest. The question reader knows months and their parts ("late April" = Apr 21-30), open
-ranges ("since", "after", "before", "until"), closed ones ("in May", "between March and May", "from March 10 to April 2"), one digest's day ("the
-March 7 digest", "the 7 March 2026 issue", also with a topic between: "the April 4 transfer
-learning digest"), ISO dates, and phrases relative to the newest digest ("last week's digest",
-"the latest digest", "last month"). Dates without a year take the newest digest's year.
+:func:`read_dates` (used by :mod:`rag.query`) reads a question's range. It knows months and
+their parts ("late April" = Apr 21-30), open ranges ("since", "after", "before", "until"),
+closed ones ("in May", "between March and May", "from March 10 to April 2"), one digest's day
+("the March 7 digest", "the 7 March 2026 issue", also with a topic between: "the April 4
+transfer learning digest"), ISO dates, and phrases relative to the newest digest ("last
+week's digest", "the latest digest", "last month"). Dates without a year take the newest
+digest's year. :func:`parse_date` (used by :mod:`rag.ingest`) reads 'Mar. 7, 2026',
+'7 March 2026' or '2026-03-07' in a digest.
 """
 
 from __future__ import annotations

@@ -28,8 +28,8 @@ from rag import Answer, Assistant, Paper, RagError  # noqa: E402
 from rag.conversation import Rewriter, needs_subject, rewrite_followup  # noqa: E402
 from rag.backends import BACKENDS, llm_setup  # noqa: E402
 from rag.llm import llm_rewriter  # noqa: E402
-from rag.render import APP_CSS as CSS  # noqa: E402
-from rag.render import APP_HEAD as HEAD  # noqa: E402
+from app_style import APP_CSS as CSS  # noqa: E402
+from app_style import APP_HEAD as HEAD  # noqa: E402
 from rag.render import (answer_dict, answer_stream, error_html,  # noqa: E402
                         filters_line, llm_answer_markdown, md_escape, paper_info_card,
                         paper_rows, sources_html, sources_panel, status_html)

@@ -283,7 +283,7 @@ class BeirBench:
         times: list[float] = []
         for qid, text in (queries or self.queries).items():
             t0 = time.perf_counter()
-            ranked = r.rank_papers(Query(text, text), self.qv[qid])[:10]
+            ranked = r.rank_papers(Query(text, text), self.qv[qid], limit=10)
             times.append(time.perf_counter() - t0)
             run[qid] = {p.paper.id: float(10 - i) for i, p in enumerate(ranked)}
         return run, times

@@ -77,7 +77,8 @@ def list_answer(answerer: Answerer, retriever: Retriever, query: Query, hits: li
         cov = answerer.coverage(query, hits, query_vector)
         if not answerer.covered(cov, hits):
             return answerer.abstention(query, hits, cov)
-    ranked = retriever.rank_papers(query, query_vector, filters)
+    ranked = retriever.rank_papers(query, query_vector, filters,
+                                   limit=None if bare_code else 4 * s.list_max)
     if bare_code:
         chosen = sorted(ranked, key=lambda p: _first_mention(answerer, p))[:30]
     else:

@@ -186,10 +186,12 @@ class Retriever:
         return self._pairs
 
     def rank_papers(self, query: Query, query_vector: np.ndarray,
-                    filters: Filters | None = None) -> list[PaperScore]:
+                    filters: Filters | None = None, limit: int | None = None
+                    ) -> list[PaperScore]:
         """Papers with a passage inside the filters, best first (see the module docstring):
         score = share * z(best passage cosine) + (1 - share) * z(profile BM25), z-scores taken
-        over every paper in the filters (dense alone when no profile matches a word)."""
+        over every paper in the filters (dense alone when no profile matches a word). ``limit``
+        keeps only the best few (all by default)."""
         index, share = self.index, self.settings.paper_dense_share
         matrix, pair_rows, pair_papers = self._paper_pairs()
         if not len(pair_rows):
@@ -211,7 +213,7 @@ class Retriever:
         lex = lex[keep] if len(lex) else np.zeros(len(keep), dtype=np.float32)
         score = share * _z(dense) + (1 - share) * _z(lex) if lex.std() > 0 else _z(dense)
         top = float(lex.max()) or 1.0
-        order = np.argsort(-score, kind="stable")
+        order = np.argsort(-score, kind="stable")[:limit]
         return [PaperScore(index.papers[index.profile_ids[keep[i]]], float(dense[i]),
                            float(lex[i]) / top, float(score[i]), int(best_row[keep[i]]))
                 for i in order]

@@ -8,7 +8,6 @@ passages. A file that cannot be read is skipped with a warning naming it; the re
 
 from __future__ import annotations
 
-import datetime as dt
 import hashlib
 import json
 import logging

@@ -93,7 +93,8 @@ class Retriever:
 
     def __init__(self, index: Index, embedder: Embedder, settings: Settings,
                  reranker: Reranker | None = None) -> None:
-        self.index, self.embedder, self.settings, self.reranker = index, embedder, settings, reranker
+        self.index, self.embedder, self.settings = index, embedder, settings
+        self.reranker = reranker
         digests = index.digests
         self._dates = np.array([digests[c.digest_id].date.toordinal()
                                 if digests[c.digest_id].date else -1 for c in index.chunks])

@@ -56,7 +56,8 @@ _META = frozenset(tokenize(
     "describe describes described find finds found approach method methods model models "
     "author authors et al new novel passage passages source sources mention mentions mentioned "
     "also additionally furthermore moreover however both another one two use uses used using "
-    "highlight highlights highlighted note notes noted discuss discusses discussed work", stem=True))
+    "highlight highlights highlighted note notes noted discuss discusses discussed work",
+    stem=True))
 _NOT_A_CLAIM = re.compile(
     r"\b(?:do(?:es)?\s+not|don'?t|doesn'?t|cannot|can'?t|no\s+(?:information|passage|mention)|"
     r"not\s+(?:mention|say|cover|contain|answer|specif)\w*|unclear|unknown)\b", re.I)
@@ -235,7 +236,8 @@ class Verifier:
                 for n in g.nums:
                     if n in g.kept:
                         continue
-                    if 1 <= n <= n_p and sc[n - 1] >= t_ and sc[n - 1] >= sc[best - 1] - KEEP_MARGIN:
+                    if 1 <= n <= n_p and sc[n - 1] >= t_ and \
+                            sc[n - 1] >= sc[best - 1] - KEEP_MARGIN:
                         g.kept.append(n)
                     elif best and sc[best - 1] >= t_ and best not in g.kept and (
                             not 1 <= n <= n_p or sc[best - 1] >= sc[n - 1] + REPOINT_MARGIN):

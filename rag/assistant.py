@@ -149,9 +149,9 @@ class Assistant:
         apply: search does not read dates from the text)."""
         if not isinstance(k, int) or k < 1:
             raise QuestionError(f"k={k!r} is not a number of results.", "pass k >= 1")
-        q = self.read(query)
+        text, _ = check_question(query, self.settings.max_question_chars)  # no intent needed
         filters = Filters.make(since, until, digest, has_code)
-        return self.retriever.search(q.text, k=k, filters=filters, group_by_paper=group_by_paper)
+        return self.retriever.search(text, k=k, filters=filters, group_by_paper=group_by_paper)
 
     def ask(self, question: str, since: dt.date | str | None = None,
             until: dt.date | str | None = None, digest: str | None = None,

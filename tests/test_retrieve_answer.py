@@ -163,6 +163,9 @@ def test_an_opening_sentence_answers_through_the_paper_it_leads_into(seed_fake: 
 def test_bad_questions(seed_fake: Assistant) -> None:
     with pytest.raises(QuestionError, match="empty"):
         seed_fake.ask("   ")
+    for k in (0, -5):  # never silently one hit
+        with pytest.raises(QuestionError, match="number of results"):
+            seed_fake.search("peatland fires", k=k)
     long = seed_fake.ask("peatland fire detection " * 500)  # ~12,000 characters
     assert any("characters" in n for n in long.notes) and len(long.question) <= 2000
     other = seed_fake.ask("泥炭火灾检测的迁移学习论文是哪篇？")

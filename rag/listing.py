@@ -2,12 +2,13 @@
 
 "Which works deal with EEG signals?", "What did the May digests say about PINNs?" and "Which
 papers released code?" want a set. Papers are ranked whole (:meth:`rag.retrieve.Retriever.
-rank_papers`: best passage cosine plus profile BM25, inside the filters) and every paper within
-``settings.list_margin`` of the best is kept (at most ``settings.list_max``), best first, each
-cited with its best sentence. A question that names papers (by author, institution or name)
-lists exactly those; a bare "which papers released code?" lists every paper with a code link.
-The answer leads with a count and the names: "3 papers in the digests (Mar 7 - May 30) address
-EEG: A, B and C."
+rank_papers`: best passage cosine and profile BM25 fused by z-scores, inside the filters) and
+every paper within ``settings.list_margin`` of the best is kept (at most
+``settings.list_max``), best first, each cited with its best sentence. A question that names
+papers (by author, institution or name) lists exactly those; a bare "which papers released
+code?" lists every paper with a code link (the first CODE_LIST_MAX, saying so). The answer
+leads with a count and the names: "3 papers in the digests (Mar 7 - May 30) address EEG: A,
+B and C."
 """
 
 from __future__ import annotations
@@ -28,6 +29,9 @@ CODE_WORDS = frozenset(tokenize(
     "shared open source sourced open-source open-sourced implementation implementations "
     "available publish public notebook package provide provided come came with have has make "
     "made put out link links paper papers work works", stem=True))
+
+
+CODE_LIST_MAX = 30  # papers a "which papers released code?" answer names at most
 
 
 def is_bare_code_list(query: Query) -> bool:
@@ -80,7 +84,7 @@ def list_answer(answerer: Answerer, retriever: Retriever, query: Query, hits: li
     ranked = retriever.rank_papers(query, query_vector, filters,
                                    limit=None if bare_code else 4 * s.list_max)
     if bare_code:
-        chosen = sorted(ranked, key=lambda p: _first_mention(answerer, p))[:30]
+        chosen = sorted(ranked, key=lambda p: _first_mention(answerer, p))[:CODE_LIST_MAX]
     else:
         chosen = selected(ranked, query, s.list_margin, s.list_max)
     mask = retriever.mask(filters)
@@ -104,7 +108,10 @@ def list_answer(answerer: Answerer, retriever: Retriever, query: Query, hits: li
         items.append(answerer.item(query, c))
     if not citations:
         return answerer.abstention(query, hits)
-    return Answer(query.text, list_lead(query, citations, bare_code), tuple(items),
+    lead = list_lead(query, citations, bare_code)
+    if bare_code and len(ranked) > len(citations):  # never a silently shortened list
+        lead += f" {len(ranked)} papers have one; these are the first {len(citations)}."
+    return Answer(query.text, lead, tuple(items),
                   tuple(citations), False, tuple(hits), query.notes, query=query)
 
 

@@ -120,6 +120,7 @@ class Catalog:
     people: dict[str, set[str]] = field(default_factory=dict)  # full name (lower) -> ids
     institutions: dict[str, list[tuple[frozenset[str], str]]] = field(default_factory=dict)
     institution_heads: dict[str, set[str]] = field(default_factory=dict)  # "university of x"
+    generic: frozenset[str] = frozenset()  # terms in more than GENERIC_DF of the chunks
 
     @classmethod
     def build(cls, digests: Iterable[Digest], papers: Mapping[str, Paper],
@@ -129,6 +130,8 @@ class Catalog:
         for terms in chunk_terms:
             cat.df.update(set(terms))
             cat.n_chunks += 1
+        cat.generic = frozenset(t for t, c in cat.df.items()
+                                if c / max(1, cat.n_chunks) > GENERIC_DF)
         for pid, p in papers.items():
             if p.short_name and len(p.short_name) >= 3:
                 cat.short_names.setdefault(p.short_name.lower(), set()).add(pid)
@@ -153,29 +156,11 @@ class Catalog:
                     cat.institution_heads.setdefault(head, set()).add(pid)
         return cat
 
-    @property
-    def newest(self) -> dt.date | None:
-        dated = [d.date for d in self.digests if d.date]
-        return max(dated) if dated else None
-
-    @property
-    def generic(self) -> frozenset[str]:
-        """Terms in more than GENERIC_DF of the chunks ("transfer", "model" ...)."""
-        n = max(1, self.n_chunks)
-        return frozenset(t for t, c in self.df.items() if c / n > GENERIC_DF)
-
     def topic_words(self, text: str) -> str:
         """``text`` without question words and corpus-generic words: what it is about."""
-        generic = self._generic()
         words = re.findall(r"[\w'-]+", text)
         return " ".join(w for w in words if (ts := tokenize(w)) and all(
-            t not in QUESTION_WORDS and t not in generic for t in ts))
-
-    def _generic(self) -> frozenset[str]:
-        cached = self.__dict__.get("_generic_cache")
-        if cached is None:
-            cached = self.__dict__["_generic_cache"] = self.generic
-        return cached
+            t not in QUESTION_WORDS and t not in self.generic for t in ts))
 
     def named(self, text: str) -> tuple[list[str], list[str], list[str]]:
         """(paper ids named by short name or title, by an author, by an institution)."""

@@ -66,3 +66,11 @@ def test_a_question_naming_an_author_lists_exactly_their_papers(seed_fake: Assis
     ans = seed_fake.ask("Which papers did Jing Li write?")
     assert ans.citations
     assert all(any("Jing Li" in a for a in c.paper.authors) for c in ans.citations)
+
+
+def test_a_shortened_code_list_says_so(seed_fake: Assistant, monkeypatch) -> None:  # noqa: ANN001
+    import rag.listing
+
+    monkeypatch.setattr(rag.listing, "CODE_LIST_MAX", 3)
+    ans = seed_fake.ask("Which papers released code?")
+    assert len(ans.items) == 3 and "these are the first 3" in ans.lead

@@ -88,7 +88,7 @@ class AssistantApp:
         """(status line html, Build button update)."""
         try:
             a = self.assistant
-            if not a.auto_build and a._index is None:
+            if not a.auto_build and not a.is_loaded:
                 state, reason = a.state()
                 if state != "ok":
                     return (error_html(f"The index is {state}: {reason}. Build it to start."),

@@ -2,14 +2,18 @@
 
 It only wires the stages together: it checks the index (building it when missing or stale,
 or refusing an incompatible one with a message), loads it, and hands questions to the
-retriever and the answerer. ``rag.ask`` and ``rag.search`` use a lazily created default
-Assistant over ``corpus/`` and ``index/`` (``RAG_CORPUS_DIR`` / ``RAG_INDEX_DIR``).
+retriever and the answerer. When another process (``rag index``) publishes a new build, the
+next question loads it and swaps it in whole (:class:`Live`): a question in flight keeps the
+index it started with, and a build that fails to load is reported once and the old one kept.
+``rag.ask`` and ``rag.search`` use a lazily created default Assistant over ``corpus/`` and
+``index/`` (``RAG_CORPUS_DIR`` / ``RAG_INDEX_DIR``).
 """
 
 from __future__ import annotations
 
 import datetime as dt
 import logging
+import os
 import threading
 from collections.abc import Iterator
 from pathlib import Path
@@ -22,7 +26,7 @@ from .answer import Answerer
 from .arxiv import FetchReport, fetch_abstracts
 from .embed import Embedder, embedder_from_settings
 from .errors import IndexStateError, QuestionError
-from .index import BuildReport, Index, build_index, index_state, load_index
+from .index import CURRENT, BuildReport, Index, build_index, current_folder, index_state, load_index
 from .ingest import load_corpus
 from .listing import is_bare_code_list, list_answer
 from .llm import chat_model_from_settings, collect, stream_answer
@@ -43,6 +47,16 @@ class Retrieved(NamedTuple):
     query: Query
     hits: list[Hit]
     vector: np.ndarray
+    live: Live | None = None  # the index the hits came from
+
+
+class Live(NamedTuple):
+    """One loaded index with everything built over it, swapped in and out as a whole."""
+
+    index: Index
+    retriever: Retriever
+    answerer: Answerer
+    catalog: Catalog
 
 
 class Assistant:
@@ -59,11 +73,11 @@ class Assistant:
         self._reranker = reranker
         self.auto_build = auto_build
         self.progress = progress
-        self._index: Index | None = None
-        self._retriever: Retriever | None = None
-        self._answerer: Answerer | None = None
-        self._catalog: Catalog | None = None
-        self._lock = threading.Lock()
+        self._live: Live | None = None
+        self._lock = threading.Lock()  # one build or first load at a time
+        self._swap = threading.Lock()  # one reload at a time; other questions keep the old index
+        self._pointer: tuple[int, int] | None = None  # (inode, mtime) of CURRENT when loaded
+        self._failed: str | None = None  # a published build that could not be loaded
         self.last_build: BuildReport | None = None
 
     # ------------------------------------------------------------------ lifecycle
@@ -78,68 +92,117 @@ class Assistant:
         return index_state(self.settings, self.embedder.name)
 
     def build(self, rebuild: bool = False) -> BuildReport:
-        """Build or refresh the index now (only changed chunks are embedded)."""
+        """Build or refresh the index now (only changed chunks are embedded); the next
+        question uses the new build."""
         with self._lock:
             report = build_index(self.settings, self.embedder, progress=self.progress,
                                  rebuild=rebuild)
             self.last_build = report
-            self._index = None
         return report
 
     @property
+    def is_loaded(self) -> bool:
+        """Whether an index is loaded (nothing is built or loaded by asking)."""
+        return self._live is not None
+
+    @property
+    def live(self) -> Live:
+        """The loaded index and its retriever, answerer and catalog: built first when missing
+        or stale (auto_build), and swapped for a newer build published since it was loaded."""
+        live = self._live
+        if live is None:
+            return self._first_load()
+        pointer = self._stat_pointer()
+        if pointer == self._pointer or not self._swap.acquire(blocking=False):
+            return live  # unchanged, or another question is loading the new build
+        try:
+            return self._reload(pointer)
+        finally:
+            self._swap.release()
+
+    def _first_load(self) -> Live:
+        state, reason = self.state()
+        if state != "ok":
+            if not self.auto_build:
+                raise IndexStateError(f"The index is {state}: {reason}.",
+                                      "run `rag index` (add --rebuild for a full rebuild)")
+            log.info("index %s (%s): building", state, reason)
+            self.build(rebuild=state == "incompatible")
+        with self._lock:
+            if self._live is None:
+                self._pointer = self._stat_pointer()
+                self._live = self._load()
+            return self._live
+
+    def _reload(self, pointer: tuple[int, int] | None) -> Live:
+        """Load the build CURRENT now names and swap it in; on failure keep the old one."""
+        assert self._live is not None
+        folder = current_folder(self.settings.index_dir)
+        if folder is None or folder == self._live.index.folder or folder.name == self._failed:
+            self._pointer = pointer
+            return self._live
+        try:
+            live = self._load()
+        except IndexStateError as err:
+            self._failed = folder.name
+            log.warning("a new index was published but cannot be loaded; still serving %s. %s",
+                        self._live.index.folder.name, err)
+            return self._live
+        log.info("serving the new index %s (was %s)", live.index.folder.name,
+                 self._live.index.folder.name)
+        self._live, self._pointer = live, pointer
+        return live
+
+    def _stat_pointer(self) -> tuple[int, int] | None:
+        try:
+            st = os.stat(Path(self.settings.index_dir) / CURRENT)
+        except OSError:
+            return None
+        return st.st_ino, st.st_mtime_ns
+
+    def _load(self) -> Live:
+        index = load_index(self.settings, self.embedder.name)
+        reranker = self._reranker
+        if reranker is None and self.settings.reranker:
+            reranker = cross_encoder_reranker(self.settings.reranker)
+        terms = [frozenset(tokenize(c.embed_text)) for c in index.chunks]
+        catalog = Catalog.build(index.digests.values(), index.papers, terms)
+        return Live(index, Retriever(index, self.embedder, self.settings, reranker),
+                    Answerer(index, self.embedder, self.settings, catalog, terms), catalog)
+
+    @property
     def index(self) -> Index:
-        """The loaded index; built first when missing or stale and auto_build is on."""
-        if self._index is None:
-            state, reason = self.state()
-            if state != "ok":
-                if not self.auto_build:
-                    raise IndexStateError(f"The index is {state}: {reason}.",
-                                          "run `rag index` (add --rebuild for a full rebuild)")
-                log.info("index %s (%s): building", state, reason)
-                self.build(rebuild=state == "incompatible")
-            with self._lock:
-                if self._index is None:
-                    self._index = load_index(self.settings, self.embedder.name)
-                    reranker = self._reranker
-                    if reranker is None and self.settings.reranker:
-                        reranker = cross_encoder_reranker(self.settings.reranker)
-                    self._retriever = Retriever(self._index, self.embedder, self.settings,
-                                                reranker)
-                    terms = [frozenset(tokenize(c.embed_text)) for c in self._index.chunks]
-                    self._catalog = Catalog.build(self._index.digests.values(),
-                                                  self._index.papers, terms)
-                    self._answerer = Answerer(self._index, self.embedder, self.settings,
-                                              self._catalog, terms)
-        return self._index
+        """The loaded index (see :attr:`live`)."""
+        return self.live.index
 
     @property
     def retriever(self) -> Retriever:
-        self.index  # noqa: B018 - loads on first use
-        assert self._retriever is not None
-        return self._retriever
+        return self.live.retriever
 
     # ------------------------------------------------------------------ queries
     @property
     def answerer(self) -> Answerer:
-        self.index  # noqa: B018 - loads on first use
-        assert self._answerer is not None
-        return self._answerer
+        return self.live.answerer
 
     @property
     def catalog(self) -> Catalog:
         """What question reading knows about the loaded corpus."""
-        self.index  # noqa: B018 - loads on first use
-        assert self._catalog is not None
-        return self._catalog
+        return self.live.catalog
 
     def read(self, question: str, since: dt.date | str | None = None,
              until: dt.date | str | None = None, digest: str | None = None,
              has_code: bool | None = None) -> Query:
         """``question`` read once into a :class:`Query` (checked; explicit filters win over
         the dates it implies)."""
+        return self._read(question, since, until, digest, has_code)
+
+    def _read(self, question: str, since: dt.date | str | None = None,
+              until: dt.date | str | None = None, digest: str | None = None,
+              has_code: bool | None = None, live: Live | None = None) -> Query:
         f = Filters.make(since, until, digest, has_code)
         check_question(question, self.settings.max_question_chars)  # before loading anything
-        return parse(question, self.catalog, max_chars=self.settings.max_question_chars,
+        catalog = (live or self.live).catalog
+        return parse(question, catalog, max_chars=self.settings.max_question_chars,
                      since=f.since, until=f.until, digest=f.digest, has_code=f.has_code)
 
     def search(self, query: str, k: int = 10, since: dt.date | str | None = None,
@@ -179,32 +242,40 @@ class Assistant:
             chat = chat_model_from_settings(self.settings)
         else:
             chat = llm or None  # False: extractive
-        query = question if isinstance(question, Query) else self.read(
-            question, since, until, digest, has_code)
-        r = self.retrieve(query)
+        if isinstance(question, str):
+            check_question(question, self.settings.max_question_chars)  # before loading
+        live = self.live  # one index for the whole question
+        query = question if isinstance(question, Query) else self._read(
+            question, since, until, digest, has_code, live)
+        r = self._retrieve(query, live=live)
         if chat is None:
             answer = self.answer(r)
             yield answer.text
             yield answer
             return
-        yield from stream_answer(chat, r.query, r.hits, answerer=self.answerer,
+        yield from stream_answer(chat, r.query, r.hits, answerer=live.answerer,
                                  embedder=self.embedder, settings=self.settings,
                                  query_vector=r.vector)
 
     def retrieve(self, query: Query | str, k: int = 20) -> Retrieved:
         """What ``ask`` answers from: the query's hits (its filters applied) and its vector."""
+        return self._retrieve(query, k)
+
+    def _retrieve(self, query: Query | str, k: int = 20, live: Live | None = None) -> Retrieved:
+        live = live or self.live
         if isinstance(query, str):
-            query = self.read(query)
+            query = self._read(query, live=live)
         vector = self.embedder.encode([query.search_text])[0]
-        hits = self.retriever.search(query, k=k, query_vector=vector)
-        return Retrieved(query, hits, vector)
+        hits = live.retriever.search(query, k=k, query_vector=vector)
+        return Retrieved(query, hits, vector, live)
 
     def answer(self, r: Retrieved) -> Answer:
         """The extractive answer to a retrieved query: every paper that belongs for list and
-        topic questions, the best few otherwise."""
+        topic questions, the best few otherwise (from the index the hits came from)."""
+        live = r.live or self.live
         if r.query.wants_set or is_bare_code_list(r.query):
-            return list_answer(self.answerer, self.retriever, r.query, r.hits, r.vector)
-        return self.answerer.answer(r.query, r.hits, r.vector)
+            return list_answer(live.answerer, live.retriever, r.query, r.hits, r.vector)
+        return live.answerer.answer(r.query, r.hits, r.vector)
 
     def fetch_abstracts(self, client: object | None = None, progress: bool | None = None,
                         refresh: bool = True) -> FetchReport:
@@ -233,9 +304,13 @@ class Assistant:
 
     def status(self) -> dict:
         """Counts, model and build time of the loaded index (for the CLI and the app)."""
-        m = self.index.manifest
-        return {"digests": m["counts"]["digests"], "papers": m["counts"]["papers"],
-                "chunks": m["counts"]["chunks"], "model": m["model"], "built_at": m["built_at"],
+        index = self.index
+        m = index.manifest
+        counts = m.get("counts") or {}
+        return {"digests": counts.get("digests", len(index.digests)),
+                "papers": counts.get("papers", len(index.papers)),
+                "chunks": counts.get("chunks", len(index.chunks)), "model": m.get("model"),
+                "built_at": m.get("built_at"), "build": index.folder.name,
                 "warnings": m.get("warnings", [])}
 
 

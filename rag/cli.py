@@ -68,6 +68,11 @@ def main(argv: Sequence[str] | None = None) -> int:
     except RagError as err:
         print(f"error: {err}", file=sys.stderr)
         return 2
+    except (ImportError, MemoryError) as err:  # a library that cannot load, e.g. under ulimit
+        print(f"error: a library could not be loaded ({type(err).__name__}: {err}). Fix: "
+              "reinstall with `make install`, or give the process more memory (building the "
+              "index loads the embedding model, about 1 GB)", file=sys.stderr)
+        return 1
     except KeyboardInterrupt:
         print("interrupted", file=sys.stderr)
         return 130
@@ -81,6 +86,11 @@ def _filters(args: argparse.Namespace) -> dict:
 def _run(args: argparse.Namespace, a: Assistant) -> int:
     if args.command == "index":
         r = a.build(rebuild=args.rebuild)
+        if r.up_to_date:
+            print(f"Index in {r.folder} is up to date ({r.digests} digests, {r.papers} papers, "
+                  f"{r.chunks} chunks; checked in {r.seconds:.1f}s): embedded 0 chunks, "
+                  "nothing rewritten.")
+            return 0
         print(f"Indexed {r.digests} digests, {r.papers} papers, {r.chunks} chunks into "
               f"{r.folder} in {r.seconds:.1f}s: embedded {r.embedded} chunks, reused {r.reused}.")
         for w in r.warnings:

@@ -2,13 +2,16 @@
 
 ``build_index`` runs ingest -> papers -> chunk -> embed and writes one build folder:
 ``manifest.json`` (format version, model, dimension, corpus fingerprint), ``digests.json``,
-``papers.json``, ``chunks.jsonl``, ``dense.faiss`` and ``lexical/``. No pickle anywhere.
+``papers.json``, ``chunks.jsonl``, ``dense.faiss`` and ``lexical/``. No pickle anywhere. The
+manifest records a checksum of every file (:mod:`rag.integrity`); load verifies them and the
+vectors, and refuses a damaged index with the rebuild fix.
 
 Writes are atomic: a build is written to a temporary folder, renamed into place, and only
 then does the one-line ``CURRENT`` file (replaced atomically) point at it; a crash at any
 moment leaves the previous index intact. Embeddings are reused by content hash (model + text),
-so re-indexing an unchanged corpus embeds nothing and editing one digest re-embeds only the
-chunks whose text changed.
+so editing one digest re-embeds only the chunks whose text changed, identical texts are
+embedded once, and damaged vectors are never reused. An unchanged corpus (checked by file size,
+mtime and hash) is not even parsed again: the build reports the index up to date.
 """
 
 from __future__ import annotations
@@ -32,6 +35,7 @@ from .chunk import PAPERS_DIGEST, chunk_corpus, paper_chunks, paper_profiles, pa
 from .embed import Embedder, content_key
 from .errors import IndexStateError
 from .ingest import corpus_files, load_corpus
+from .integrity import FileStamps, folder_checksums, seal, verify_build, verify_vectors
 from .metadata import attach_paper_texts, load_metadata
 from .papers import extract_papers
 from .records import Chunk, Digest, Paper, to_dict
@@ -80,11 +84,14 @@ class BuildReport:
     seconds: float
     encode_seconds: float
     warnings: tuple[str, ...] = ()
+    up_to_date: bool = False  # nothing changed: the live build was kept as it is
 
 
-def corpus_fingerprint(settings: Settings) -> str:
+def corpus_fingerprint(settings: Settings, stamps: FileStamps | None = None) -> str:
     """Hash of everything a build reads: digest, metadata and paper files, chunking and BM25
-    settings (BM25's k1/b are baked into the saved lexical index)."""
+    settings (BM25's k1/b are baked into the saved lexical index). ``stamps`` reuses the
+    hashes of files whose size and mtime did not change."""
+    stamps = stamps or FileStamps()
     h = hashlib.sha256(f"v{INDEX_FORMAT_VERSION}|{settings.context_header}|"
                        f"{settings.max_chunk_chars}|{settings.bm25_k1}|{settings.bm25_b}".encode())
     files = corpus_files(settings.corpus_dir) if Path(settings.corpus_dir).is_dir() else []
@@ -93,7 +100,7 @@ def corpus_fingerprint(settings: Settings) -> str:
     for path in [*files, *meta, *paper_files(settings.corpus_dir)]:
         h.update(path.name.encode())
         with contextlib.suppress(OSError):
-            h.update(hashlib.sha256(path.read_bytes()).digest())
+            h.update(stamps.sha(path).encode())
     return h.hexdigest()[:32]
 
 
@@ -112,7 +119,7 @@ def read_manifest(index_dir: Path) -> dict | None:
         return None
     try:
         return json.loads((folder / "manifest.json").read_text(encoding="utf-8"))
-    except (OSError, json.JSONDecodeError):
+    except (OSError, ValueError):  # ValueError: bad JSON or UTF-8
         return None
 
 
@@ -127,7 +134,8 @@ def index_state(settings: Settings, model_name: str) -> tuple[str, str]:
     if manifest.get("model") != model_name:
         return "incompatible", (f"index built with model {manifest.get('model')!r}, settings "
                                 f"ask for {model_name!r}")
-    if manifest.get("fingerprint") != corpus_fingerprint(settings):
+    stamps = FileStamps(manifest.get("corpus_stamps"))
+    if manifest.get("fingerprint") != corpus_fingerprint(settings, stamps):
         return "stale", "the corpus or the index settings changed since the index was built"
     return "ok", "up to date"
 
@@ -143,22 +151,44 @@ def _lock(index_dir: Path) -> Iterator[None]:
             fcntl.flock(fh, fcntl.LOCK_UN)
 
 
-def _previous_vectors(index_dir: Path, model_name: str, dim: int) -> dict[str, np.ndarray]:
-    """content key -> vector from the live build, when it used the same model."""
+def _reusable(index_dir: Path, model_name: str, dim: int) -> tuple[dict | None, str | None]:
+    """(manifest of the live build, None) when its vectors may be reused by a build with this
+    model, else (None, why not); a damaged build is never reused."""
     manifest = read_manifest(index_dir)
     folder = current_folder(index_dir)
     if not manifest or folder is None or manifest.get("model") != model_name or \
             manifest.get("dim") != dim or manifest.get("format_version") != INDEX_FORMAT_VERSION:
-        return {}
+        return None, None
+    problem = verify_build(folder, manifest)
+    if not problem:
+        try:
+            problem = verify_vectors(FaissStore.load(folder).vectors(), dim)
+        except RuntimeError as err:  # FAISS cannot read the file
+            problem = str(err).splitlines()[0]
+    if problem:
+        return None, f"the previous index in {folder} is damaged ({problem}); every chunk is " \
+                     "embedded again"
+    return manifest, None
+
+
+def _previous_vectors(index_dir: Path, dim: int) -> tuple[dict[str, np.ndarray], str | None]:
+    """(content key -> vector of the live build, warning): empty when its vectors are
+    unreadable, of another dimension or not finite."""
+    folder = current_folder(index_dir)
+    if folder is None:
+        return {}, None
     try:
         keys = [json.loads(line)["key"] for line in
                 (folder / "chunks.jsonl").read_text(encoding="utf-8").splitlines() if line]
         vectors = FaissStore.load(folder).vectors()
     except (OSError, RuntimeError, KeyError, json.JSONDecodeError):
-        return {}  # unreadable old build: embed everything again
-    if len(keys) != len(vectors):
-        return {}
-    return dict(zip(keys, vectors))
+        return {}, f"the previous index in {folder} is unreadable; every chunk is embedded again"
+    problem = verify_vectors(vectors, dim) or (
+        None if len(keys) == len(vectors) else f"{len(vectors)} vectors for {len(keys)} chunks")
+    if problem:
+        return {}, f"the previous index in {folder} is damaged ({problem}); every chunk is " \
+                   "embedded again"
+    return dict(zip(keys, vectors)), None
 
 
 def _encode(embedder: Embedder, texts: list[str], progress: bool) -> np.ndarray:
@@ -180,7 +210,20 @@ def build_index(settings: Settings, embedder: Embedder, progress: bool = True,
     t0 = time.perf_counter()
     index_dir = Path(settings.index_dir)
     with _lock(index_dir):
+        live, damaged = (None, None) if rebuild else _reusable(index_dir, embedder.name,
+                                                                 embedder.dim)
+        stamps = FileStamps(live.get("corpus_stamps") if live else None)
+        fingerprint = corpus_fingerprint(settings, stamps)
+        if live and live.get("fingerprint") == fingerprint:
+            folder = current_folder(index_dir)
+            assert folder is not None
+            n = live["counts"]
+            return BuildReport(folder, n["digests"], n["papers"], n["chunks"], 0, n["chunks"],
+                               time.perf_counter() - t0, 0.0, tuple(live.get("warnings", ())),
+                               up_to_date=True)
         docs, warnings = load_corpus(settings.corpus_dir)
+        if damaged:
+            warnings.append(damaged)
         metadata, meta_warnings = load_metadata(settings.metadata_dir)
         warnings += meta_warnings
         paperset = extract_papers(docs, metadata)
@@ -195,17 +238,22 @@ def build_index(settings: Settings, embedder: Embedder, progress: bool = True,
             digest_records[PAPERS_DIGEST] = papers_digest(str(settings.corpus_dir))
         chunks += extra
         keys = [content_key(embedder.name, c.embed_text) for c in chunks]
-        old = {} if rebuild else _previous_vectors(index_dir, embedder.name, embedder.dim)
-        todo = [i for i, k in enumerate(keys) if k not in old]
-        t_enc = time.perf_counter()
-        fresh = _encode(embedder, [chunks[i].embed_text for i in todo], progress)
-        encode_seconds = time.perf_counter() - t_enc
-        vectors = np.zeros((len(chunks), embedder.dim), dtype=np.float32)
-        for row, i in enumerate(todo):
-            vectors[i] = fresh[row]
+        old: dict[str, np.ndarray] = {}
+        if live:
+            old, unreadable = _previous_vectors(index_dir, embedder.dim)
+            if unreadable:
+                warnings.append(unreadable)
+        todo: dict[str, int] = {}  # each distinct text not in the previous build, embedded once
         for i, k in enumerate(keys):
-            if k in old:
-                vectors[i] = old[k]
+            if k not in old and k not in todo:
+                todo[k] = i
+        t_enc = time.perf_counter()
+        fresh = _encode(embedder, [chunks[i].embed_text for i in todo.values()], progress)
+        encode_seconds = time.perf_counter() - t_enc
+        found = {**old, **dict(zip(todo, fresh))}
+        vectors = np.zeros((len(chunks), embedder.dim), dtype=np.float32)
+        for i, k in enumerate(keys):
+            vectors[i] = found[k]
 
         tmp = index_dir / f".tmp-{uuid.uuid4().hex[:8]}"
         tmp.mkdir(parents=True)
@@ -229,19 +277,22 @@ def build_index(settings: Settings, embedder: Embedder, progress: bool = True,
                 for c, k in zip(chunks, keys):
                     fh.write(json.dumps({**to_dict(c), "key": k}, ensure_ascii=False) + "\n")
             seconds = time.perf_counter() - t0
+            reused = sum(k in old for k in keys)
             manifest = {
                 "format_version": INDEX_FORMAT_VERSION, "model": embedder.name,
-                "dim": embedder.dim, "fingerprint": corpus_fingerprint(settings),
+                "dim": embedder.dim, "fingerprint": fingerprint,
                 "built_at": dt.datetime.now(dt.timezone.utc).isoformat(timespec="seconds"),
                 "counts": {"digests": len(docs), "papers": len(paperset.papers),
                            "chunks": len(chunks)},
-                "embedded": len(todo), "reused": len(chunks) - len(todo),
+                "embedded": len(todo), "reused": reused,
                 "seconds": round(seconds, 3), "encode_seconds": round(encode_seconds, 3),
                 "settings": {"context_header": settings.context_header,
                              "max_chunk_chars": settings.max_chunk_chars},
                 "warnings": warnings,
+                "corpus_stamps": stamps.stamps,
+                "files": folder_checksums(tmp),
             }
-            _write_json(tmp / "manifest.json", manifest)  # written last: marks a whole build
+            _write_json(tmp / "manifest.json", seal(manifest))  # last: marks a whole build
             final = index_dir / f"build-{dt.datetime.now():%Y%m%d-%H%M%S}-{uuid.uuid4().hex[:6]}"
             os.replace(tmp, final)
             _write_atomic(index_dir / CURRENT, final.name)
@@ -250,8 +301,7 @@ def build_index(settings: Settings, embedder: Embedder, progress: bool = True,
             raise
         _clean_old_builds(index_dir, keep=final.name)
     return BuildReport(final, len(docs), len(paperset.papers), len(chunks), len(todo),
-                       len(chunks) - len(todo), time.perf_counter() - t0, encode_seconds,
-                       tuple(warnings))
+                       reused, time.perf_counter() - t0, encode_seconds, tuple(warnings))
 
 
 def _write_json(path: Path, data: object) -> None:
@@ -282,7 +332,7 @@ def load_index(settings: Settings, model_name: str | None = None) -> Index:
         raise IndexStateError(f"No index in {settings.index_dir}.", "run `rag index`")
     try:
         manifest = json.loads((folder / "manifest.json").read_text(encoding="utf-8"))
-    except (OSError, json.JSONDecodeError) as err:
+    except (OSError, ValueError) as err:  # ValueError: bad JSON or UTF-8
         raise IndexStateError(f"Index manifest in {folder} is unreadable ({err}).", fix) from err
     if manifest.get("format_version") != INDEX_FORMAT_VERSION:
         raise IndexStateError(f"Index in {folder} has format {manifest.get('format_version')}; "
@@ -290,6 +340,9 @@ def load_index(settings: Settings, model_name: str | None = None) -> Index:
     if model_name and manifest.get("model") != model_name:
         raise IndexStateError(f"Index in {folder} was built with {manifest.get('model')!r}; "
                               f"settings ask for {model_name!r}.", fix)
+    problem = verify_build(folder, manifest)
+    if problem:
+        raise IndexStateError(f"Index in {folder} is damaged: {problem}.", fix)
     try:
         digests = {k: Digest.from_dict(v) for k, v in
                    json.loads((folder / "digests.json").read_text(encoding="utf-8")).items()}
@@ -306,8 +359,9 @@ def load_index(settings: Settings, model_name: str | None = None) -> Index:
     except (OSError, RuntimeError, KeyError, TypeError, ValueError) as err:
         raise IndexStateError(f"Index in {folder} is damaged ({err.__class__.__name__}: {err}).",
                               fix) from err
-    if len(dense) != len(chunks):
-        raise IndexStateError(f"Index in {folder} is damaged ({len(dense)} vectors for "
-                              f"{len(chunks)} chunks).", fix)
+    problem = verify_vectors(dense.vectors(), int(manifest.get("dim", -1))) or (
+        None if len(dense) == len(chunks) else f"{len(dense)} vectors for {len(chunks)} chunks")
+    if problem:
+        raise IndexStateError(f"Index in {folder} is damaged: {problem}.", fix)
     return Index(folder, manifest, digests, papers, chunks, keys, dense, lexical, paper_lexical,
                  profile_ids)

@@ -116,6 +116,11 @@ class Retriever:
             want = filters.digest.lower()
             ids = {d.id for d in self.index.digests.values()
                    if d.id.lower() == want or want in d.title.lower()}
+            if not ids:
+                some = sorted(self.index.digests)[:3]
+                raise QuestionError(f"No digest matches {filters.digest!r}.",
+                                    "pass a digest id or part of a digest's title, e.g. "
+                                    + ", ".join(repr(x) for x in some))
             keep &= np.isin(self._digest_ids, list(ids))
         if filters.has_code is not None:
             keep &= self._has_code == filters.has_code

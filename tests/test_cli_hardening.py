@@ -1,0 +1,67 @@
+"""CLI faults from the hardening review: each is a one-line message and an exit code, never a
+traceback or a silent empty result."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import pytest
+
+from rag.cli import main
+from rag.index import current_folder
+
+
+@pytest.fixture
+def cli_env(fake_settings, monkeypatch: pytest.MonkeyPatch) -> list[str]:  # noqa: ANN001
+    monkeypatch.setenv("RAG_MODEL", "hashing-256")
+    return ["--corpus", str(fake_settings.corpus_dir), "--index", str(fake_settings.index_dir)]
+
+
+@pytest.mark.parametrize("k", ["0", "-5"])
+def test_search_refuses_k_below_one(cli_env: list[str], capsys, k: str) -> None:  # noqa: ANN001
+    assert main([*cli_env, "search", "EEG", "-k", k]) == 2
+    err = capsys.readouterr().err
+    assert f"k={k}" in err and "k >= 1" in err and "Traceback" not in err
+
+
+def test_unknown_digest_filter_is_named(cli_env: list[str], capsys) -> None:  # noqa: ANN001
+    assert main([*cli_env, "search", "EEG", "--digest", "no-such"]) == 2
+    err = capsys.readouterr().err
+    assert "No digest matches 'no-such'" in err and "000_0535b448ae7ff890" in err
+    assert main([*cli_env, "ask", "What about EEG?", "--digest", "no-such"]) == 2
+
+
+def test_status_on_an_edited_manifest_is_a_message(cli_env: list[str], fake_settings,  # noqa: ANN001
+                                                   capsys) -> None:  # noqa: ANN001
+    assert main([*cli_env, "index"]) == 0
+    path = current_folder(fake_settings.index_dir) / "manifest.json"
+    manifest = json.loads(path.read_text())
+    del manifest["counts"]
+    path.write_text(json.dumps(manifest))
+    capsys.readouterr()
+    assert main([*cli_env, "status"]) == 2
+    err = capsys.readouterr().err
+    assert "damaged" in err and "rag index --rebuild" in err and "Traceback" not in err
+
+
+def test_library_that_cannot_load_is_a_message(cli_env: list[str], monkeypatch,  # noqa: ANN001
+                                               capsys) -> None:  # noqa: ANN001
+    def fail(*_a: object, **_k: object) -> None:
+        raise ImportError("libfaiss.so: failed to map segment from shared object")
+
+    monkeypatch.setattr("rag.assistant.load_index", fail)
+    assert main([*cli_env, "search", "EEG"]) == 1
+    err = capsys.readouterr().err
+    assert "error: a library could not be loaded" in err and "make install" in err
+    assert "Traceback" not in err
+
+
+def test_second_index_of_unchanged_corpus_says_up_to_date(cli_env: list[str],  # noqa: ANN001
+                                                          capsys) -> None:  # noqa: ANN001
+    assert main([*cli_env, "index"]) == 0
+    capsys.readouterr()
+    assert main([*cli_env, "index"]) == 0
+    out = capsys.readouterr().out
+    assert "is up to date" in out and "embedded 0 chunks" in out
+    assert Path(out.split("Index in ")[1].split(" is up")[0]).is_dir()

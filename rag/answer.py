@@ -17,15 +17,16 @@ from __future__ import annotations
 import dataclasses
 import math
 import re
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 
 import numpy as np
 
+from .attribution import disagreements
 from .embed import Embedder
 from .index import Index
 from .query import Catalog
-from .records import Answer, Chunk, Citation, Evidence, Hit, Item, Paper, Query, Quote
+from .records import Answer, Chunk, Citation, Digest, Evidence, Hit, Item, Paper, Query, Quote
 from .settings import Settings
 from .text import sentences, tokenize
 
@@ -166,35 +167,65 @@ class Answerer:
                         sentences=tuple(s for s, _ in picks),
                         chunk_ids=tuple(e.chunk_id for e in evidence), evidence=tuple(evidence))
 
-    def item(self, query: Query, citation: Citation) -> Item:
-        """The answer item for one citation: its quotes and the links the question asks for."""
-        p = citation.paper
-        quotes = tuple(Quote(s, citation.n) for s in citation.sentences)
+    def cite_by_digest(self, first: int, paper: Paper | None, picks: list[tuple[str, Hit]],
+                       query_vector: np.ndarray | None) -> list[Citation]:
+        """Citations numbered from ``first``, one per digest the picked sentences come from,
+        so each quoted sentence is cited to the digest that says it (a paper's own text goes
+        with the first digest's citation)."""
+        groups: dict[str, list[tuple[str, Hit]]] = {}
+        for s, h in picks:
+            key = h.chunk.digest_id if h.chunk.source == "digest" else ""
+            groups.setdefault(key, []).append((s, h))
+        if "" in groups and len(groups) > 1:
+            own = groups.pop("")
+            groups[next(iter(groups))] += own
+        return [self.cite(first + i, paper, g, query_vector)
+                for i, g in enumerate(groups.values())]
+
+    def item(self, query: Query, citations: Sequence[Citation]) -> Item:
+        """The answer item for one paper's citations: their quotes and the links the
+        question asks for (each code link with the digest(s) that give it)."""
+        p = citations[0].paper
+        quotes = tuple(Quote(s, c.n) for c in citations for s in c.sentences)
         if p is None:
-            return Item(None, citation.digest.title, quotes)
-        return Item(p, p.title, quotes,
-                    code_urls=p.code_urls if query.wants_code else (),
+            return Item(None, citations[0].digest.title, quotes)
+        sources = p.url_sources("code") if query.wants_code else {}
+        code = tuple(sources) or (p.code_urls if query.wants_code else ())
+        return Item(p, p.title, quotes, code_urls=code,
+                    code_from=tuple("; ".join(self.digest_label(d) for d in sources.get(u, ()))
+                                    for u in code),
                     arxiv_url=p.arxiv_url if query.wants_arxiv else None,
                     no_code=query.wants_code and not p.code_urls,
                     authors=(p.arxiv_authors or p.authors) if query.intent == "who" else ())
+
+    def digest_label(self, digest_id: str) -> str:
+        """'Title, Mar 7, 2026' of a digest of the index."""
+        d = self.index.digests.get(digest_id)
+        if d is None:
+            return digest_id
+        return f"{d.title}, {d.date:%b %-d, %Y}" if d.date else d.title
 
     def compose(self, query: Query, groups: list[tuple[Paper | None, list[Hit]]],
                 hits: list[Hit], query_vector: np.ndarray | None, lead: str = "") -> Answer:
         """An answer citing each group's best sentences, one item per group."""
         citations: list[Citation] = []
+        items: list[Item] = []
         for paper, group_hits in groups:
             picks = self.pick_sentences(query, group_hits, self.settings.answer_sentences)
             if picks:
-                citations.append(self.cite(len(citations) + 1, paper, picks, query_vector))
+                cs = self.cite_by_digest(len(citations) + 1, paper, picks, query_vector)
+                citations += cs
+                items.append(self.item(query, cs))
         if not citations:
             return self.abstention(query, hits)
-        items = tuple(self.item(query, c) for c in citations)
         papers = [c.paper for c in citations if c.paper]
         if not lead:
             lead = who_lead(papers[0]) if query.intent == "who" and papers else (
-                "From the digests:" if len(citations) > 1 else "From the digest:")
-        return Answer(query.text, lead, items, tuple(citations), False, tuple(hits), query.notes,
-                      caveats=caveats(query, papers), query=query)
+                "From the digests:" if len({c.digest.id for c in citations}) > 1
+                else "From the digest:")
+        return Answer(query.text, lead, tuple(items), tuple(citations), False, tuple(hits),
+                      query.notes, caveats=caveats(query, papers, self.index.digests),
+                      query=query)
 
     def _paper_groups(self, query: Query, hits: list[Hit], query_vector: np.ndarray
                       ) -> list[tuple[Paper | None, list[Hit]]]:
@@ -302,13 +333,20 @@ def _names(names: Sequence[str], most: int = 8) -> str:
     return ", ".join(shown) + tail
 
 
-def caveats(query: Query, papers: Sequence[Paper]) -> tuple[str, ...]:
-    """Attribution warnings to state in the answer: for who-wrote questions and questions
-    naming an author or institution, on every cited paper whose digest credit is doubtful."""
-    if query.intent != "who" and not (query.named_by_author or query.named_by_institution):
-        return ()
-    return tuple(f"{p.title}: {p.attribution_issues[0]}" for p in dict.fromkeys(papers)
-                 if p.attribution_issues)
+def caveats(query: Query, papers: Sequence[Paper],
+            digests: Mapping[str, Digest] | None = None) -> tuple[str, ...]:
+    """Warnings to state in the answer: for who-wrote questions and questions naming an author
+    or institution, every cited paper whose digest credit is doubtful; for those and for code
+    questions, where digests contradict each other about a cited paper (each side named)."""
+    who = query.intent == "who" or bool(query.named_by_author or query.named_by_institution)
+    out: list[str] = []
+    for p in dict.fromkeys(papers):
+        if who and p.attribution_issues:
+            out.append(f"{p.title}: {p.attribution_issues[0]}")
+        if digests is not None and (who or query.wants_code):
+            out += [d for d in disagreements(p, digests)
+                    if (who and "who wrote" in d) or (query.wants_code and "the code" in d)]
+    return tuple(out)
 
 
 def without_label(sentence: str) -> str:

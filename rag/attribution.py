@@ -5,13 +5,17 @@ Digests are machine-written: a placeholder ("Author A, B, and C from University 
 can stand in for the real authors, or a famous name can be credited with someone else's
 paper. Each finding is one readable sentence naming both sides, stored in
 ``Paper.attribution_issues``. No metadata, no comparison: only placeholders are flagged then.
+:func:`disagreements` compares digests with each other: two digests giving a paper different
+code links or different authors are both shown, each with its digest.
 """
 
 from __future__ import annotations
 
 import re
+from collections import defaultdict
+from collections.abc import Mapping
 
-from .records import Paper
+from .records import Digest, Paper
 from .text import strip_accents
 
 _PLACEHOLDER_AUTHOR = re.compile(
@@ -74,3 +78,41 @@ def attribution_issues(paper: Paper) -> tuple[str, ...]:
                       f"placeholder names ({', '.join(fake_inst)}); the real affiliations are "
                       "not known here.")
     return tuple(dict.fromkeys(issues))
+
+
+def _where(d: Digest | None, digest_id: str) -> str:
+    if d is None:
+        return digest_id
+    return f"“{d.title}” ({d.date:%b %-d, %Y})" if d.date else f"“{d.title}”"
+
+
+def _norm_url(url: str) -> str:
+    return url.lower().rstrip("/").removesuffix(".git").split("://", 1)[-1]
+
+
+def disagreements(paper: Paper, digests: Mapping[str, Digest]) -> tuple[str, ...]:
+    """Where digests contradict each other about a paper, each side named with its digest:
+    code links that share nothing between two digests, or author credits that name no one in
+    common. One digest adding a link or a name to another's is not a disagreement."""
+    out: list[str] = []
+    name = paper.short_name or paper.title
+    code: dict[str, list[str]] = defaultdict(list)
+    for c in paper.url_claims:
+        if c.kind == "code" and c.url not in code[c.digest_id]:
+            code[c.digest_id].append(c.url)
+    sets = {d: {_norm_url(u) for u in urls} for d, urls in code.items()}
+    if any(not (sets[a] & sets[b]) for a in sets for b in sets if a < b):
+        out.append(f"Digests disagree on the code for {name}: " + "; ".join(
+            f"{_where(digests.get(d), d)} gives {', '.join(urls)}" for d, urls in code.items())
+            + ".")
+    credits: dict[str, str] = {}
+    for m in paper.mentions:
+        if m.authors and m.digest_id not in credits:
+            credits[m.digest_id] = m.authors
+    names = {d: set(_surnames(a)) for d, a in credits.items()}
+    if any(names[a] and names[b] and not (names[a] & names[b])
+           for a in names for b in names if a < b):
+        out.append(f"Digests disagree on who wrote {name}: " + "; ".join(
+            f"{_where(digests.get(d), d)} credits {a}" for d, a in credits.items()).rstrip(".")
+            + ".")
+    return tuple(out)

@@ -17,7 +17,7 @@ import re
 
 import numpy as np
 
-from .answer import Answerer, without_label
+from .answer import Answerer, caveats, without_label
 from .query import QUESTION_WORDS
 from .records import Answer, Citation, Hit, Item, Paper, Query
 from .retrieve import Filters, PaperScore, Retriever
@@ -103,16 +103,18 @@ def list_answer(answerer: Answerer, retriever: Retriever, query: Query, hits: li
             picks = answerer.pick_sentences(query, paper_hits, 1)
         if not picks:
             continue
-        c = answerer.cite(len(citations) + 1, ps.paper, picks, query_vector)
-        citations.append(c)
-        items.append(answerer.item(query, c))
+        cs = answerer.cite_by_digest(len(citations) + 1, ps.paper, picks, query_vector)
+        citations += cs
+        items.append(answerer.item(query, cs))
     if not citations:
         return answerer.abstention(query, hits)
     lead = list_lead(query, citations, bare_code)
     if bare_code and len(ranked) > len(citations):  # never a silently shortened list
         lead += f" {len(ranked)} papers have one; these are the first {len(citations)}."
-    return Answer(query.text, lead, tuple(items),
-                  tuple(citations), False, tuple(hits), query.notes, query=query)
+    papers = [c.paper for c in citations if c.paper]
+    return Answer(query.text, lead, tuple(items), tuple(citations), False, tuple(hits),
+                  query.notes, caveats=caveats(query, papers, answerer.index.digests),
+                  query=query)
 
 
 def describe(hits: list[Hit]) -> list[tuple[str, Hit]]:

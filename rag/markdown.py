@@ -9,7 +9,7 @@ parses this text back; the app renders the same structure to HTML in :mod:`rag.r
 
 from __future__ import annotations
 
-from .records import Answer, Citation, Item
+from .records import Answer, Citation, Item, Paper
 
 
 def format_source(c: Citation) -> str:
@@ -28,17 +28,33 @@ def format_source(c: Citation) -> str:
     own = [e.label for e in c.evidence if e.source != "digest"]
     if own:
         line += ". Paper text: " + "; ".join(own)
-    if p.code_urls:
-        line += ". Code: " + ", ".join(p.code_urls)
+    mine, others = code_links(p, d.id)
+    if mine:
+        line += ". Code: " + ", ".join(mine)
+    if others:
+        line += ". Code per other digests: " + ", ".join(others)
     if p.arxiv_url:
         line += f". arXiv: {p.arxiv_url}"
     return line
 
 
+def code_links(paper: Paper, digest_id: str) -> tuple[list[str], list[str]]:
+    """(code URLs this digest gives for the paper, those only other digests give)."""
+    sources = paper.url_sources("code")
+    if not sources:
+        return list(paper.code_urls), []
+    return ([u for u, ds in sources.items() if digest_id in ds],
+            [u for u, ds in sources.items() if digest_id not in ds])
+
+
 def item_links(item: Item) -> str:
-    """What follows an item when the question asks for code or arXiv links."""
+    """What follows an item when the question asks for code or arXiv links; when digests
+    give different links, each with the digest that gives it."""
     extra = ""
-    if item.code_urls:
+    if item.code_urls and len(set(item.code_from)) > 1:
+        extra += " Code: " + "; ".join(f"{u} (per {src})" for u, src in
+                                       zip(item.code_urls, item.code_from))
+    elif item.code_urls:
         extra += " Code: " + ", ".join(item.code_urls)
     elif item.no_code:
         extra += " The digests give no code link for it."

@@ -15,7 +15,7 @@ from dataclasses import replace
 
 from .ingest import LoadedDigest
 from .lexicon import is_name_like
-from .records import Mention, Paper
+from .records import Mention, Paper, UrlClaim
 from .text import normalize_title
 from .urls import arxiv_id_of, passage_urls
 
@@ -94,8 +94,12 @@ def attach_urls(docs: list[LoadedDigest], papers: dict[str, Paper],
                     papers[pid] = replace(paper, arxiv_id=paper.arxiv_id or arxiv_id_of(url))
                     continue
                 field_ = "data_urls" if kind == "data" else "code_urls"
+                claim = UrlClaim(url, "data" if kind == "data" else "code", p.digest_id, p.index)
                 if url not in getattr(paper, field_):
-                    papers[pid] = replace(paper, **{field_: getattr(paper, field_) + (url,)})
+                    paper = replace(paper, **{field_: getattr(paper, field_) + (url,)})
+                if claim not in paper.url_claims:
+                    paper = replace(paper, url_claims=paper.url_claims + (claim,))
+                papers[pid] = paper
 
 
 def _repo_owner(url: str, candidates: list[str], papers: dict[str, Paper]) -> str | None:

@@ -84,6 +84,17 @@ class Mention:
 
 
 @dataclass(frozen=True)
+class UrlClaim:
+    """A link a digest gives for a paper, and where it gives it: the provenance that lets
+    answers show each digest's links side by side instead of one digest overriding another."""
+
+    url: str
+    kind: str  # "code" | "data"
+    digest_id: str
+    passage_index: int
+
+
+@dataclass(frozen=True)
 class Paper:
     """A paper mentioned by one or more digests, merged across them."""
 
@@ -101,6 +112,7 @@ class Paper:
     attribution_issues: tuple[str, ...] = ()
     abstract: str | None = None  # the paper's own abstract (arXiv, a PDF or an abstracts file)
     abstract_source: str | None = None  # where the abstract comes from, e.g. "arXiv"
+    url_claims: tuple[UrlClaim, ...] = ()  # which digest gives which code and data URL
 
     @property
     def arxiv_url(self) -> str | None:
@@ -109,6 +121,14 @@ class Paper:
     @property
     def digest_ids(self) -> tuple[str, ...]:
         return tuple(dict.fromkeys(m.digest_id for m in self.mentions))
+
+    def url_sources(self, kind: str = "code") -> dict[str, tuple[str, ...]]:
+        """url -> the ids of the digests that give it, for code (or data) links."""
+        out: dict[str, tuple[str, ...]] = {}
+        for c in self.url_claims:
+            if c.kind == kind and c.digest_id not in out.get(c.url, ()):
+                out[c.url] = out.get(c.url, ()) + (c.digest_id,)
+        return out
 
     @classmethod
     def from_dict(cls, d: dict[str, Any]) -> Paper:
@@ -120,6 +140,7 @@ class Paper:
         for k in ("authors", "institutions", "code_urls", "data_urls", "arxiv_authors",
                   "attribution_issues"):
             d[k] = tuple(d.get(k, ()))
+        d["url_claims"] = tuple(UrlClaim(**c) for c in d.get("url_claims", ()))
         return cls(**d)
 
 
@@ -255,6 +276,7 @@ class Item:
     code_urls: tuple[str, ...] = ()  # shown when the question asks for code
     arxiv_url: str | None = None  # shown when the question asks for arXiv
     no_code: bool = False  # the question asks for code and the digests give none
+    code_from: tuple[str, ...] = ()  # per code URL: the digest(s) that give it ("Title, date")
     authors: tuple[str, ...] = ()  # who-wrote answers: the paper's own author list
 
 

@@ -17,7 +17,7 @@ PROJECT_ROOT = Path(__file__).resolve().parent.parent
 
 # Bumped whenever the on-disk index layout or the chunk/paper logic changes in a way that
 # makes an older index wrong; an index with another version is rebuilt (or refused).
-INDEX_FORMAT_VERSION = 4
+INDEX_FORMAT_VERSION = 5
 
 
 class Settings(BaseSettings):

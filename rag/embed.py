@@ -229,6 +229,10 @@ class AutoEmbedder:
             self._torch = _torch_embedder(self.model, self.batch_size, False, self.bf16)
         return self._torch
 
+    def prepare(self) -> None:
+        """Load the torch model now (before a timed batch)."""
+        self.torch  # noqa: B018
+
     def encode(self, texts: Sequence[str], progress: bool = False) -> np.ndarray:
         if self.query_encoder is not None and 0 < len(texts) <= 4 and not progress:
             return self.query_encoder.encode(list(texts))

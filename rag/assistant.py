@@ -281,8 +281,8 @@ class Assistant:
                         refresh: bool = True) -> FetchReport:
         """Fetch arXiv abstracts of the corpus's papers into ``corpus/arxiv/abstracts.jsonl``
         (by id, else by title), then refresh the index so they are searchable."""
-        docs, _ = load_corpus(self.settings.corpus_dir)
-        metadata, _ = load_metadata(self.settings.metadata_dir)
+        docs, _ = load_corpus(self.settings.corpus_dir, self.settings)
+        metadata, _ = load_metadata(self.settings.metadata_dir, self.settings)
         papers = extract_papers(docs, metadata).papers.values()
         ids = [p.arxiv_id for p in papers if p.arxiv_id]
         titles = [p.title for p in papers if not p.arxiv_id and len(p.title.split()) >= 4

@@ -13,6 +13,7 @@ import datetime as dt
 
 from .ingest import LoadedDigest
 from .papers import PaperSet
+from .readers import split_long
 from .records import Chunk, Digest, Paper
 from .sources import PaperText
 from .text import split_sentences
@@ -35,17 +36,21 @@ def context_header(digest: Digest, section: str, papers: list[Paper], mode: str)
 
 
 def _split_long(text: str, max_chars: int) -> list[str]:
-    """Split text longer than ``max_chars`` at sentence boundaries (never mid-sentence)."""
+    """Split text longer than ``max_chars`` at sentence boundaries; a sentence longer than
+    ``max_chars`` (a line with no full stop) is cut at spaces, else mid-word, so no piece is
+    ever longer than ``max_chars``. Sentences are found in windows of a few chunks (cut at
+    spaces first), which keeps the cost linear however long the text."""
     if len(text) <= max_chars:
         return [text]
     out, cur = [], ""
-    for a, b in split_sentences(text):
-        s = text[a:b].strip()
-        if cur and len(cur) + 1 + len(s) > max_chars:
-            out.append(cur)
-            cur = s
-        else:
-            cur = f"{cur} {s}".strip()
+    for window in split_long(text, 8 * max_chars):
+        for a, b in split_sentences(window):
+            for s in split_long(window[a:b].strip(), max_chars):
+                if cur and len(cur) + 1 + len(s) > max_chars:
+                    out.append(cur)
+                    cur = s
+                else:
+                    cur = f"{cur} {s}".strip()
     if cur:
         out.append(cur)
     return out

@@ -93,7 +93,9 @@ def corpus_fingerprint(settings: Settings, stamps: FileStamps | None = None) -> 
     hashes of files whose size and mtime did not change."""
     stamps = stamps or FileStamps()
     h = hashlib.sha256(f"v{INDEX_FORMAT_VERSION}|{settings.context_header}|"
-                       f"{settings.max_chunk_chars}|{settings.bm25_k1}|{settings.bm25_b}".encode())
+                       f"{settings.max_chunk_chars}|{settings.bm25_k1}|{settings.bm25_b}|"
+                       f"{settings.max_file_mb}|{settings.max_text_chars}|"
+                       f"{settings.max_passage_chars}|{settings.max_html_depth}".encode())
     files = corpus_files(settings.corpus_dir) if Path(settings.corpus_dir).is_dir() else []
     meta = sorted(Path(settings.metadata_dir).glob("*.jsonl")) if \
         Path(settings.metadata_dir).is_dir() else []
@@ -224,14 +226,14 @@ def build_index(settings: Settings, embedder: Embedder, progress: bool = True,
             return BuildReport(folder, n["digests"], n["papers"], n["chunks"], 0, n["chunks"],
                                time.perf_counter() - t0, 0.0, tuple(live.get("warnings", ())),
                                up_to_date=True)
-        docs, warnings = load_corpus(settings.corpus_dir)
+        docs, warnings = load_corpus(settings.corpus_dir, settings)
         if damaged:
             warnings.append(damaged)
-        metadata, meta_warnings = load_metadata(settings.metadata_dir)
+        metadata, meta_warnings = load_metadata(settings.metadata_dir, settings)
         warnings += meta_warnings
         paperset = extract_papers(docs, metadata)
         chunks = chunk_corpus(docs, paperset, settings.context_header, settings.max_chunk_chars)
-        texts, text_warnings = load_paper_texts(settings.corpus_dir)
+        texts, text_warnings = load_paper_texts(settings.corpus_dir, settings)
         warnings += text_warnings
         paperset.papers, owners = attach_paper_texts(paperset.papers, texts)
         digest_records = {d.digest.id: d.digest for d in docs}

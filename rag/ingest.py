@@ -1,24 +1,37 @@
 """Ingest: read a folder of digests (.txt .md .html .pdf) into Digest records and passages.
 
-Each reader turns a file into a flat list of blocks (heading / paragraph / bullet, with links);
-one builder then finds the headline, the "Latest N papers on TOPIC: DATE" line and the
-sections, drops page furniture ("Share this content", the newsletter box ...) and numbers the
-passages. A file that cannot be read is skipped with a warning naming it; the rest load.
+Each reader (:mod:`rag.readers`) turns a file into a flat list of blocks (heading / paragraph /
+bullet, with links); one builder then finds the headline, the "Latest N papers on TOPIC: DATE"
+line and the sections, drops page furniture ("Share this content", the newsletter box ...) and
+numbers the passages. Files are read through :mod:`rag.safe_read` (inside the corpus folder,
+size-bounded, text or refused) and parsed in worker processes under a time limit
+(:mod:`rag.parse_pool`). A file that cannot be read, is refused or fails or times out while
+parsing is skipped with one warning naming it and the fix; the rest load.
 """
 
 from __future__ import annotations
 
 import hashlib
-import json
 import logging
 import re
-import unicodedata
-from dataclasses import dataclass, field
+from collections.abc import Callable
+from dataclasses import dataclass
 from pathlib import Path
 
 from .dates import parse_date
 from .errors import CorpusError, DocumentError
-from .records import Digest, Link, Passage
+from .parse_pool import run_parsers
+from .readers import (  # noqa: F401  (re-exported: readers lived here before)
+    Block,
+    blocks_from_html,
+    blocks_from_markdown,
+    blocks_from_pdf,
+    blocks_from_text,
+    clean_text,
+    jsonl_records,
+)
+from .records import Digest, Passage
+from .safe_read import Limits, decode, inside, limits_of, outside_warning, read_bounded
 
 log = logging.getLogger(__name__)
 
@@ -37,20 +50,8 @@ FURNITURE = [
     r"(leave a )?reply|cancel reply|related posts?:?",
 ]
 _FURNITURE_RE = re.compile(r"^(?:%s)$" % "|".join(FURNITURE), re.IGNORECASE)
-_LATEST_RE = re.compile(
-    r"^Latest\s+(\d+)\s+papers?\s+on\s+(.+?)\s*:\s*(.+?)\s*$", re.IGNORECASE
-)
-_BULLET_RE = re.compile(r"^(\s*)(?:[-*•·–▪◦]|\d+[.)])\s+(.*)$")
-
-
-@dataclass
-class Block:
-    """A reader's output unit, before the digest structure is known."""
-
-    kind: str  # "heading" | "paragraph" | "bullet"
-    text: str
-    depth: int = 0
-    links: list[Link] = field(default_factory=list)
+# The topic holds no colon and the date part is stripped in code: nothing here backtracks.
+_LATEST_RE = re.compile(r"^Latest\s+(\d+)\s+papers?\s+on\s+([^:]+):(.+)$", re.IGNORECASE)
 
 
 @dataclass(frozen=True)
@@ -59,161 +60,6 @@ class LoadedDigest:
 
     digest: Digest
     passages: tuple[Passage, ...]
-
-
-def clean_text(text: str) -> str:
-    """NFC-normalise, drop control characters and collapse all whitespace (newlines inside
-    one HTML element or one re-joined paragraph included) to single spaces."""
-    text = unicodedata.normalize("NFC", text)
-    text = "".join(ch for ch in text if ch.isspace() or unicodedata.category(ch)[0] != "C")
-    return re.sub(r"\s+", " ", text).strip()
-
-
-def decode(data: bytes, path: Path) -> tuple[str, str | None]:
-    """Decode file bytes as UTF-8, else Windows-1252; return (text, warning or None)."""
-    try:
-        return data.decode("utf-8-sig"), None
-    except UnicodeDecodeError as err:
-        warning = (f"{path.name}: not valid UTF-8 (byte {err.start}); read as Windows-1252. "
-                   "Fix: re-save the file as UTF-8 if characters look wrong.")
-        return data.decode("cp1252", errors="replace"), warning
-
-
-# ---------------------------------------------------------------- readers -> blocks
-
-
-def jsonl_records(text: str, name: str, required: tuple[str, ...]) -> tuple[list[dict], list[str]]:
-    """The JSON objects of a JSON-lines text that have every ``required`` field; blank lines
-    are skipped and bad lines become warnings naming the file (``name``) and line."""
-    records: list[dict] = []
-    warnings: list[str] = []
-    for n, line in enumerate(text.splitlines(), 1):
-        if not line.strip():
-            continue
-        try:
-            rec = json.loads(line)
-        except json.JSONDecodeError as err:
-            warnings.append(f"{name} line {n}: not JSON ({err.msg}); line skipped.")
-            continue
-        if not isinstance(rec, dict) or not all(rec.get(f) for f in required):
-            warnings.append(f"{name} line {n}: needs "
-                            + " and ".join(f"'{f}'" for f in required) + "; skipped.")
-            continue
-        records.append(rec)
-    return records, warnings
-
-
-def blocks_from_text(text: str) -> list[Block]:
-    """Plain text: one line is one block; hard-wrapped lines are re-joined."""
-    blocks: list[Block] = []
-    prev_blank = True
-    for raw in text.splitlines():
-        line = raw.rstrip()
-        if not line.strip():
-            prev_blank = True
-            continue
-        m = _BULLET_RE.match(line)
-        if m:
-            indent = len(m.group(1).expandtabs(4))
-            blocks.append(Block("bullet", clean_text(m.group(2)), depth=indent // 2))
-        elif (blocks and blocks[-1].kind != "heading" and not prev_blank
-              and ((blocks[-1].kind == "bullet" and line[:1] in " \t")  # indented: continues
-                   or (not re.search(r"[.!?:\"”’)]$", blocks[-1].text)
-                       and re.match(r"[a-z0-9(]", line.strip())))):
-            blocks[-1].text = clean_text(blocks[-1].text + " " + line)
-        else:
-            blocks.append(Block("paragraph", clean_text(line)))
-        prev_blank = False
-    return blocks
-
-
-_MD_LINK = re.compile(r"\[([^\]]+)\]\((\S+?)(?:\s+\"[^\"]*\")?\)")
-
-
-def blocks_from_markdown(text: str) -> list[Block]:
-    """Markdown: '#' headings, '-'/'*' bullets, [text](url) links kept as Link records."""
-    out: list[Block] = []
-    for block in blocks_from_text(re.sub(r"^(#{1,6})\s+(.*)$", r"\n\1 \2\n", text, flags=re.M)):
-        links = [Link(clean_text(t), u) for t, u in _MD_LINK.findall(block.text)]
-        body = _MD_LINK.sub(r"\1", block.text)
-        body = re.sub(r"(\*\*|__|`)", "", body)
-        body = re.sub(r"(?<![\w*])[*_](\S[^*_]*?)[*_](?![\w*])", r"\1", body)  # *italics*
-        body = re.sub(r"^>\s*", "", body)  # a blockquote's marker
-        h = re.match(r"^(#{1,6})\s+(.*)$", body)
-        if h:
-            out.append(Block("heading", clean_text(h.group(2)), depth=len(h.group(1)), links=links))
-        else:
-            out.append(Block(block.kind, clean_text(body), block.depth, links))
-    return out
-
-
-def blocks_from_html(text: str) -> list[Block]:
-    """HTML: h1-h4 headings, p paragraphs, li bullets (nesting kept), <a href> links kept."""
-    from bs4 import BeautifulSoup
-
-    soup = BeautifulSoup(text, "html.parser")
-    for tag in soup(["script", "style", "noscript", "nav", "footer", "form", "aside", "svg"]):
-        tag.decompose()
-    out: list[Block] = []
-    title = soup.find("title")
-    when = soup.find("time", attrs={"datetime": True})
-    published = soup.find("meta", attrs={"property": re.compile(r"published_time$", re.I)}) or \
-        soup.find("meta", attrs={"name": re.compile(r"^(date|pubdate|publish[-_]?date|dc\.date)$",
-                                                    re.I)})
-    byline = soup.find(class_=re.compile(r"date|byline|entry-meta|post-meta|posted", re.I))
-    stamp = (when.get("datetime") if when else None) or (
-        published.get("content") if published else None) or (
-        byline.get_text(" ") if byline else None)
-    canonical = soup.find("link", rel="canonical", href=True) or soup.find(
-        "meta", attrs={"property": "og:url", "content": True})
-    if stamp:
-        out.append(Block("meta-date", str(stamp)))
-    if canonical:
-        out.append(Block("meta-url", str(canonical.get("href") or canonical.get("content"))))
-    for el in soup.find_all(["h1", "h2", "h3", "h4", "p", "li"]):
-        if el.name == "p" and el.find_parent("li"):
-            continue  # the li carries it
-        if el.name == "li":
-            parts = []
-            for child in el.children:
-                if getattr(child, "name", None) in ("ul", "ol"):
-                    continue
-                parts.append(child.get_text(" ") if hasattr(child, "get_text") else str(child))
-            txt = clean_text(" ".join(parts))
-            anchors = [a for a in el.find_all("a", href=True) if a.find_parent("li") is el]
-            depth = max(0, len(el.find_parents(["ul", "ol"])) - 1)
-            kind = "bullet"
-        else:
-            txt = clean_text(el.get_text(" "))
-            anchors = el.find_all("a", href=True)
-            depth = int(el.name[1]) if el.name.startswith("h") else 0
-            kind = "heading" if el.name.startswith("h") else "paragraph"
-        txt = re.sub(r"\s+([,.;:!?)])", r"\1", txt)
-        if not txt:
-            continue
-        links = [Link(clean_text(a.get_text(" ")), a["href"].strip()) for a in anchors]
-        out.append(Block(kind, txt, depth, links))
-    if title and not any(b.kind == "heading" and b.depth == 1 for b in out):
-        name = re.split(r"\s+[|–—-]\s+[^|–—-]+$", clean_text(title.get_text(" ")))[0]
-        out.insert(0, Block("heading", name, depth=1))
-    return out
-
-
-def blocks_from_pdf(path: Path) -> list[Block]:
-    """PDF (text layer via pypdf): pages joined, then read like plain text."""
-    from pypdf import PdfReader
-    from pypdf.errors import PdfReadError
-
-    try:
-        reader = PdfReader(str(path))
-        pages = [page.extract_text() or "" for page in reader.pages]
-    except (PdfReadError, OSError, ValueError, KeyError, TypeError) as err:
-        raise DocumentError(path, f"not a readable PDF ({err.__class__.__name__}: {err})",
-                            "re-export the PDF or save the digest as .txt/.html") from err
-    text = "\n".join(pages)
-    if not text.strip():
-        raise DocumentError(path, "PDF has no text layer", "run OCR on it or use the .html/.txt")
-    return blocks_from_text(text)
 
 
 # ---------------------------------------------------------------- blocks -> digest
@@ -256,16 +102,20 @@ def build_digest(blocks: list[Block], path: Path, data: bytes) -> LoadedDigest:
     blocks = [b for b in blocks if b.text and not b.kind.startswith("meta-")
               and not _FURNITURE_RE.match(b.text.strip())]
     blocks = [b for i, b in enumerate(blocks) if i >= 4 or not _is_nav(b)]
-    for b in list(blocks):
+    kept = []
+    for b in blocks:
         m = _SOURCE_RE.match(b.text.strip())
         if m:
             url = url or m.group(1)
-            blocks.remove(b)
+        else:
+            kept.append(b)
+    blocks = kept
     title, topic, date, count = None, None, None, None
     for i, b in enumerate(blocks[:6]):
         m = _LATEST_RE.match(b.text)
         if m:
-            count, topic, date = int(m.group(1)), m.group(2).strip(), parse_date(m.group(3))
+            count, topic = int(m.group(1)[:9]), m.group(2).strip()
+            date = parse_date(m.group(3).strip())
             blocks.pop(i)
             break
     if blocks:
@@ -310,72 +160,109 @@ def build_digest(blocks: list[Block], path: Path, data: bytes) -> LoadedDigest:
     return LoadedDigest(digest, tuple(passages))
 
 
-def read_digest(path: Path) -> tuple[LoadedDigest, list[str]]:
-    """Read and parse one digest file; raises DocumentError when it cannot be used."""
+def parse_digest(path: Path, data: bytes, limits: Limits = Limits()
+                 ) -> tuple[LoadedDigest, list[str]]:
+    """Parse one digest file's bytes (its name decides the reader); (digest, warnings).
+    Raises DocumentError when it cannot be used. Runs in a parser process."""
     path = Path(path)
-    try:
-        data = path.read_bytes()
-    except OSError as err:
-        raise DocumentError(path, f"cannot be read ({err.strerror or err})",
-                            "check the file's permissions") from err
     if not data.strip():
         raise DocumentError(path, "is empty", "remove it or put the digest text in it")
-    warnings: list[str] = []
     suffix = path.suffix.lower()
     if suffix == ".pdf":
-        blocks = blocks_from_pdf(path)
+        blocks, warnings = blocks_from_pdf(path, data, limits.max_text_chars,
+                                           limits.max_passage_chars)
     else:
-        text, warning = decode(data, path)
-        if warning:
-            warnings.append(warning)
+        text, warnings = decode(data, path, limits.max_text_chars)
         if suffix in (".html", ".htm"):
-            blocks = blocks_from_html(text)
+            blocks = blocks_from_html(text, limits.max_passage_chars, limits.max_html_depth,
+                                      path)
         elif suffix in (".md", ".markdown"):
-            blocks = blocks_from_markdown(text)
+            blocks = blocks_from_markdown(text, limits.max_passage_chars)
         else:
-            blocks = blocks_from_text(text)
+            blocks = blocks_from_text(text, limits.max_passage_chars)
     return build_digest(blocks, path, data), warnings
 
 
+def read_digest(path: Path, settings: object | None = None) -> tuple[LoadedDigest, list[str]]:
+    """Read and parse one digest file in this process (no time limit: :func:`load_corpus`
+    adds one); raises DocumentError when it cannot be used. ``settings``: a
+    :class:`rag.Settings` or :class:`~rag.safe_read.Limits` (None: from the environment)."""
+    limits = limits_of(settings)
+    return parse_digest(Path(path), read_bounded(Path(path), limits), limits)
+
+
+def _candidates(corpus_dir: Path) -> list[Path]:
+    return sorted(p for p in Path(corpus_dir).iterdir()
+                  if p.is_file() and p.suffix.lower() in SUPPORTED and not p.name.startswith("."))
+
+
 def corpus_files(corpus_dir: Path) -> list[Path]:
-    """The digest files of a corpus folder (top level only), sorted by name."""
+    """The digest files of a corpus folder (top level only), sorted by name; a symlink to a
+    file outside the folder is left out (:func:`load_corpus` warns about it)."""
     corpus_dir = Path(corpus_dir)
     if not corpus_dir.is_dir():
         raise CorpusError(f"Corpus folder {corpus_dir} does not exist.",
                           "create it and put digest files (.txt .md .html .pdf) in it, "
                           "or set RAG_CORPUS_DIR")
-    return sorted(p for p in corpus_dir.iterdir()
-                  if p.is_file() and p.suffix.lower() in SUPPORTED and not p.name.startswith("."))
+    return [p for p in _candidates(corpus_dir) if inside(p, corpus_dir)]
 
 
-def load_corpus(corpus_dir: Path) -> tuple[list[LoadedDigest], list[str]]:
+def load_corpus(corpus_dir: Path, settings: object | None = None
+                ) -> tuple[list[LoadedDigest], list[str]]:
     """Read every digest in a folder. Returns (digests, warnings); bad files become warnings.
 
-    Raises CorpusError when the folder is missing or nothing in it could be read.
+    Each file is parsed in a worker process under ``parse_timeout_s`` and read within the size
+    limits of ``settings`` (a :class:`rag.Settings` or :class:`~rag.safe_read.Limits`; None:
+    from the environment). Raises CorpusError when the folder is missing or nothing in it could
+    be read; no single file can make it raise or hang.
     """
+    limits = limits_of(settings)
     files = corpus_files(corpus_dir)
+    warnings = [outside_warning(p, Path(corpus_dir)) for p in _candidates(Path(corpus_dir))
+                if p not in files]
     if not files:
-        raise CorpusError(f"Corpus folder {corpus_dir} holds no digests.",
+        raise CorpusError(f"Corpus folder {corpus_dir} holds no digests"
+                          + (" (" + "; ".join(warnings) + ")" if warnings else "") + ".",
                           f"add .txt, .md, .html or .pdf digests to {corpus_dir}")
+    outcomes, notes = run_parsers(parse_digest, [file_job(p, limits) for p in files],
+                                  limits.parse_workers, limits.parse_timeout_s)
+    warnings += notes
     loaded: list[LoadedDigest] = []
-    warnings: list[str] = []
     seen: set[str] = set()
-    for path in files:
-        try:
-            doc, warns = read_digest(path)
-        except DocumentError as err:
-            warnings.append(f"skipped {err}")
-            log.warning("skipped %s", err)
+    for path, out in zip(files, outcomes):
+        if out.status != "ok":
+            warnings.append(skip_warning(path, out.reason, out.status))
             continue
+        doc, warns = out.value
         warnings.extend(warns)
         if doc.digest.id in seen:  # a.txt and a.html: keep both, tell them apart
             doc = _rename(doc, path.name)
         seen.add(doc.digest.id)
         loaded.append(doc)
+    for w in warnings:
+        log.info("%s", w)  # the caller shows them; logging them as warnings too doubled them
     if not loaded:
         raise CorpusError(f"No digest in {corpus_dir} could be read: " + "; ".join(warnings),
                           "fix or replace the files named above")
     return loaded, warnings
+
+
+def file_job(path: Path, limits: Limits, *extra: object) -> Callable[[], tuple]:
+    """A parse job that reads ``path`` (size-bounded) only when a worker is free for it:
+    its args are (path, bytes, *extra)."""
+    return lambda: (path, read_bounded(path, limits), *extra)
+
+
+def skip_warning(path: Path, reason: str, status: str = "failed") -> str:
+    """The warning for a file whose parser failed or timed out (``reason`` from the pool)."""
+    name = Path(path).name
+    if status == "refused":  # a DocumentError: already names the file and the fix
+        return f"skipped {reason}"
+    if status == "timeout":
+        return (f"skipped {name}: {reason} (RAG_PARSE_TIMEOUT_S). Fix: check the file, "
+                "split it, or raise RAG_PARSE_TIMEOUT_S.")
+    return (f"skipped {name}: could not be parsed ({reason}). Fix: check or re-save the file; "
+            "if it looks fine, report this as a digest-rag bug.")
 
 
 def _rename(doc: LoadedDigest, new_id: str) -> LoadedDigest:

@@ -4,7 +4,9 @@ Snapshot records (``*.jsonl``: arXiv id, title, authors, cached abstracts from :
 are matched to papers by title (no match beats a wrong one) and, for papers the digests name
 without a title, by first author and topic; a match brings the arXiv id, title, real author
 list and abstract. Paper texts (:mod:`rag.sources`) are linked to papers by arXiv id or title.
-:func:`rag.papers.extract_papers` calls :func:`join_metadata`.
+:func:`rag.papers.extract_papers` calls :func:`join_metadata`. Snapshot files are read like
+digests (size-bounded, text or refused, parsed under a time limit); a line that is not JSON,
+nests too deeply or has fields of the wrong type is a warning naming the file and line.
 """
 
 from __future__ import annotations
@@ -15,25 +17,65 @@ from collections import defaultdict
 from dataclasses import replace
 from pathlib import Path
 
-from .ingest import LoadedDigest, jsonl_records
+from .ingest import LoadedDigest, file_job, skip_warning
+from .parse_pool import run_parsers
+from .readers import jsonl_lines, name_list, optional_text
 from .records import Paper
+from .safe_read import decode, inside, limits_of, outside_warning
 from .sources import PaperText
 from .text import normalize_title, slugify, strip_accents, title_similarity, tokenize
 
 log = logging.getLogger(__name__)
 
 
-def load_metadata(folder: Path) -> tuple[list[dict], list[str]]:
-    """Read every ``*.jsonl`` arXiv snapshot in ``folder``; bad lines become warnings."""
+def parse_metadata_file(path: Path, data: bytes) -> tuple[list[dict], list[str]]:
+    """The records of one arXiv snapshot file's bytes; (records, warnings naming the file and
+    line). A record needs "arxiv_id" and "title" as text; "authors" must be a list of names
+    and "abstract" text, else that field is dropped with a warning. Runs in a parser
+    process."""
+    path = Path(path)
+    text, warnings = decode(data, path)
+    recs, bad = jsonl_lines(text, path.name, ("arxiv_id", "title"))
+    warnings += bad
+    out = []
+    for n, rec in recs:
+        line = f"line {n}"
+        clean = {k: v for k, v in rec.items() if k not in ("authors", "abstract")}
+        if "authors" in rec:
+            clean["authors"] = list(name_list(rec, "authors", path.name, line, warnings))
+        if (abstract := optional_text(rec, "abstract", path.name, line, warnings)):
+            clean["abstract"] = abstract
+        out.append(clean)
+    return out, warnings
+
+
+def load_metadata(folder: Path, settings: object | None = None) -> tuple[list[dict], list[str]]:
+    """Read every ``*.jsonl`` arXiv snapshot in ``folder``; bad lines and files become
+    warnings naming them. Files are size-bounded and parsed under the time limit of
+    ``settings`` (a :class:`rag.Settings` or :class:`~rag.safe_read.Limits`; None: from the
+    environment); a link to a file outside the corpus folder (``folder``'s parent) is not
+    followed."""
+    limits = limits_of(settings)
     records: list[dict] = []
     warnings: list[str] = []
     if not Path(folder).is_dir():
         return records, warnings
-    for path in sorted(Path(folder).glob("*.jsonl")):
-        recs, bad = jsonl_records(path.read_text(encoding="utf-8", errors="replace"), path.name,
-                                  ("arxiv_id", "title"))
-        records += recs
-        warnings += bad
+    root = Path(folder).parent
+    files = []
+    for path in sorted(p for p in Path(folder).glob("*.jsonl") if p.is_file()):
+        if inside(path, root):
+            files.append(path)
+        else:
+            warnings.append(outside_warning(path, root))
+    outcomes, notes = run_parsers(parse_metadata_file, [file_job(p, limits) for p in files],
+                                  limits.parse_workers, limits.parse_timeout_s)
+    warnings += notes
+    for path, out in zip(files, outcomes):
+        if out.status != "ok":
+            warnings.append(skip_warning(path, out.reason, out.status))
+            continue
+        records += out.value[0]
+        warnings += out.value[1]
     merged: dict[str, dict] = {}  # one record per arXiv id: a snapshot line plus a cached
     for rec in records:           # abstract for the same paper become one record
         have = merged.setdefault(str(rec["arxiv_id"]), {})

@@ -66,7 +66,32 @@ class Settings(BaseSettings):
         "(title and short name of the chunk's papers) or 'paper+digest' (also digest title, "
         "date, section). Chosen by measurement, see eval/RESULTS.md.",
     )
-    max_chunk_chars: int = Field(1200, ge=200, description="Longest chunk before it is split.")
+    max_chunk_chars: int = Field(
+        1200, ge=200, description="Longest chunk: longer text is split at sentence ends, a "
+        "longer sentence at spaces (or mid-word), so no chunk is ever longer than this.")
+
+    # limits on one corpus file (rag/safe_read.py, rag/parse_pool.py)
+    max_file_mb: float = Field(
+        20.0, gt=0, description="Largest file read from the corpus (digests, paper PDFs, "
+        "abstract and metadata files); a bigger one is skipped with a warning naming it.")
+    max_text_chars: int = Field(
+        2_000_000, ge=1000, description="Most characters of text taken from one digest, paper "
+        "PDF or abstracts file (about 1,700 chunks); the rest is dropped with a warning naming "
+        "the file.")
+    max_passage_chars: int = Field(
+        5000, ge=200, description="Longest passage (one paragraph, bullet or line) kept whole; "
+        "a longer one (a file without line breaks) is split at sentence ends or spaces.")
+    parse_timeout_s: float = Field(
+        30.0, gt=0, description="Longest time one file may take to parse; a slower one is "
+        "skipped with a warning naming it, and the build carries on.")
+    parse_workers: int = Field(
+        2, ge=0, description="Worker processes that parse corpus files, each file under "
+        "parse_timeout_s (a stuck parser is killed). 0 parses in the calling process: errors "
+        "still skip only their file, but there is no time limit.")
+    max_html_depth: int = Field(
+        256, ge=16, description="Deepest element nesting an HTML digest may have (real pages "
+        "stay under ~60); a deeper one is skipped with a warning naming it, since reading it "
+        "costs its size times its depth.")
 
     # retrieval
     dense_weight: float = Field(1.0, ge=0, description="Weight of the dense ranking in fusion.")

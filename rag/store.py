@@ -11,13 +11,11 @@ from collections.abc import Sequence
 from pathlib import Path
 from typing import Protocol
 
-import numpy as np
-
 import logging
 
-from .text import tokenize
+import numpy as np
 
-logging.getLogger("bm25s").setLevel(logging.WARNING)
+from .text import tokenize
 
 
 class VectorStore(Protocol):
@@ -101,6 +99,9 @@ class LexicalIndex:
     def __init__(self, k1: float = 1.2, b: float = 0.75) -> None:
         import bm25s
 
+        # bm25s sets its own logger to DEBUG when first imported ("Building index from
+        # tokens" on every build); quiet it here, after that import, not in global config
+        logging.getLogger("bm25s").setLevel(logging.WARNING)
         self._bm25 = bm25s.BM25(k1=k1, b=b)
         self.size = 0
 

@@ -27,7 +27,7 @@ def split_sentences(text: str) -> list[tuple[int, int]]:
     spans: list[tuple[int, int]] = []
     start = 0
     for m in _SENT_END.finditer(text):
-        before = text[start:m.start() + 1]
+        before = text[max(start, m.start() - 80):m.start() + 1]  # the last word: linear
         word = re.search(r"(\S+)[.!?…]+[\"”’)\]]*$", before)
         token = word.group(1).lower().rstrip(".") if word else ""
         if text[m.start()] == "." and (

@@ -201,7 +201,8 @@ def find_short_names(s: str) -> list[tuple[int, str]]:
     for m in re.finditer(r"\(([A-Z][A-Za-z0-9\-]{1,15})\)\s+(?:framework|approach|method|model|"
                          r"algorithm|network)", s):
         out.append((m.start(1), m.group(1)))
-    for m in re.finditer(r"([A-Za-z][\w\-]+)\s+\([“\"]?([^”\")]+)", s):
+    # anchored at a word start: no quadratic backtracking inside one long word
+    for m in re.finditer(r"(?<![\w-])([A-Za-z][\w\-]+)\s+\([“\"]?([^”\")]+)", s):
         if is_name_like(m.group(1)) and abbreviates(m.group(1), m.group(2)):
             out.append((m.start(1), m.group(1)))
     # "PolicyDistill by Ravi Shah", "HydroFormer (arXiv:2603.04567)"

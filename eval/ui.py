@@ -42,7 +42,7 @@ os.environ.setdefault("TOKENIZERS_PARALLELISM", "false")
 import numpy as np  # noqa: E402
 
 from rag import Assistant, Settings  # noqa: E402
-from rag.render import answer_dict  # noqa: E402
+from rag.portable import answer_dict  # noqa: E402
 from rag.text import normalize_title  # noqa: E402
 
 from .gold import align, digest_questions, gold_papers  # noqa: E402
@@ -56,9 +56,11 @@ FLAGS = ["--headless", "--no-sandbox", "--disable-gpu", "--disable-background-ne
 VIEWPORT = {"width": 1280, "height": 900}
 N_UI, USERS, BURSTS = 10, 8, 3
 FIRST_TEXT_TARGET_S = 1.0
+COMPLETE_TARGET_S = 1.0  # a finished extractive answer (issue 15)
 QUIET_S = 1.5  # an answer is complete when its text has not changed for this long
 OBSERVER_JS = """() => {
-  const BOT = "#chat [data-testid='bot']", RX = /From the digest|⚠|do not/;
+  const BOT = "#chat [data-testid='bot']";
+  const RX = /From the digest|papers? in the digests|⚠|do not/;
   const s = window.__ui = {n: 0, turn: 0, t0: null};
   s.arm = (n, turn) => Object.assign(s, {n, turn, t0: null, first: null, sentence: null,
                                          card: null, last: null, text: ""});
@@ -258,7 +260,7 @@ def _s(x: dict) -> str:
 def ui_markdown(res: dict) -> str:
     """The '## Assistant UI' section of eval/RESULTS.md."""
     b, bursts = res["browser"]["stats"], res["api"]["bursts"]
-    first = b["first_answer_text_s"]
+    first, done = b["first_answer_text_s"], b["answer_complete_s"]
     n_ok = sum(x["correct"] for x in bursts)
     n_all = sum(len(x["users"]) for x in bursts)
     same = sum(bool(u.get("same_as_asked_alone")) for x in bursts for u in x["users"])
@@ -285,6 +287,10 @@ def ui_markdown(res: dict) -> str:
            f"(first answer text; {first['n']} questions, judged on the slowest) | median "
            f"{first['median_s']:.2f} s, p95 {first['p95_s']:.2f} s, max {first['max_s']:.2f} s |"
            f" {_ok(first['max_s'] <= FIRST_TEXT_TARGET_S)} |",
+           f"| finished extractive answer ≤ {COMPLETE_TARGET_S:g} s after submitting, warm "
+           f"(last change of the message's text, copy and export links included; judged on "
+           f"the slowest) | median {done['median_s']:.2f} s, p95 {done['p95_s']:.2f} s, max "
+           f"{done['max_s']:.2f} s | {_ok(done['max_s'] <= COMPLETE_TARGET_S)} |",
            f"| {res['api']['users']} concurrent users (gradio_client `/ask`) all get correct "
            f"answers; report p95 | {n_ok}/{n_all} correct over {len(bursts)} bursts{why}; p95 "
            + ", ".join(f"{x['p95_s']:.2f}" for x in bursts)
@@ -348,13 +354,15 @@ def main() -> dict:
             browser = browser_run(url, warmup["question"], [q["question"] for q in ui_qs])
             print("browser:", json.dumps(browser["stats"]))
             titles = title_keys(assistant)
-            reference = {q["id"]: assistant.ask(q["question"]).text for q in api_qs}
+            reference = {q["id"]: answer_dict(assistant.ask(q["question"]), base_url=url)[
+                "answer"] for q in api_qs}
             bursts = api_bursts(url, warmup["question"], [api_qs] * BURSTS, titles, reference)
             for x in bursts:
                 print(f"burst: {x['correct']}/{len(x['users'])} correct, median "
                       f"{x['median_s']:.2f} s, p95 {x['p95_s']:.2f} s")
             everything = pick_questions(10**6)
-            alone = {q["id"]: answer_dict(assistant.ask(q["question"])) for q in everything}
+            alone = {q["id"]: answer_dict(assistant.ask(q["question"]), base_url=url)
+                     for q in everything}
             sweep = api_bursts(url, warmup["question"],
                                [everything[i:i + USERS] for i in range(0, len(everything), USERS)],
                                titles, {k: v["answer"] for k, v in alone.items()})

@@ -1,9 +1,12 @@
-"""Render: answers, source cards, paper cards and status lines as safe HTML/markdown for the app.
+"""Render: answers, source cards and status lines as safe HTML/markdown for the app.
 
 Everything that comes from the corpus is escaped here: a digest containing ``<script>`` or a
 markdown link to ``javascript:`` shows up as text, never as markup. Only http(s) links become
-links. Inline ``[n]`` markers in chat messages link to ``#src-<turn>-<n>``, the id of the
-matching source card (the app scrolls to it on click).
+links (URLs are found by :func:`rag.urls.url_spans`, so a ")" or "." after one stays text).
+Inline ``[n]`` markers in chat messages link to ``#src-<turn>-<n>``, the id of the matching
+source card; each card links back (``#back-<turn>-<n>``) and to the digest it quotes. Each
+answer's panel carries its copy and export texts (markdown, BibTeX, RIS) in hidden elements
+for the page script (``app_script.py``).
 """
 
 from __future__ import annotations
@@ -11,12 +14,14 @@ from __future__ import annotations
 import html
 import re
 from collections.abc import Iterator, Mapping
+from urllib.parse import quote
 
-from .records import Answer, Citation, Digest, Item, Paper
+from .portable import clean_links, digest_link, item_authors, item_head
+from .records import Answer, Citation, Digest, Item, Paper, Query
+from .urls import clean_url, url_spans
 from .verify import MARKER_GROUP, UNSUPPORTED_MARK, parse_numbers
 
-_SAFE_URL = re.compile(r"^https?://[^\s<>\"'`\\]+$")
-_MD_SPECIAL = re.compile(r"([\\`*_{}\[\]()<>#|!~])")
+_MD_SPECIAL = re.compile(r"([\\`*_{}\[\]()<>#|!~&])")
 
 
 def esc(text: str) -> str:
@@ -31,7 +36,7 @@ def md_escape(text: str) -> str:
 
 def safe_url(url: str) -> bool:
     """Whether ``url`` may become a link (http/https only, no quotes or spaces)."""
-    return bool(_SAFE_URL.match(url or ""))
+    return clean_url(url) is not None
 
 
 def link(url: str, label: str | None = None) -> str:
@@ -48,6 +53,17 @@ def md_link(url: str, label: str | None = None) -> str:
         return md_escape(label or url)
     target = url.replace("(", "%28").replace(")", "%29")
     return f"[{md_escape(label or url)}]({target})"
+
+
+def md_chat(text: str) -> str:
+    """Corpus text for a chat message: escaped, its http(s) URLs as links whose target is
+    exactly the URL (no escape backslash or trailing ")" in the href)."""
+    out, pos = [], 0
+    for start, end, url in url_spans(text or ""):
+        out += [md_escape(text[pos:start]), md_link(url)]
+        pos = end
+    out.append(md_escape((text or "")[pos:]))
+    return "".join(out)
 
 
 def highlight(text: str, sentences: tuple[str, ...]) -> str:
@@ -77,12 +93,22 @@ def mentions_row(p: Paper, digests: Mapping[str, Digest] | None) -> str:
     if not found:
         return ""
     found.sort(key=lambda d: (_when(d), d.title))
-    items = " · ".join(f"{esc(d.title)} ({_when(d)})" for d in found)
+    items = " · ".join(f"{digest_anchor(d)} ({_when(d)})" for d in found)
     label = "Digest" if len(found) == 1 else f"Mentioned in {len(found)} digests"
     return f'<div class="src-meta src-digests">{label}: {items}</div>'
 
 
-def _paper_rows(p: Paper) -> list[str]:
+def digest_anchor(d: Digest) -> str:
+    """The digest's title linking to its post (``Digest.url``), else to the app's copy of its
+    file (``digest/<id>``)."""
+    url = digest_link(d)
+    href = esc(url) if url else f"digest/{quote(d.id, safe='')}"
+    return (f'<a href="{href}" target="_blank" rel="noopener noreferrer" '
+            f'class="src-digest">{esc(d.title)}</a>')
+
+
+def paper_meta(p: Paper) -> list[str]:
+    """A paper's rows: authors (digest, arXiv), institutions, links, attribution warnings."""
     rows = []
     if p.authors:
         rows.append(f'<div class="src-meta">Authors (digest): {esc(" / ".join(p.authors))}</div>')
@@ -91,9 +117,9 @@ def _paper_rows(p: Paper) -> list[str]:
                     "</div>")
     if p.institutions:
         rows.append(f'<div class="src-meta">Institutions: {esc(", ".join(p.institutions))}</div>')
-    links = [link(u, "code" if len(p.code_urls) == 1 else f"code {i + 1}")
-             for i, u in enumerate(p.code_urls)]
-    links += [link(u, "data") for u in p.data_urls]
+    codes = [u for u in p.code_urls if safe_url(u)]
+    links = [link(u, "code" if len(codes) == 1 else f"code {i}") for i, u in enumerate(codes, 1)]
+    links += [link(u, "data") for u in p.data_urls if safe_url(u)]
     if p.arxiv_url:
         links.append(link(p.arxiv_url, f"arXiv {p.arxiv_id}"))
     if links:
@@ -106,62 +132,20 @@ def _paper_rows(p: Paper) -> list[str]:
 def paper_card(c: Citation, digests: Mapping[str, Digest] | None = None,
                turn: int | None = None) -> str:
     """One source card: title, authors (digest and arXiv), institutions, the digests and dates
-    that mention the paper, links, attribution warnings, and the passage with the cited
-    sentences highlighted."""
+    that mention the paper, links, attribution warnings, the passage with the cited sentences
+    highlighted, the digest it is quoted from (linked) and a link back to the answer."""
     p, d = c.paper, c.digest
     rows = [f'<div class="src-card" id="{anchor(c.n, turn)}"><div class="src-title">'
             f'<span class="src-n">[{c.n}]</span> {esc(p.title if p else d.title)}</div>']
     if p is not None:
-        rows.extend(_paper_rows(p))
+        rows.extend(paper_meta(p))
         mentions = mentions_row(p, digests)
         if mentions and len(p.digest_ids) > 1:
             rows.append(mentions)
-    rows.append(f'<div class="src-meta">Quoted from: {esc(d.title)} ({_when(d)})</div>')
+    rows.append(f'<div class="src-meta">Quoted from: {digest_anchor(d)} ({_when(d)})</div>')
     rows.append(f'<blockquote class="src-text">{highlight(c.text, c.sentences)}</blockquote>')
-    rows.append("</div>")
-    return "\n".join(rows)
-
-
-def paper_rows(papers: list[Paper], digests: Mapping[str, Digest], query: str = "",
-               institution: str | None = None, has_code: bool = False,
-               sort: str = "Newest first") -> list[tuple[list[str], str]]:
-    """(row, paper id) pairs for the papers browser: newest digest date, title (and short name),
-    digest authors, institutions, ✓ when it has code; filtered by ``query`` (names, authors,
-    institutions), ``institution`` and ``has_code``, and sorted."""
-    q = (query or "").strip().lower()
-    rows: list[tuple[list[str], str]] = []
-    for p in papers:
-        hay = " ".join([p.title, p.short_name or "", *p.authors, *p.arxiv_authors,
-                        *p.institutions]).lower()
-        if (q and q not in hay) or (has_code and not p.code_urls) or (
-                institution and institution not in p.institutions):
-            continue
-        title = p.title + (f" ({p.short_name})" if p.short_name and
-                           p.short_name.lower() not in p.title.lower() else "")
-        dates = [digests[i].date for i in p.digest_ids if i in digests and digests[i].date]
-        rows.append(([max(dates).isoformat() if dates else "", title, " / ".join(p.authors),
-                      ", ".join(p.institutions), "✓" if p.code_urls else ""], p.id))
-    if sort == "Oldest first":
-        rows.sort(key=lambda r: (r[0][0] or "9999", r[0][1].lower()))
-    elif sort == "Title A-Z":
-        rows.sort(key=lambda r: r[0][1].lower())
-    else:
-        rows.sort(key=lambda r: (r[0][0], r[0][1].lower()), reverse=True)
-    return rows
-
-
-def paper_info_card(p: Paper, digests: Mapping[str, Digest] | None = None,
-                    passages: list[str] | None = None) -> str:
-    """A card for one paper of the papers browser (no citation): metadata and its passages."""
-    name = f' <span class="src-short">({esc(p.short_name)})</span>' if (
-        p.short_name and p.short_name.lower() not in p.title.lower()) else ""
-    rows = [f'<div class="src-card paper-card" id="paper-{esc(p.id)}">'
-            f'<div class="src-title">{esc(p.title)}{name}</div>', *_paper_rows(p)]
-    mentions = mentions_row(p, digests)
-    if mentions:
-        rows.append(mentions)
-    for text in passages or []:
-        rows.append(f'<blockquote class="src-text">{esc(text)}</blockquote>')
+    if turn is not None:
+        rows.append(f'<a class="src-back" href="#back-{turn}-{c.n}">↑ Back to the answer</a>')
     rows.append("</div>")
     return "\n".join(rows)
 
@@ -174,20 +158,33 @@ def sources_html(answer: Answer, digests: Mapping[str, Digest] | None = None,
     return "\n".join(paper_card(c, digests, turn) for c in answer.citations)
 
 
-def sources_panel(turns: list[tuple]) -> str:
-    """The sources panel: the newest answer's cards open, earlier answers folded away.
-    ``turns`` holds (question, cards html, ...) per answer, oldest first."""
+def templates(texts: Mapping[str, str]) -> str:
+    """Texts for the page script (copy, download) as hidden, escaped elements (not
+    ``<template>``: Gradio patches the panel in place and a template's content is not
+    patched)."""
+    return "".join(f'<div hidden class="export" data-kind="{esc(k)}">{esc(v)}</div>'
+                   for k, v in texts.items() if v)
+
+
+EXPORT_KINDS = ("md", "turn", "bib", "ris")
+
+
+def sources_panel(turns: list[dict]) -> str:
+    """The sources panel: the newest answer's cards open, earlier answers folded away. Each
+    turn is a dict with ``q`` (the question), ``cards`` (html) and the copy/export texts
+    ``md``, ``turn``, ``bib``, ``ris``; oldest first."""
     if not turns:
         return ('<div class="src-empty">Sources appear here: one card per cited paper. Click a '
                 "[n] in an answer to jump to its card.</div>")
     parts = []
-    for i, (question, cards, *_) in reversed(list(enumerate(turns))):
-        head = f'<div class="src-q">Sources for: “{esc(question)}”</div>'
+    for i, t in reversed(list(enumerate(turns))):
+        extra = templates({k: t.get(k, "") for k in EXPORT_KINDS})
         if i == len(turns) - 1:
-            parts.append(f'<div class="src-turn" data-turn="{i + 1}">{head}{cards}</div>')
+            parts.append(f'<div class="src-turn" data-turn="{i + 1}"><div class="src-q">'
+                         f'Sources for: “{esc(t["q"])}”</div>{extra}{t["cards"]}</div>')
         else:
             parts.append(f'<details class="src-turn" data-turn="{i + 1}"><summary>Earlier: '
-                         f"“{esc(question)}”</summary>{cards}</details>")
+                         f'“{esc(t["q"])}”</summary>{extra}{t["cards"]}</details>')
     return "\n".join(parts)
 
 
@@ -196,21 +193,23 @@ def _cite(n: int, turn: int | None) -> str:
 
 
 def _cited(item: Item) -> str:
-    """'**Title** (first author)' of an answer item, escaped; a who-wrote item shows the
-    paper's own author list."""
-    if item.authors:
-        who = f" ({md_escape(', '.join(item.authors))})"
-    else:
-        who = f" ({md_escape(item.paper.authors[0])})" if item.paper and item.paper.authors \
-            else ""
-    return f"**{md_escape(item.title)}**{who}"
+    """The item's head: its title once ('**Title** (first author): '), or its short name when
+    the quotes already give the title; '' when they give both."""
+    head, who = item_head(item), item_authors(item)
+    out = (f"**{md_escape(head)}**" if head else "") + (f" ({md_escape(who)})" if who else "")
+    return out + ":" if out else ""
 
 
 def _extras(item: Item) -> str:
-    """The code and arXiv links an item carries because the question asked for them."""
+    """The code and arXiv links an item carries because the question asked for them (each
+    with the digest that gives it when digests differ)."""
     extra = []
-    if item.code_urls:
-        extra.append("Code: " + ", ".join(md_link(u) for u in item.code_urls))
+    sources = getattr(item, "code_from", ()) or ()
+    links = clean_links(item.code_urls, sources)
+    if links:
+        per = len(set(sources)) > 1
+        extra.append("Code: " + ", ".join(
+            md_link(u) + (f" (per {md_escape(s)})" if per and s else "") for u, s in links))
     elif item.no_code:
         extra.append("The digests give no code link for it.")
     if item.arxiv_url:
@@ -229,17 +228,17 @@ def _caveats(answer: Answer) -> list[str]:
 def answer_stream(answer: Answer, turn: int | None = None) -> Iterator[str]:
     """The chat message for an extractive answer, growing one sentence at a time (each item
     is the whole message so far). Corpus text is escaped; ``[n]`` markers link to the source
-    cards."""
+    cards; one line per paper, its title once."""
     lines = _head(answer)
     if answer.abstained:
-        yield "\n\n".join([*lines, md_escape(answer.lead)])
+        yield "\n\n".join([*lines, md_chat(answer.lead)])
         return
-    head = "\n\n".join([*lines, md_escape(answer.lead)] if answer.lead else lines)
+    head = "\n\n".join([*lines, md_chat(answer.lead)] if answer.lead else lines)
     done: list[str] = []
     for item in answer.items:
-        line = f"- {_cited(item)}:"
+        line = "-" + (f" {_cited(item)}" if _cited(item) else "")
         for q in item.quotes:
-            line += f" {md_escape(q.text)} {_cite(q.n, turn)}"
+            line += f" {md_chat(q.text)} {_cite(q.n, turn)}"
             yield head + "\n\n" + "\n".join([*done, line])
         done.append(line + _extras(item))
     yield "\n\n".join([head, "\n".join(done), *_caveats(answer)])
@@ -255,14 +254,15 @@ def llm_answer_markdown(answer: Answer, turn: int | None = None, by: str = "") -
         ns = [n for n in parse_numbers(m.group(0)) if 1 <= n <= k]
         return " " + " ".join(_cite(n, turn) for n in ns) if ns else md_escape(m.group(0))
 
+    def text(t: str) -> str:
+        return md_chat(t).replace(md_escape(UNSUPPORTED_MARK), UNSUPPORTED_MARK)
+
     body = answer.body or answer.lead
     pieces, pos = [], 0
     for m in MARKER_GROUP.finditer(body):
-        pieces.append(md_escape(body[pos:m.start()]).replace(md_escape(UNSUPPORTED_MARK),
-                                                             UNSUPPORTED_MARK))
-        pieces.append(markers(m))
+        pieces += [text(body[pos:m.start()]), markers(m)]
         pos = m.end()
-    pieces.append(md_escape(body[pos:]).replace(md_escape(UNSUPPORTED_MARK), UNSUPPORTED_MARK))
+    pieces.append(text(body[pos:]))
     parts = [*_head(answer), "".join(pieces)]
     if answer.footer:
         parts.append(f"_{answer.footer}_")  # our own words, not corpus text
@@ -289,14 +289,25 @@ def answer_markdown(answer: Answer, turn: int | None = None) -> str:
     return out
 
 
+def actions_line(turn: int, exports: bool = True) -> str:
+    """The links under an answer: copy it (markdown with its references) and export its
+    papers (BibTeX, RIS); the page script handles them."""
+    out = f"[Copy answer](#copy-{turn})"
+    if exports:
+        out += f" · [BibTeX](#bib-{turn}) · [RIS](#ris-{turn})"
+    return out
+
+
 def status_html(status: Mapping[str, object], answers: str = "") -> str:
-    """The index status line: digests, papers, chunks, model, built at (and who answers)."""
+    """The index status line: digests, papers, chunks, model, which build and when (and who
+    answers)."""
     built = str(status.get("built_at", "")).replace("T", " ")[:16]
     who = f" · answers: <b>{esc(answers)}</b>" if answers else ""
+    build = f" · index <code>{esc(str(status['build']))}</code>" if status.get("build") else ""
     return (f'<div class="status-line">Index: <b>{int(status.get("digests", 0))}</b> digests · '
             f'<b>{int(status.get("papers", 0))}</b> papers · <b>{int(status.get("chunks", 0))}'
-            f'</b> chunks · model {esc(str(status.get("model", "?")))} · built {esc(built)} UTC'
-            f"{who}</div>")
+            f'</b> chunks · model {esc(str(status.get("model", "?")))}{build} · built '
+            f"{esc(built)} UTC{who}</div>")
 
 
 def error_html(message: str) -> str:
@@ -304,43 +315,34 @@ def error_html(message: str) -> str:
     return f'<div class="status-line status-error">⚠ {esc(message)}</div>'
 
 
-def filters_line(since: str | None = None, until: str | None = None,
-                 digest: str | None = None, has_code: bool = False) -> str:
-    """'Filters: since 2026-05-01 · has code' (markdown, escaped), or 'Filters: none'."""
-    parts = []
-    if since and until:
-        parts.append(f"{since} to {until}")
-    elif since:
-        parts.append(f"since {since}")
-    elif until:
-        parts.append(f"until {until}")
+FILTER_KEYS = ("since", "until", "digest", "has_code", "q_dates", "q_code")
+
+
+def filter_chips(since: str | None = None, until: str | None = None,
+                 digest: str | None = None, has_code: bool = False,
+                 query: Query | None = None, asked_has_code: bool | None = None
+                 ) -> dict[str, str]:
+    """Every filter in force, key -> label: those set in the filter controls and those the
+    last question (``query``, asked with ``asked_has_code``) was read with: its dates, or
+    "has code" a list question implies."""
+    chips = {}
+    if since:
+        chips["since"] = f"since {since}"
+    if until:
+        chips["until"] = f"until {until}"
     if digest:
-        parts.append(f"digest “{digest}”")
+        chips["digest"] = f"digest “{digest}”"
     if has_code:
-        parts.append("has code")
-    return "**Filters:** " + (md_escape(" · ".join(parts)) if parts else "none")
+        chips["has_code"] = "has code"
+    if query is not None and query.dates_from_question and (query.since or query.until):
+        span = (f"{query.since or 'any time'} to {query.until or 'now'}")
+        phrase = f" (from “{query.date_phrase}”)" if query.date_phrase else " (from the question)"
+        chips["q_dates"] = span + phrase
+    if query is not None and query.has_code and asked_has_code is None and not has_code:
+        chips["q_code"] = "has code (read from the question)"
+    return chips
 
 
-def answer_dict(answer: Answer, searched: str | None = None) -> dict:
-    """A JSON-able summary of an answer for API clients."""
-    cites = []
-    for c in answer.citations:
-        p = c.paper
-        cites.append({
-            "n": c.n, "title": p.title if p else None, "short_name": p.short_name if p else None,
-            "authors": list(p.authors) if p else [],
-            "arxiv_authors": list(p.arxiv_authors) if p else [],
-            "institutions": list(p.institutions) if p else [],
-            "code_urls": list(p.code_urls) if p else [],
-            "arxiv_url": p.arxiv_url if p else None,
-            "attribution_issues": list(p.attribution_issues) if p else [],
-            "digest": c.digest.title, "date": c.digest.date.isoformat() if c.digest.date else None,
-            "passage": c.text, "sentences": list(c.sentences)})
-    return {"question": answer.question, "searched": searched or answer.question,
-            "answer": answer.text, "abstained": answer.abstained, "notes": list(answer.notes),
-            "lead": answer.lead, "caveats": list(answer.caveats),
-            "items": [{"title": i.title, "authors": list(i.authors),
-                       "quotes": [{"text": q.text, "n": q.n} for q in i.quotes],
-                       "code_urls": list(i.code_urls), "arxiv_url": i.arxiv_url}
-                      for i in answer.items],
-            "citations": cites}
+def filters_line(chips: Mapping[str, str] | None = None) -> str:
+    """The label before the filter chips: 'Filters: none' or 'Filters (× removes one):'."""
+    return "**Filters:** none" if not chips else "**Filters** (× removes one):"

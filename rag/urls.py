@@ -4,14 +4,18 @@ A URL is written out in the text, sits behind a link (HTML <a>, markdown [text](
 arXiv reference ("arXiv:2603.04567"); its kind comes from the words just before it ("Dataset
 available at ...") and its host: code hosts give code, data hosts data, and other sites data
 when the words before them speak of data ("images come from the ..."). Used by
-:mod:`rag.mentions` and :mod:`rag.paper_links`.
+:mod:`rag.mentions` and :mod:`rag.paper_links`; :func:`url_spans` (the one link parser) and
+:func:`clean_url` (may this become a link?) also serve the renderers (:mod:`rag.render`,
+:mod:`rag.portable`, :mod:`rag.export`).
 """
 
 from __future__ import annotations
 
 import re
+from urllib.parse import urlsplit
 
-_URL_RE = re.compile(r"https?://[^\s<>\"”)]+")
+_SAFE_URL = re.compile(r"^https?://[^\s<>\"'`\\{}|^]+$", re.IGNORECASE)
+_SPAN_RE = re.compile(r"https?://[^\s<>\"'`\\{}|^“”‘’«»]+", re.IGNORECASE)
 _ARXIV_URL = re.compile(r"arxiv\.org/(?:abs|pdf)/(\d{4}\.\d{4,5})")
 _ARXIV_REF = re.compile(r"\barXiv:\s?(\d{4}\.\d{4,5})(?:v\d+)?\b", re.IGNORECASE)
 
@@ -45,13 +49,45 @@ def classify_url(url: str, context: str) -> str:
     return "data" if _DATA_WORDS.search(context[-80:]) else "code"
 
 
-def find_urls(text: str) -> list[tuple[int, str, str]]:
-    """(position, url, kind) for every URL in a passage; trailing punctuation removed."""
+def url_spans(text: str) -> list[tuple[int, int, str]]:
+    """(start, end, url) of every http(s) URL written in ``text``: the one link parser for
+    passages, answers and exports. A URL ends at a space, a quote or an angle bracket;
+    trailing punctuation is not part of it ("see https://x.org/a." -> https://x.org/a), nor
+    is a closing parenthesis or bracket it does not open ("(code: https://github.com/o/r)" ->
+    https://github.com/o/r, while https://en.wikipedia.org/wiki/A_(b) keeps its ")")."""
     out = []
-    for m in _URL_RE.finditer(text):
-        url = m.group().rstrip(".,;:")
-        out.append((m.start(), url, classify_url(url, text[:m.start()])))
+    for m in _SPAN_RE.finditer(text or ""):
+        url = m.group()
+        while True:
+            trimmed = url.rstrip(".,;:!?*_~")
+            for close, open_ in ((")", "("), ("]", "["), ("}", "{")):
+                if trimmed.endswith(close) and trimmed.count(close) > trimmed.count(open_):
+                    trimmed = trimmed[:-1]
+            if trimmed == url:
+                break
+            url = trimmed
+        if len(url) > len(m.group()[:m.group().find("//") + 2]):
+            out.append((m.start(), m.start() + len(url), url))
     return out
+
+
+def clean_url(url: str | None) -> str | None:
+    """``url`` when it may safely become a link (http or https, a host, no spaces, quotes,
+    angle brackets or backslashes), else None: ``javascript:`` links and URLs carrying
+    ``"onmouseover=`` never get through."""
+    url = (url or "").strip()
+    if not _SAFE_URL.match(url):
+        return None
+    try:
+        host = urlsplit(url).hostname
+    except ValueError:
+        return None
+    return url if host else None
+
+
+def find_urls(text: str) -> list[tuple[int, str, str]]:
+    """(position, url, kind) for every URL in a passage (see :func:`url_spans`)."""
+    return [(start, url, classify_url(url, text[:start])) for start, _, url in url_spans(text)]
 
 
 def arxiv_id_of(url: str) -> str | None:

@@ -8,6 +8,7 @@ from __future__ import annotations
 import contextlib
 import io
 import json
+import logging
 import re
 import socket
 import statistics
@@ -19,6 +20,7 @@ from concurrent.futures import ThreadPoolExecutor
 from itertools import pairwise
 from pathlib import Path
 
+import gradio as gr
 import pytest
 from langchain_core.language_models import BaseChatModel
 from langchain_core.language_models.fake_chat_models import (
@@ -29,6 +31,7 @@ from langchain_core.messages import AIMessage, AIMessageChunk, BaseMessage
 from langchain_core.outputs import ChatGenerationChunk, ChatResult
 
 import app
+import app_chats as chats
 import rag.backends
 from rag import Assistant, Settings
 from rag.embed import HashingEmbedder
@@ -77,92 +80,84 @@ def run(gen: Iterator[tuple]) -> list[tuple]:
     return list(gen)
 
 
+class Chat:
+    """One browser session's state, passed to ``AssistantApp.respond`` as the UI does."""
+
+    def __init__(self, h: app.AssistantApp) -> None:
+        self.h, self.history, self.turns, self.previous = h, [], [], None
+        self.store: dict = chats.empty()
+        self.panel = ""
+
+    def ask(self, question: str, since: str = "", until: str = "", digest: str | None = None,
+            has_code: bool = False, answerer: str = "") -> list[tuple]:
+        steps = run(self.h.respond(question, self.history, self.turns, self.previous,
+                                   self.store, since, until, digest, has_code, answerer))
+        return self.take(steps)
+
+    def take(self, steps: list[tuple]) -> list[tuple]:
+        self.history, _, panel, self.turns, self.previous, store, _ = steps[-1]
+        if isinstance(panel, str):
+            self.panel = panel
+        if isinstance(store, dict) and "chats" in store:
+            self.store = store
+        return steps
+
+
+def respond(h: app.AssistantApp, question: str, since: str = "", until: str = "",
+            digest: str | None = None, has_code: bool = False, answerer: str = "") -> list[tuple]:
+    """A question in a new chat: every step the UI would show."""
+    return Chat(h).ask(question, since, until, digest, has_code, answerer)
+
+
 # ---------------------------------------------------------------------- handlers
 def test_respond_streams_and_keeps_the_conversation(seed_fake: Assistant) -> None:
     h = app.AssistantApp(seed_fake, stream_delay=0)
-    steps = run(h.respond("Where is the code for ZACAF?", [], [], "", "", None, False))
+    c = Chat(h)
+    steps = c.ask("Where is the code for ZACAF?")
     assert len(steps) >= 3, "the answer should arrive in several pieces"
     assert steps[0][0][-1]["content"] == app.SEARCHING
     texts = [s[0][-1]["content"] for s in steps[1:]]
     assert all(len(b) >= len(a) for a, b in zip(texts, texts[1:]))  # grows
-    history, box, panel, turns = steps[-1]
-    assert box == "" and len(history) == 2 and len(turns) == 1
+    history, box, panel, turns, previous, store, past = steps[-1]
+    assert box == "" and len(history) == 2 and len(turns) == 1 and previous.citations
     assert "ZACAF" in history[-1]["content"] and "(#src-1-1)" in history[-1]["content"]
+    assert history[-1]["content"].endswith("[Copy answer](#copy-1) · [BibTeX](#bib-1) · "
+                                           "[RIS](#ris-1)")
     assert 'id="src-1-1"' in panel and "github.com/UCI-BME-ZACAF/ZACAF" in panel
+    assert 'class="export" data-kind="bib">' in panel and 'data-kind="md">' in panel
+    assert 'href="#back-1-1"' in panel and 'href="digest/' in panel
+    assert store["chats"][0]["title"] == "Where is the code for ZACAF?"
+    assert past["choices"][0][1] == store["current"]
     # follow-up: "its" resolves to ZACAF; the chat says what it searched for
-    steps = run(h.respond("and where is its code?", history, turns, "", "", None, False))
-    history, _, panel, turns = steps[-1]
-    assert len(history) == 4 and len(turns) == 2
-    last = history[-1]["content"]
+    c.ask("and where is its code?")
+    assert len(c.history) == 4 and len(c.turns) == 2
+    last = c.history[-1]["content"]
     assert "Searching for: Where is ZACAF's code?" in last.replace("\\", "")
     assert "github.com/UCI-BME-ZACAF/ZACAF" in last and "(#src-2-1)" in last
-    assert 'id="src-2-1"' in panel and "<details" in panel  # the first answer folded away
+    assert 'id="src-2-1"' in c.panel and "<details" in c.panel  # the first answer folded away
 
 
 def test_respond_applies_filters_and_reports_errors(seed_fake: Assistant) -> None:
     h = app.AssistantApp(seed_fake, stream_delay=0)
-    *_, (history, _, panel, _) = run(h.respond("knowledge distillation", [], [], "2026-05-01",
-                                               "", None, True))
+    *_, (history, _, panel, *_r) = respond(h, "knowledge distillation", "2026-05-01", "",
+                                           None, True)
     dates = re.findall(r"Quoted from: .*?\((\d{4}-\d\d-\d\d)\)", panel)
     assert dates and all(d >= "2026-05-01" for d in dates)
-    *_, (history, _, _, turns) = run(h.respond("anything", [], [], "May 1st", "", None, False))
+    *_, (history, _, _, turns, *_r) = respond(h, "anything", "May 1st")
     msg = history[-1]["content"]
     assert msg.startswith("⚠") and "not a date" in msg and "Traceback" not in msg
     assert turns == []
-    assert "since 2026-05-01" in h.filters_text("2026-05-01", "", None, True)
-    assert "has code" in h.filters_text("2026-05-01", "", None, True)
-    assert "not a date" in h.filters_text("yesterday", "", None, False)
-    assert h.filters_text("", "", None, False).endswith("none")
+
+    def chips(*args: object) -> tuple[str, dict]:
+        label, *buttons = h.filters_view(*args)  # type: ignore[arg-type]
+        return label, {k: b["value"] for k, b in zip(app.FILTER_KEYS, buttons) if b["visible"]}
+
+    label, shown = chips("2026-05-01", "", None, True)
+    assert shown == {"since": "since 2026-05-01 ×", "has_code": "has code ×"}
+    assert "not a date" in chips("yesterday", "", None, False)[0]
+    assert chips("", "", None, False) == ("**Filters:** none", {})
     did = next(iter(seed_fake.index.digests))
-    assert seed_fake.index.digests[did].title in h.filters_text("", "", did, False)
-
-
-def test_empty_corpus_and_missing_index_are_messages(tmp_path: Path) -> None:
-    (tmp_path / "corpus").mkdir()
-    a = fake_assistant_over(tmp_path / "corpus", tmp_path / "ix", auto_build=False)
-    h = app.AssistantApp(a, stream_delay=0)
-    line, btn = h.status()
-    assert "⚠" in line and "missing" in line and btn["visible"] is True
-    line, btn, *_ = h.build()
-    assert "⚠" in line and "Traceback" not in line and btn["visible"] is True
-    *_, (history, *_rest) = run(h.respond("hello?", [], [], "", "", None, False))
-    assert history[-1]["content"].startswith("⚠")
-    rows, ids = h.papers_table()
-    assert ids == [] and h.digest_choices() == []
-    assert app.build_app(a) is not None  # the app still builds
-    # once the corpus has a digest, "Build index" works and the status line is normal
-    src = ROOT / "corpus"
-    first = sorted(src.glob("*.txt"))[0]
-    (tmp_path / "corpus" / first.name).write_bytes(first.read_bytes())
-    line, btn, *_ = h.build()
-    assert "Index:" in line and "digests" in line and btn["visible"] is False
-
-
-def test_papers_browser(seed_fake: Assistant) -> None:
-    h = app.AssistantApp(seed_fake)
-    rows, ids = h.papers_table()
-    assert len(rows) == len(ids) == len(seed_fake.papers())
-    dates = [r[0] for r in rows]
-    assert dates == sorted(dates, reverse=True)
-    rows, ids = h.papers_table(sort="Oldest first")
-    assert [r[0] for r in rows] == sorted(r[0] for r in rows)
-    rows, ids = h.papers_table("zacaf")
-    assert len(ids) == 1 and "ZACAF" in rows[0][1]
-    rows, ids = h.papers_table(has_code=True)
-    assert ids and all(seed_fake.index.papers[i].code_urls for i in ids)
-    inst = "Stanford University"
-    assert inst in h.institutions()
-    rows, ids = h.papers_table(institution=inst)
-    assert ids and all(inst in seed_fake.index.papers[i].institutions for i in ids)
-
-    class Evt:
-        index = (0, 1)
-
-    _, ids = h.papers_table("zacaf")
-    card = h.paper_card(ids, Evt())  # type: ignore[arg-type]
-    assert "ZACAF" in card and "github.com/UCI-BME-ZACAF" in card and "src-text" in card
-    rows, ids = h.papers_table("no such paper anywhere")
-    assert ids == [] and h.paper_card(ids, Evt()) == ""  # type: ignore[arg-type]
+    assert seed_fake.index.digests[did].title in chips("", "", did, False)[1]["digest"]
 
 
 def test_main_binds_localhost_by_default(monkeypatch: pytest.MonkeyPatch, seed_fake) -> None:  # noqa: ANN001
@@ -216,7 +211,7 @@ def contents(steps: list[tuple]) -> list[str]:
 
 def test_llm_answer_streams_tokens_then_the_verified_answer(seed_fake: Assistant) -> None:
     h = app.AssistantApp(seed_fake, stream_delay=0, chat=fake_chat(), llm_label="fake fake-1")
-    steps = run(h.respond(MOLRE_Q, [], [], "", "", None, False))
+    steps = respond(h, MOLRE_Q)
     texts = contents(steps)
     assert texts[0] == app.SEARCHING
     drafts, final = texts[1:-1], texts[-1]
@@ -231,7 +226,7 @@ def test_llm_answer_streams_tokens_then_the_verified_answer(seed_fake: Assistant
                             "neurological findings [\\[1\\]](#src-1-1).")
     assert "**Sources:**" in final and "Mixture of Low-Rank Experts" in final
     assert "Written by fake fake-1" in final and "\\<b\\>" in final and "<b>" not in final
-    history, box, panel, turns = steps[-1]
+    history, box, panel, turns, *_ = steps[-1]
     assert box == "" and len(history) == 2 and len(turns) == 1
     assert 'id="src-1-1"' in panel and "70,000" in panel and 'id="src-1-2"' not in panel
 
@@ -243,40 +238,39 @@ def test_llm_rewrites_follow_ups_and_reports_unverified_sentences(seed_fake: Ass
          "Mixers for Whole-Brain CT Triage\" by Ramirez et al. reaches 0.99 AUC [2].")])
     h = app.AssistantApp(seed_fake, stream_delay=0, chat=chat)
     assert h.llm_label == "fake-list-chat-model"  # a name even when none is given
-    first = run(h.respond("Where is the code for MoLRE?", [], [], "", "", None, False,
-                          "extractive"))
-    history, _, _, turns = first[-1]
-    steps = run(h.respond("and which benchmark did it use?", history, turns, "", "", None,
-                          False))
+    c = Chat(h)
+    c.ask("Where is the code for MoLRE?", answerer="extractive")
+    steps = c.ask("and which benchmark did it use?")
     assert len(steps) > 20  # FakeListChatModel streams character by character
     final = contents(steps)[-1]
     assert final.startswith("_Searching for: What benchmark did MoLRE use?_")
     assert "scans [\\[1\\]](#src-2-1)." in final
     assert "0.99 AUC _(unverified)_." in final  # the verifier's mark stays markdown
     assert "_Sentences marked (unverified) are not backed" in final
-    assert "Cortical Token Mixers" not in steps[-1][2]  # no card for a made-up paper
+    cards = re.sub(r'<div hidden class="export".*?</div>', "", steps[-1][2], flags=re.S)
+    assert "Cortical Token Mixers" not in cards  # no card for a made-up paper
 
 
 def test_extractive_choice_and_llm_errors(seed_fake: Assistant) -> None:
     broken = BrokenChat()
     h = app.AssistantApp(seed_fake, stream_delay=0, chat=broken, llm_label="broken b-1")
     # "extractive" never calls the model and streams sentence by sentence, cards first
-    steps = run(h.respond("Where is the code for ZACAF?", [], [], "", "", None, False,
-                          "extractive"))
+    c = Chat(h)
+    steps = c.ask("Where is the code for ZACAF?", answerer="extractive")
     texts = contents(steps)
     assert broken.calls == 0 and len(steps) >= 3
     assert texts[1].startswith("From the digest") and "(#src-1-1)" in texts[1]
     assert 'id="src-1-1"' in steps[1][2] and "github.com/UCI-BME-ZACAF/ZACAF" in texts[-1]
     assert "Written by" not in texts[-1]
     # the LLM (the default) fails mid-stream: its draft was shown, then a message with a fix
-    history, _, _, turns = steps[-1]
-    steps = run(h.respond(MOLRE_Q, history, turns, "", "", None, False))
+    turns = c.turns
+    steps = c.ask(MOLRE_Q)
     texts = contents(steps)
     assert broken.calls == 1 and "MoLRE was" in texts[-2]
     assert texts[-1].startswith("⚠ The chat model failed: ConnectionError")
     assert "RAG\\_LLM\\_BACKEND=extractive" in texts[-1] and "Traceback" not in texts[-1]
     assert steps[-1][3] == turns and len(steps[-1][0]) == 4  # the failed turn has no cards
-    *_, (history, *_r) = run(h.respond(MOLRE_Q, [], [], "", "", None, False, "gpt-5"))
+    *_, (history, *_r) = respond(h, MOLRE_Q, answerer="gpt-5")
     assert history[-1]["content"].startswith("⚠ No answerer 'gpt-5'")
 
 
@@ -285,13 +279,13 @@ def test_app_decides_who_answers_not_the_settings(fake_settings: Settings) -> No
     a = Assistant(settings=fake_settings.model_copy(update={"llm_backend": "openai"}),
                   embedder=HashingEmbedder(256))
     h = app.AssistantApp(a, stream_delay=0)
-    *_, (history, _, panel, _) = run(h.respond("What is MoLRE?", [], [], "", "", None, False))
+    *_, (history, _, panel, *_r) = respond(h, "What is MoLRE?")
     assert history[-1]["content"].startswith("From the digest") and 'id="src-1-1"' in panel
     res = h.ask("What is MoLRE?", answerer="extractive")
     assert res["answerer"] == "extractive" and res["citations"]
     with pytest.raises(app.gr.Error, match="no --llm"):
         h.ask("What is MoLRE?", answerer="llm")
-    assert "answers: <b>extractive</b>" in h.status()[0]
+    assert "answers: <b>extractive</b>" in h.status()
 
 
 def test_api_answerer_parameter(seed_fake: Assistant) -> None:
@@ -303,7 +297,7 @@ def test_api_answerer_parameter(seed_fake: Assistant) -> None:
     res = h.ask(MOLRE_Q, answerer="extractive")
     assert res["answerer"] == "extractive" and not res["answer"].startswith("MoLRE was")
     assert h.ask(MOLRE_Q, answerer="llm")["answerer"] == "fake fake-1"
-    assert "answers: <b>fake fake-1</b>" in h.status()[0]
+    assert "answers: <b>fake fake-1</b>" in h.status()
 
 
 def test_ui_offers_the_answerer_choice(seed_fake: Assistant) -> None:
@@ -351,7 +345,7 @@ def test_main_llm_flags_and_fallbacks(monkeypatch: pytest.MonkeyPatch,
     assert "langchain-openai" in line and "digest-rag[openai]" in line and "extractive" in line
     assert built["chat"] is None and "langchain-openai" in str(built["notice"])
     h = app.AssistantApp(seed_fake, notice=str(built["notice"]))
-    assert "digest-rag[openai]" in h.status()[0]  # the UI says so too
+    assert "digest-rag[openai]" in h.status()  # the UI says so too
     monkeypatch.setenv("RAG_LLM_BACKEND", "openai")  # the default comes from the environment
     assert "langchain-openai" in main([]) and built["chat"] is None
     monkeypatch.setenv("RAG_LLM_BACKEND", "gpt")  # invalid: ignored with a warning
@@ -461,6 +455,18 @@ def test_eight_concurrent_clients(live_url: str) -> None:
     OUTPUT.mkdir(parents=True, exist_ok=True)
     (OUTPUT / "concurrency.json").write_text(json.dumps({
         "users": len(CONCURRENT), "embedder": "hashing-256",
-        "concurrency_limit": app.CONCURRENCY, "clients_warmed_up": True, "p95_seconds": round(p95, 3),
+        "concurrency_limit": app.CONCURRENCY, "clients_warmed_up": True,
+        "p95_seconds": round(p95, 3),
         "median_seconds": round(statistics.median(lat), 3), "max_seconds": round(lat[-1], 3),
         "latencies_seconds": [round(x, 3) for x in lat]}, indent=2))
+
+
+def test_user_errors_reach_the_caller_without_a_server_traceback(
+        seed_fake: Assistant, caplog: pytest.LogCaptureFixture) -> None:
+    """An expected error (a bad filter) is a message for the caller; the server log gets no
+    traceback (Gradio prints one for every gr.Error unless told not to)."""
+    h = app.AssistantApp(seed_fake, stream_delay=0)
+    with caplog.at_level(logging.ERROR), pytest.raises(gr.Error) as info:
+        h.ask("What about EEG?", since="not-a-date")
+    assert "not a date" in str(info.value) and info.value.print_exception is False
+    assert not [r for r in caplog.records if r.exc_info]

@@ -270,7 +270,7 @@ def test_ui_section_marks_targets_met_and_unmet(tmp_path) -> None:
                     "first_assistant_text_s": st(0.1, 0.2, 0.2),
                     "first_answer_text_s": st(0.4, 0.8, first_max),
                     "first_source_card_s": st(0.4, 0.8, first_max),
-                    "answer_complete_s": st(0.6, 1.0, 1.1)}},
+                    "answer_complete_s": st(0.6, 0.9, 0.95)}},
                 "api": {"users": 8, "bursts": [burst(8), burst(correct), burst(8)]}}
 
     def rows(md: str) -> dict[str, str]:
@@ -292,6 +292,7 @@ def test_ui_section_marks_targets_met_and_unmet(tmp_path) -> None:
             "answers identical") in ui_markdown(swept)
     assert "Sweep" not in ui_markdown(result(0.9, 8))
     assert bad.count("✗ not met") == 2 and "23/24 correct" in bad and "max 1.20 s" in bad
+    assert "| finished extractive answer ≤ 1 s after submitting" in bad and "max 0.95 s | ✓" in bad
     assert "wrong: q7 ×1; each the same answer as asked alone; q7 abstained but named the " \
         "gold paper as the nearest" in bad
     path = tmp_path / "RESULTS.md"

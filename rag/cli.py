@@ -1,4 +1,4 @@
-"""Command line: ``rag index | ask | search | papers | status``.
+"""Command line: ``rag index | ask | search | papers | status | fetch-abstracts | serve-llm``.
 
 Wires the library together and prints; errors are shown as one message with a fix, never a
 traceback (exit code 2 for bad input, 1 for other failures).
@@ -9,13 +9,17 @@ from __future__ import annotations
 import argparse
 import json
 import logging
+import os
 import sys
 from collections.abc import Sequence
 
 from pydantic import ValidationError
 
 from .assistant import Assistant
+from .backends import BACKENDS
 from .errors import RagError, SettingsError
+from .export import cited_papers, export
+from .portable import answer_markdown
 from .records import to_dict
 
 
@@ -41,6 +45,13 @@ def _parser() -> argparse.ArgumentParser:
     s = sub.add_parser("ask", help="answer a question with cited papers")
     s.add_argument("question")
     filters(s)
+    s.add_argument("--format", choices=["text", "markdown", "json", "bibtex", "ris"],
+                   default=None, help="text (default); markdown: safe, with every reference "
+                   "linked; json (= --json); bibtex or ris: the cited papers")
+    s.add_argument("--llm", choices=BACKENDS, help="who writes the answer (default: "
+                   "RAG_LLM_BACKEND); 'local' runs the bundled SmolLM2 (`make llm`)")
+    s.add_argument("--llm-model", help="model name, or .gguf path for llamacpp and local "
+                   "(default: RAG_LLM_MODEL)")
     s = sub.add_parser("search", help="show the most relevant passages")
     s.add_argument("query")
     s.add_argument("-k", type=int, default=10, help="number of results (default 10)")
@@ -48,9 +59,18 @@ def _parser() -> argparse.ArgumentParser:
     filters(s)
     s = sub.add_parser("papers", help="list every extracted paper with its fields and mentions")
     s.add_argument("--json", action="store_true", help="machine-readable output")
+    s.add_argument("--bibtex", action="store_true", help="every paper as BibTeX")
+    s.add_argument("--ris", action="store_true", help="every paper as RIS")
     sub.add_parser("status", help="show the index state, counts and model")
     sub.add_parser("fetch-abstracts", help="fetch arXiv abstracts of the papers into "
                    "corpus/arxiv/ (cached; works offline afterwards) and refresh the index")
+    s = sub.add_parser("serve-llm", help="serve a GGUF model with llama.cpp's OpenAI-compatible "
+                       "API on 127.0.0.1 (for RAG_LLM_BASE_URL), until Ctrl-C")
+    s.add_argument("--gguf", help="a .gguf file (default: RAG_LLM_MODEL if it is one, else the "
+                   "bundled SmolLM2-135M-Instruct of `make llm`)")
+    s.add_argument("--port", type=int, default=8089, help="port on 127.0.0.1 (default 8089)")
+    s.add_argument("--ctx", type=int, default=4096, help="context window in tokens (default 4096)")
+    s.add_argument("--threads", type=int, default=0, help="CPU threads (default: all)")
     return p
 
 
@@ -60,6 +80,8 @@ def main(argv: Sequence[str] | None = None) -> int:
     logging.basicConfig(level=logging.INFO if args.verbose else logging.WARNING,
                         format="%(levelname)s %(message)s")
     try:
+        if args.command == "serve-llm":
+            return _serve_llm(args)
         try:
             assistant = Assistant(corpus_dir=args.corpus, index_dir=args.index, progress=True)
         except ValidationError as err:
@@ -76,6 +98,15 @@ def main(argv: Sequence[str] | None = None) -> int:
     except KeyboardInterrupt:
         print("interrupted", file=sys.stderr)
         return 130
+
+
+def _serve_llm(args: argparse.Namespace) -> int:
+    from .local_llm import serve
+
+    env = os.environ.get("RAG_LLM_MODEL", "")
+    serve(args.gguf or (env if env.endswith(".gguf") else None), port=args.port, n_ctx=args.ctx,
+          threads=args.threads, quiet=not args.verbose)
+    return 0
 
 
 def _filters(args: argparse.Namespace) -> dict:
@@ -112,8 +143,16 @@ def _run(args: argparse.Namespace, a: Assistant) -> int:
             print(json.dumps(a.status(), indent=1))
         return 0
     if args.command == "ask":
+        llm = {k: v for k, v in (("llm_backend", args.llm), ("llm_model", args.llm_model)) if v}
+        if llm:
+            a.settings = a.settings.model_copy(update=llm)
         ans = a.ask(args.question, **_filters(args))
-        if args.json:
+        fmt = args.format or ("json" if args.json else "text")
+        if fmt in ("bibtex", "ris"):
+            print(export(cited_papers(ans), fmt, a.index.digests), end="")
+        elif fmt == "markdown":
+            print(answer_markdown(ans))
+        elif fmt == "json":
             print(json.dumps({"question": ans.question, "text": ans.text,
                               "abstained": ans.abstained, "notes": list(ans.notes),
                               "lead": ans.lead, "caveats": list(ans.caveats),
@@ -139,7 +178,9 @@ def _run(args: argparse.Namespace, a: Assistant) -> int:
         return 0
     if args.command == "papers":
         papers = a.papers()
-        if args.json:
+        if args.bibtex or args.ris:
+            print(export(papers, "bibtex" if args.bibtex else "ris", a.index.digests), end="")
+        elif args.json:
             print(json.dumps([to_dict(p) for p in papers], ensure_ascii=False, indent=1))
         else:
             for p in papers:

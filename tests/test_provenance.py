@@ -78,3 +78,17 @@ def test_disagreements_name_each_side_and_ignore_additions() -> None:
         Mention("a", 1, authors="Ana Lopez et al."),
         Mention("b", 2, authors="Ana Lopez and Bo Chen")))
     assert disagreements(same_people, digests) == ()
+
+
+def test_api_markdown_keeps_each_link_with_its_digest(fake_assistant: Assistant) -> None:
+    from rag.portable import answer_dict
+
+    a = _poisoned(fake_assistant)
+    out = answer_dict(a.ask("Where is the code for ZACAF?"))
+    md = out["answer"]
+    assert f"<{EVIL_URL}> (per Zebrafish hearts revisited, Jun 2, 2026)" in md
+    assert "Digests disagree on the code for ZACAF" in md and out["caveats"]
+    real_source = next(line for line in md.splitlines() if "Transfer Learning Unleashed" in line
+                       and line[:1].isdigit())
+    assert f"[code]({REAL_URL})" in real_source
+    assert f"code per other digests: <{EVIL_URL}>" in real_source

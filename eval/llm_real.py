@@ -1,0 +1,344 @@
+"""A real local LLM on the digest question set: SmolLM2-135M-Instruct (or any GGUF) through
+xllamacpp, against the extractive answer on the same questions, in the same run.
+
+Every question of eval/data/digest_questions.jsonl (answerable and unanswerable; ``--questions
+N`` takes an even sample) is asked twice on one index of the seed corpus with the product's
+default embedder: extractively (``llm=False``) and with the model (``llm=`` an in-process
+:class:`rag.local_llm.XLlamaChat`, small-model mode, temperature 0). Measured:
+
+* support: each sentence of the model's raw draft (before verification) and of its verified
+  text (after) is judged against the passages it cites by :func:`judge`, a check independent of
+  :mod:`rag.verify`: the sentence's content words that are not in the question (the words that
+  carry an answer) must be in the cited passages (at least :data:`JUDGE_SHARE` of them, by idf
+  weight of none, stemmed). A sentence that only restates the question has no such words and is
+  counted apart;
+* citations outside the source list, unsupported sentences marked, fallbacks to the extractive
+  answer, the gold paper cited (model's own verified answers, final answers, extractive);
+* abstention on unanswerable questions (with and without a model call);
+* time to first token (from the ``ask_stream`` call to the model's first token, retrieval and
+  prompt sizing included), generation tokens/s and prompt tokens/s (llama.cpp's own timings),
+  total latency of the LLM answer (verification included) and of the extractive answer.
+
+    python -m eval.llm_real                         # bundled SmolLM2-135M (make llm)
+    python -m eval.llm_real --gguf /path/model.gguf # any larger GGUF, reported beside it
+    # writes eval/results/llm_real.json (one entry per model) and its eval/RESULTS.md section
+"""
+
+from __future__ import annotations
+
+import argparse
+import datetime as dt
+import json
+import os
+import tempfile
+import time
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+from pydantic import PrivateAttr
+from tqdm.auto import tqdm
+
+from rag import Assistant, Settings
+from rag.draft import clean_draft, says_no_answer
+from rag.llm import FALLBACK_NOTE, paper_header, plan_prompt
+from rag.local_llm import XLlamaChat, resolve_gguf
+from rag.records import Answer, Hit
+from rag.text import split_sentences, tokenize
+from rag.verify import MARKER_GROUP, UNSUPPORTED_MARK, parse_numbers, strip_markers
+
+from .core import cited, question_filters
+from .gold import DATA, align, digest_questions, gold_papers, load_jsonl
+from .llm_real_report import SECTION, markdown
+from .report import replace_section
+
+RESULTS = Path(__file__).resolve().parent / "results"
+AUDIT = DATA / "llm_real_audit.jsonl"  # hand labels of verified cited sentences
+JUDGE_SHARE = 0.8
+# words that report rather than claim ("the paper proposes ..."), ignored by the judge
+_GENERIC = frozenset(tokenize(
+    "answer question passage passages paper papers work works study studies author authors "
+    "approach method methods model models propose proposes proposed present presents show "
+    "shows use uses used using also new novel et al digest digests mention mentions yes "
+    "contain contains include includes available",
+    stem=True))
+
+
+class TimedChat(XLlamaChat):
+    """XLlamaChat that records, per call, when it started, its first token and llama.cpp's
+    timings (prompt and generation speed)."""
+
+    _calls: list[dict] = PrivateAttr(default_factory=list)
+
+    def _stream(self, messages: Any, stop: Any = None, run_manager: Any = None,
+                **kwargs: Any) -> Any:
+        rec: dict[str, Any] = {"start": time.perf_counter(), "first": None, "timings": None,
+                               "max_tokens": kwargs.get("max_tokens")}
+        self._calls.append(rec)
+        for chunk in super()._stream(messages, stop, run_manager, **kwargs):
+            if chunk.message.content and rec["first"] is None:
+                rec["first"] = time.perf_counter()
+            if chunk.message.response_metadata.get("timings"):
+                rec["timings"] = chunk.message.response_metadata["timings"]
+            yield chunk
+
+
+def judge(sentence: str, passages: list[str], question: str) -> bool | None:
+    """Whether ``passages`` back ``sentence``: its content words not in the question are (at
+    least JUDGE_SHARE of them) in the passages. None: nothing beyond the question's words."""
+    asked = set(tokenize(question))
+    words = [w for w in dict.fromkeys(tokenize(sentence)) if w not in asked and w not in _GENERIC]
+    if not words:
+        return None
+    have = set(tokenize(" ".join(passages)))
+    return sum(w in have for w in words) / len(words) >= JUDGE_SHARE
+
+
+def claims(text: str) -> list[tuple[str, list[int]]]:
+    """(sentence without markers, cited numbers) for each claim-like sentence of ``text``."""
+    out = []
+    for line in text.split("\n"):
+        for a, b in split_sentences(line):
+            raw = line[a:b]
+            plain = strip_markers(raw.replace(UNSUPPORTED_MARK.strip(), ""))
+            if len(tokenize(plain)) < 3 or says_no_answer(plain) or plain.endswith(":"):
+                continue
+            nums = [n for m in MARKER_GROUP.finditer(raw) for n in parse_numbers(m.group(0))]
+            out.append((plain, nums))
+    return out
+
+
+def _source(h: Hit) -> str:
+    return "\n".join(x for x in (paper_header(h), h.chunk.text) if x)
+
+
+def score_question(q: dict, draft: str, ans: Answer, passages: tuple[Hit, ...]) -> dict:
+    """Support before and after verification, markers outside the source list, marking."""
+    r: dict[str, Any] = {"before": {"claims": 0, "cited": 0, "supported": 0, "restating": 0},
+                         "after": {"claims": 0, "cited": 0, "supported": 0, "restating": 0,
+                                   "marked": 0}, "outside_list": 0}
+    for text, nums in claims(clean_draft(draft)):
+        b = r["before"]
+        b["claims"] += 1
+        valid = [n for n in nums if 1 <= n <= len(passages)]
+        if valid:
+            b["cited"] += 1
+            verdict = judge(text, [_source(passages[n - 1]) for n in valid], q["question"])
+            b["supported"] += bool(verdict)
+            b["restating"] += verdict is None
+    fallback = FALLBACK_NOTE in ans.notes
+    body = ans.text.split("**Sources**")[0]
+    r["outside_list"] = sum(n > len(ans.citations) or n < 1 for m in MARKER_GROUP.finditer(body)
+                            for n in parse_numbers(m.group(0)))
+    if ans.body and not fallback:
+        by_id = {h.chunk.id: h for h in passages}
+        for line in ans.body.split("\n"):
+            for a, b_ in split_sentences(line):
+                r["after"]["marked"] += UNSUPPORTED_MARK.strip() in line[a:b_]
+        for text, nums in claims(ans.body):
+            af = r["after"]
+            af["claims"] += 1
+            srcs = [_source(by_id[c.chunk_ids[0]]) for n in nums if 1 <= n <= len(ans.citations)
+                    for c in [ans.citations[n - 1]] if c.chunk_ids and c.chunk_ids[0] in by_id]
+            if srcs:
+                af["cited"] += 1
+                r.setdefault("after_sentences", []).append(text)
+                verdict = judge(text, srcs, q["question"])
+                af["supported"] += bool(verdict)
+                af["restating"] += verdict is None
+    return r
+
+
+def _pct(xs: list[float]) -> dict:
+    if not xs:
+        return {"p50": None, "p95": None, "n": 0}
+    return {"p50": round(float(np.percentile(xs, 50)), 3),
+            "p95": round(float(np.percentile(xs, 95)), 3), "n": len(xs)}
+
+
+def run(gguf: str | None = None, n_questions: int | None = None, threads: int = 0,
+        settings: Settings | None = None) -> dict:
+    """Ask every (sampled) question extractively and with the model; the figures and each
+    question's record."""
+    path = resolve_gguf(gguf)
+    qs = digest_questions()
+    if n_questions and n_questions < len(qs):
+        ans_q = [q for q in qs if q["answerable"]]
+        un_q = [q for q in qs if not q["answerable"]]
+        k = max(1, round(n_questions * len(un_q) / len(qs)))
+        pick = lambda xs, n: xs[:: max(1, len(xs) // n)][:n]  # noqa: E731
+        qs = pick(ans_q, n_questions - k) + pick(un_q, k)
+    with tempfile.TemporaryDirectory() as tmp:
+        base = settings or Settings()
+        s = base.model_copy(update={"index_dir": Path(tmp), "llm_small": True})
+        a = Assistant(settings=s)
+        amap = align(list(a.index.papers.values()), gold_papers())
+        chat = TimedChat(model_path=str(path), temperature=0.0, n_ctx=s.llm_context,
+                         threads=threads, max_tokens=s.llm_max_tokens)
+        t0 = time.perf_counter()
+        chat.server()
+        load_s = time.perf_counter() - t0
+        for warm in ("Which papers use transfer learning for medical imaging?",
+                     "What does MoLRE do?"):  # warm the model, prompt cache and embedder
+            list(a.ask_stream(warm, llm=chat))
+            a.ask(warm, llm=False)
+        records = []
+        for q in tqdm(qs, desc=f"llm {path.name}"):
+            records.append(_ask(a, chat, q, amap))
+    return summarise(records, {
+        "model": path.name, "gguf": str(path), "gguf_mb": round(path.stat().st_size / 2**20),
+        "threads": chat.server().threads, "n_ctx": s.llm_context,
+        "prompt_tokens_budget": s.llm_prompt_tokens, "max_tokens_cap": s.llm_max_tokens,
+        "load_seconds": round(load_s, 2), "embedder": a.embedder.name})
+
+
+def _ask(a: Assistant, chat: TimedChat, q: dict, amap: dict[str, str]) -> dict:
+    f = question_filters(q)
+    kw = {"since": f.since, "until": f.until, "digest": f.digest}
+    t0 = time.perf_counter()
+    ext = a.ask(q["question"], llm=False, **kw)
+    ext_s = time.perf_counter() - t0
+    chat._calls.clear()
+    deltas: list[str] = []
+    t0 = time.perf_counter()
+    ans: Any = None
+    for x in a.ask_stream(q["question"], llm=chat, **kw):
+        if isinstance(x, str):
+            deltas.append(x)
+        else:
+            ans = x
+    total = time.perf_counter() - t0
+    call = chat._calls[0] if chat._calls else None
+    rec: dict[str, Any] = {
+        "id": q["id"], "answerable": q["answerable"], "model_called": call is not None,
+        "extractive_s": ext_s, "llm_s": total, "abstained": ans.abstained,
+        "extractive_abstained": ext.abstained, "fallback": FALLBACK_NOTE in ans.notes,
+        "model_said_no_answer": call is not None and says_no_answer("".join(deltas)),
+        "citations": len(ans.citations), "unsupported": len(ans.unsupported)}
+    if call:
+        rec["ttft_s"] = (call["first"] - t0) if call["first"] else None
+        rec["model_ttft_s"] = (call["first"] - call["start"]) if call["first"] else None
+        tm = call["timings"] or {}
+        rec.update(prompt_n=tm.get("prompt_n"), cache_n=tm.get("cache_n"),
+                   predicted_n=tm.get("predicted_n"), gen_tps=tm.get("predicted_per_second"),
+                   prompt_tps=tm.get("prompt_per_second"), max_tokens=call["max_tokens"])
+        r = a.retrieve(a.read(q["question"], **kw))
+        plan = plan_prompt(chat, r.query, r.hits, a.settings)
+        rec["passages"] = len(plan.passages)
+        rec["prompt_tokens"] = plan.prompt_tokens
+        rec.update(score_question(q, "".join(deltas), ans, plan.passages))
+        rec["draft"] = "".join(deltas)[:700]
+        rec["final"] = (ans.body or ans.text)[:700]
+    if q["answerable"]:
+        rec["gold_cited"] = cited(ans, q, amap)["gold_cited"] if not ans.abstained else False
+        rec["extractive_gold_cited"] = cited(ext, q, amap)["gold_cited"] \
+            if not ext.abstained else False
+    return rec
+
+
+def summarise(records: list[dict], meta: dict) -> dict:
+    """The figures of one model's run."""
+    ans = [r for r in records if r["answerable"]]
+    un = [r for r in records if not r["answerable"]]
+    called = [r for r in records if r["model_called"]]
+    own = [r for r in ans if r["model_called"] and not r["fallback"]
+           and not r["model_said_no_answer"]]
+
+    def tot(part: str, key: str) -> int:
+        return sum(r.get(part, {}).get(key, 0) for r in called)
+
+    def share(a_: float, b: float) -> float | None:
+        return round(a_ / b, 4) if b else None
+
+    before_claims, after_cited = tot("before", "claims"), tot("after", "cited")
+    after_restating = tot("after", "restating")
+    labels = {(x["id"], x["sentence"]): x["supported"] for x in load_jsonl(AUDIT)} \
+        if AUDIT.is_file() else {}
+    audited = [labels.get((r["id"], t)) for r in called for t in r.get("after_sentences", [])]
+    return {**meta, "questions": len(records), "answerable": len(ans), "unanswerable": len(un),
+            "model_calls": len(called),
+            "support": {
+                "before_claim_sentences": before_claims,
+                "before_cited": tot("before", "cited"),
+                "before_supported_by_citation": share(tot("before", "supported"), before_claims),
+                "after_claim_sentences": tot("after", "claims"),
+                "after_cited_sentences": after_cited,
+                "after_restating_only": after_restating,
+                "after_cited_supported": share(tot("after", "supported"),
+                                               after_cited - after_restating),
+                "after_marked_unverified": tot("after", "marked"),
+                "after_hand_audit_supported": share(sum(x is True for x in audited),
+                                                    sum(x is not None for x in audited)),
+                "after_hand_audited": sum(x is not None for x in audited),
+                "after_not_audited": sum(x is None for x in audited)},
+            "outside_source_list": sum(r.get("outside_list", 0) for r in records),
+            "fallbacks": sum(r["fallback"] for r in records),
+            "model_said_no_answer": sum(r["model_said_no_answer"] for r in records),
+            "gold_cited": {
+                "llm_final": share(sum(r["gold_cited"] for r in ans), len(ans)),
+                "extractive": share(sum(r["extractive_gold_cited"] for r in ans), len(ans)),
+                "llm_own_answers": share(sum(r["gold_cited"] for r in own), len(own)),
+                "extractive_on_those": share(sum(r["extractive_gold_cited"] for r in own),
+                                             len(own)),
+                "own_answers": len(own)},
+            "abstention": {
+                "unanswerable_abstained_llm": share(sum(r["abstained"] for r in un), len(un)),
+                "unanswerable_abstained_extractive": share(
+                    sum(r["extractive_abstained"] for r in un), len(un)),
+                "unanswerable_without_model_call": sum(not r["model_called"] for r in un),
+                "answerable_wrongly_abstained_llm": share(sum(r["abstained"] for r in ans),
+                                                          len(ans)),
+                "answerable_wrongly_abstained_extractive": share(
+                    sum(r["extractive_abstained"] for r in ans), len(ans))},
+            "latency_s": {
+                "ttft": _pct([r["ttft_s"] for r in called if r.get("ttft_s") is not None]),
+                "model_ttft": _pct([r["model_ttft_s"] for r in called
+                                    if r.get("model_ttft_s") is not None]),
+                "llm_total": _pct([r["llm_s"] for r in called]),
+                "extractive_total": _pct([r["extractive_s"] for r in records])},
+            "tokens_per_s": {
+                "generation_p50": _pct([r["gen_tps"] for r in called
+                                        if r.get("gen_tps")])["p50"],
+                "prompt_p50": _pct([r["prompt_tps"] for r in called
+                                    if r.get("prompt_tps")])["p50"]},
+            "prompt_tokens_p50": _pct([r["prompt_tokens"] for r in called
+                                       if r.get("prompt_tokens")])["p50"],
+            "uncached_prompt_tokens_p50": _pct([r["prompt_n"] for r in called
+                                                if r.get("prompt_n")])["p50"],
+            "completion_tokens_p50": _pct([r["predicted_n"] for r in called
+                                           if r.get("predicted_n")])["p50"],
+            "passages_p50": _pct([r["passages"] for r in called if "passages" in r])["p50"],
+            "records": records}
+
+
+def main() -> None:
+    ap = argparse.ArgumentParser(description=__doc__.split("\n")[0])
+    ap.add_argument("--gguf", help="a GGUF file (default: the bundled SmolLM2-135M)")
+    ap.add_argument("--questions", type=int, help="an even sample of N questions (default all)")
+    ap.add_argument("--threads", type=int, default=0, help="CPU threads (default all)")
+    ap.add_argument("--no-write", action="store_true", help="print, write nothing")
+    ap.add_argument("--report", action="store_true", help="only rewrite the RESULTS.md section "
+                    "from eval/results/llm_real.json")
+    args = ap.parse_args()
+    out = RESULTS / "llm_real.json"
+    if args.report:
+        replace_section(RESULTS.parent / "RESULTS.md", SECTION,
+                        markdown(json.loads(out.read_text())))
+        return
+    load0 = os.getloadavg()[0]
+    r = run(args.gguf, args.questions, args.threads)
+    res = json.loads(out.read_text()) if out.is_file() else {"runs": {}}
+    res["runs"][r["model"]] = r
+    res["date"] = dt.datetime.now().isoformat(timespec="seconds")
+    res["load"] = [load0, os.getloadavg()[0]]
+    summary = {k: v for k, v in r.items() if k != "records"}
+    print(json.dumps(summary, indent=1))
+    if args.no_write:
+        return
+    RESULTS.mkdir(exist_ok=True)
+    out.write_text(json.dumps(res, indent=1, ensure_ascii=False))
+    replace_section(RESULTS.parent / "RESULTS.md", SECTION, markdown(res))
+
+
+if __name__ == "__main__":
+    main()

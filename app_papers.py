@@ -61,7 +61,7 @@ def paper_row(p: Paper, digests: Mapping[str, Digest], passages: list[str]) -> s
     links = [link(p.arxiv_url, "arXiv")] if p.arxiv_url else []
     codes = [u for u in p.code_urls if safe_url(u)]
     links += [link(u, "code" if len(codes) == 1 else f"code {i}") for i, u in enumerate(codes, 1)]
-    card = [*paper_meta(p), mentions_row(p, digests),
+    card = [*paper_meta(p, digests), mentions_row(p, digests),
             *(f'<blockquote class="src-text">{esc(t)}</blockquote>' for t in passages[:4])]
     who = esc(" / ".join(p.authors))
     return (f'<li class="paper-row" id="paper-{esc(p.id)}"><details><summary>'

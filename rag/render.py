@@ -16,6 +16,7 @@ import re
 from collections.abc import Iterator, Mapping
 from urllib.parse import quote
 
+from .attribution import disagreements
 from .portable import clean_links, digest_link, item_authors, item_head
 from .records import Answer, Citation, Digest, Item, Paper, Query
 from .urls import clean_url, url_spans
@@ -107,8 +108,10 @@ def digest_anchor(d: Digest) -> str:
             f'class="src-digest">{esc(d.title)}</a>')
 
 
-def paper_meta(p: Paper) -> list[str]:
-    """A paper's rows: authors (digest, arXiv), institutions, links, attribution warnings."""
+def paper_meta(p: Paper, digests: Mapping[str, Digest] | None = None) -> list[str]:
+    """A paper's rows: authors (digest, arXiv), institutions, links (each code link with its
+    digest when digests give different ones), attribution warnings and where digests
+    disagree about the paper."""
     rows = []
     if p.authors:
         rows.append(f'<div class="src-meta">Authors (digest): {esc(" / ".join(p.authors))}</div>')
@@ -118,7 +121,11 @@ def paper_meta(p: Paper) -> list[str]:
     if p.institutions:
         rows.append(f'<div class="src-meta">Institutions: {esc(", ".join(p.institutions))}</div>')
     codes = [u for u in p.code_urls if safe_url(u)]
-    links = [link(u, "code" if len(codes) == 1 else f"code {i}") for i, u in enumerate(codes, 1)]
+    sources = p.url_sources("code")
+    per = {u: "; ".join(digests[d].title if d in digests else d for d in ds)
+           for u, ds in sources.items()} if digests and len(set(sources.values())) > 1 else {}
+    links = [link(u, ("code" if len(codes) == 1 else f"code {i}")
+                  + (f" (per {per[u]})" if u in per else "")) for i, u in enumerate(codes, 1)]
     links += [link(u, "data") for u in p.data_urls if safe_url(u)]
     if p.arxiv_url:
         links.append(link(p.arxiv_url, f"arXiv {p.arxiv_id}"))
@@ -126,6 +133,8 @@ def paper_meta(p: Paper) -> list[str]:
         rows.append('<div class="src-links">' + " · ".join(links) + "</div>")
     for issue in p.attribution_issues:
         rows.append(f'<div class="src-warn">⚠ Attribution: {esc(issue)}</div>')
+    for issue in disagreements(p, digests) if digests is not None else ():
+        rows.append(f'<div class="src-warn">⚠ {esc(issue)}</div>')
     return rows
 
 
@@ -138,7 +147,7 @@ def paper_card(c: Citation, digests: Mapping[str, Digest] | None = None,
     rows = [f'<div class="src-card" id="{anchor(c.n, turn)}"><div class="src-title">'
             f'<span class="src-n">[{c.n}]</span> {esc(p.title if p else d.title)}</div>']
     if p is not None:
-        rows.extend(paper_meta(p))
+        rows.extend(paper_meta(p, digests))
         mentions = mentions_row(p, digests)
         if mentions and len(p.digest_ids) > 1:
             rows.append(mentions)
@@ -204,7 +213,7 @@ def _extras(item: Item) -> str:
     """The code and arXiv links an item carries because the question asked for them (each
     with the digest that gives it when digests differ)."""
     extra = []
-    sources = getattr(item, "code_from", ()) or ()
+    sources = item.code_from
     links = clean_links(item.code_urls, sources)
     if links:
         per = len(set(sources)) > 1

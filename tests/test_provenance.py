@@ -92,3 +92,15 @@ def test_api_markdown_keeps_each_link_with_its_digest(fake_assistant: Assistant)
                        and line[:1].isdigit())
     assert f"[code]({REAL_URL})" in real_source
     assert f"code per other digests: <{EVIL_URL}>" in real_source
+
+
+def test_source_card_shows_each_link_with_its_digest_and_the_conflict(
+        fake_assistant: Assistant) -> None:
+    from rag.render import paper_card
+
+    a = _poisoned(fake_assistant)
+    ans = a.ask("Where is the code for ZACAF?")
+    card = paper_card(ans.citations[0], a.index.digests)
+    assert f'href="{EVIL_URL}"' in card and f'href="{REAL_URL}"' in card
+    assert "code 2 (per Zebrafish hearts revisited)" in card
+    assert "⚠ Digests disagree on the code for ZACAF" in card

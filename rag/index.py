@@ -34,6 +34,7 @@ import numpy as np
 from .chunk import PAPERS_DIGEST, chunk_corpus, paper_chunks, paper_profiles, papers_digest
 from .embed import Embedder, content_key
 from .errors import IndexStateError
+from .extract_cache import CACHE_FILE, ExtractCache
 from .ingest import corpus_files, load_corpus
 from .integrity import FileStamps, folder_checksums, seal, verify_build, verify_vectors
 from .metadata import attach_paper_texts, load_metadata
@@ -231,7 +232,11 @@ def build_index(settings: Settings, embedder: Embedder, progress: bool = True,
             warnings.append(damaged)
         metadata, meta_warnings = load_metadata(settings.metadata_dir, settings)
         warnings += meta_warnings
-        paperset = extract_papers(docs, metadata)
+        cache = ExtractCache.load(index_dir / CACHE_FILE,  # what each digest names, by hash
+                                  fresh=rebuild or not settings.extract_cache)
+        paperset = extract_papers(docs, metadata, cache=cache)
+        if settings.extract_cache:
+            cache.save()
         chunks = chunk_corpus(docs, paperset, settings.context_header, settings.max_chunk_chars)
         texts, text_warnings = load_paper_texts(settings.corpus_dir, settings)
         warnings += text_warnings

@@ -9,7 +9,10 @@ labels), :mod:`rag.authors` (author groups, institutions) and :mod:`rag.urls`; t
 pairs their finds, one :class:`RawMention` per paper per sentence or bullet, which
 :mod:`rag.papers` merges into papers: authors named in the sentence after an unattributed
 title are its authors, and "Work by X et al." introduces the paper named next. "FedX : Title"
-is read as "FedX: Title". The finders' names are re-exported here.
+is read as "FedX: Title". :func:`digest_finds` gathers what one digest says on its own (its
+paragraphs' mentions in merge order, and what each bullet's label and body name), which
+depends on no other digest and so is cached per digest (:mod:`rag.extract_cache`). The
+finders' names are re-exported here.
 """
 
 from __future__ import annotations
@@ -25,7 +28,7 @@ from .authors import (
     team_institutions,
 )
 from .lexicon import CONNECTORS, INSTITUTION_WORDS, is_name_like, looks_like_title
-from .text import split_sentences
+from .text import normalize_title, split_sentences
 from .titles import GENERIC_LABELS, abbreviates, find_short_names, find_titles, label_name
 from .urls import arxiv_id_of, classify_url, find_urls, passage_urls
 
@@ -35,6 +38,7 @@ __all__ = [
     "find_urls", "institutions_after", "is_name_like", "label_name", "looks_like_title",
     "passage_mentions", "passage_urls", "possessive_institutions", "quoted_spans",
     "colon_short_name", "intro_mention", "sentence_mentions", "team_institutions",
+    "BulletFinds", "DigestFinds", "digest_finds",
 ]
 
 
@@ -194,3 +198,84 @@ def passage_mentions(p) -> list[RawMention]:
             found.append(RawMention(p.digest_id, p.index, a, b, title=title, how="link",
                                     short_name=colon_short_name(title)))
     return sorted(found, key=lambda m: m.start)
+
+
+@dataclass
+class BulletFinds:
+    """What one bullet ("Label: body") names, before knowing the other digests' papers."""
+
+    index: int  # passage index
+    length: int  # of the passage text: a label's mention spans the whole bullet
+    found: list[RawMention]  # mentions of the body (a "Name: Title" head already joined)
+    title: str | None  # what the label gives (rag.titles.label_name)
+    short: str | None
+    topic: bool  # a plain-word label over a body naming another title: a topic unless known
+    teams: list[str]  # institutions of the unnamed researchers of the body
+
+
+@dataclass
+class DigestFinds:
+    """The mentions of one digest: paragraphs' in the order they are merged, then bullets'."""
+
+    digest_id: str
+    mentions: list[RawMention]
+    bullets: list[BulletFinds]
+
+
+def digest_finds(doc) -> DigestFinds:
+    """Read one digest (a :class:`rag.ingest.LoadedDigest`) on its own: each paragraph's
+    mentions, an intro ("Work by X et al.", a heading or the end of a paragraph) given to the
+    first paper named after it, and each bullet's :class:`BulletFinds`."""
+    mentions: list[RawMention] = []
+    bullets: list[BulletFinds] = []
+    carry: RawMention | None = None  # "Work by X et al." closing a paragraph
+    section = ""
+    for p in doc.passages:
+        if p.kind == "bullet":
+            bullets.append(bullet_finds(p))
+            continue
+        if p.section != section:  # a heading "Work by X et al." introduces what follows
+            section = p.section
+            carry = carry or intro_mention(section, p.digest_id, p.index)
+        found = passage_mentions(p)
+        _give_intro(carry, found, mentions)
+        carry = None
+        if found and found[-1].intro and found[-1].kind == "authors":
+            carry = found.pop()  # its paper is named in the next paragraph
+        mentions.extend(found)
+    _give_intro(carry, [], mentions)
+    return DigestFinds(doc.digest.id, mentions, bullets)
+
+
+def _give_intro(intro: RawMention | None, found: list[RawMention],
+                out: list[RawMention]) -> None:
+    """Credit the authors of an intro paragraph ("Work by Ana Lopez et al. (MIT).") to the
+    first paper the next paragraph names; with no such paper the intro stays a mention."""
+    if intro is None:
+        return
+    first = next((m for m in found if m.kind in ("title", "name")), None)
+    if first is not None and not first.authors:
+        first.authors, first.institutions = intro.authors, first.institutions or intro.institutions
+    else:
+        out.append(intro)
+
+
+def bullet_finds(p) -> BulletFinds:
+    """What a bullet names by itself: its body's mentions (a "Name: Title" head joined when
+    the label is the short name: "Sim2Real-Drive: Domain Randomization ...: ..."), the label's
+    title or short name, whether the label reads as a topic, and the body's teams."""
+    body_start = p.text.find(":") + 1 if p.label else 0
+    found = [m for m in passage_mentions(p) if m.end > body_start]  # not inside the label
+    title, short = label_name(p.label) if p.label else (None, None)
+    titled = [m for m in found if m.kind == "title"]
+    head = titled[0] if titled and not p.text[body_start:titled[0].start].strip() else None
+    named = bool(short and is_name_like(short))
+    if named and head and p.text[head.end:head.end + 1] == ":":
+        head.title = f"{short}: {head.title}"
+        head.short_name = short
+    topic = bool((title or short) and not named and any(
+        not normalize_title(m.title).startswith(normalize_title(title or short))
+        for m in titled))
+    teams = team_institutions(p.text[body_start:])
+    return BulletFinds(p.index, len(p.text), found, title, short, topic,
+                       teams[0][1] if teams else [])

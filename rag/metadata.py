@@ -2,8 +2,10 @@
 
 Snapshot records (``*.jsonl``: arXiv id, title, authors, cached abstracts from :mod:`rag.arxiv`)
 are matched to papers by title (no match beats a wrong one) and, for papers the digests name
-without a title, by first author and topic; a match brings the arXiv id, title, real author
-list and abstract. Paper texts (:mod:`rag.sources`) are linked to papers by arXiv id or title.
+without a title, by first author and topic, each paper compared only with the records that
+share a title or author key with it (:class:`MetadataIndex`); a match brings the arXiv id,
+title, real author list and abstract. Paper texts (:mod:`rag.sources`) are linked to papers by
+arXiv id or title.
 :func:`rag.papers.extract_papers` calls :func:`join_metadata`. Snapshot files are read like
 digests (size-bounded, text or refused, parsed under a time limit); a line that is not JSON,
 nests too deeply or has fields of the wrong type is a warning naming the file and line.
@@ -23,7 +25,8 @@ from .readers import jsonl_lines, name_list, optional_text
 from .records import Paper
 from .safe_read import decode, inside, limits_of, outside_warning
 from .sources import PaperText
-from .text import normalize_title, slugify, strip_accents, title_similarity, tokenize
+from .text import normalize_title, slugify, strip_accents, tokenize
+from .titles import similar_normalized, similar_title_keys
 
 log = logging.getLogger(__name__)
 
@@ -95,29 +98,71 @@ def clean_author_list(authors: list) -> tuple[str, ...]:
     return tuple(names)
 
 
-def match_metadata(paper: Paper, metadata: list[dict]) -> dict | None:
+class MetadataIndex:
+    """Metadata records by the keys :func:`match_metadata` and :func:`match_by_authors` can
+    match on, so a paper is compared with the few records that share one instead of all:
+    normalised title, its part before a colon, its starts of 3+ words, three of its four
+    longest words at a similar length (:func:`rag.titles.similar_title_keys`), first author."""
+
+    def __init__(self, metadata: list[dict]) -> None:
+        self.rows = [_row(rec) for rec in metadata]
+        self.blocks: dict[str, list[int]] = defaultdict(list)
+        for i, (_, nt, pre) in enumerate(self.rows):
+            words = nt.split()
+            keys = {f"t:{nt}", f"c:{pre}",
+                    *(f"p:{' '.join(words[:k])}" for k in range(3, len(words)))}
+            keys.update("s:" + k for k in similar_title_keys(nt, _SIMILAR))
+            for key in keys:
+                self.blocks[key].append(i)
+        self.by_author: dict[tuple[str, str], list[dict]] = defaultdict(list)
+        for rec, key in zip(metadata, first_author_keys(metadata)):
+            if key is not None:
+                self.by_author[key].append(rec)
+
+    def candidates(self, titles: set[str]) -> list[tuple[dict, str, str]]:
+        """(record, normalised title, normalised part before a colon) of the records (in
+        metadata order) that may match one of these normalised titles."""
+        keys = []
+        for c in titles:
+            keys += [f"t:{c}", f"c:{c}", f"p:{c}"]
+            if len(c) > 25:
+                keys += ["s:" + k for k in similar_title_keys(c, _SIMILAR, band=True)]
+        return [self.rows[i] for i in sorted({i for k in keys for i in self.blocks.get(k, ())})]
+
+
+_SIMILAR = 0.92  # title similarity at which match_metadata takes a record (score 0.85)
+
+
+def _row(rec: dict) -> tuple[dict, str, str]:
+    # normalised once per record, outside normalize_title's cache (which the many records of
+    # a large snapshot would otherwise flush of the titles that the papers look up repeatedly)
+    norm = normalize_title.__wrapped__
+    return rec, norm(rec["title"]), norm(rec["title"].split(":")[0])
+
+
+def match_metadata(paper: Paper, metadata: list[dict], index: MetadataIndex | None = None
+                   ) -> dict | None:
     """The one metadata record whose title is this paper's, or None (no match beats a wrong
     one): exact normalised title, a title that starts with the paper's (3+ words), or an
-    arXiv title whose part before the colon is the paper's short name or label."""
+    arXiv title whose part before the colon is the paper's short name or label. With an
+    ``index`` of ``metadata`` only the records that share a key with the paper are compared."""
     cands = {normalize_title(paper.title)}
     if paper.short_name:
         cands.add(normalize_title(paper.short_name))
         cands.add(normalize_title(f"{paper.short_name}: {paper.title}"))
+    cands.discard("")
     scored: list[tuple[float, dict]] = []
-    for rec in metadata:
-        nt = normalize_title(rec["title"])
-        pre = normalize_title(rec["title"].split(":")[0])
+    rows = (_row(rec) for rec in metadata) if index is None else index.candidates(cands)
+    for rec, nt, pre in rows:
         best = 0.0
         for c in cands:
-            if not c:
-                continue
             if c == nt:
                 best = max(best, 1.0)
             elif c == pre and len(c) >= 4:
                 best = max(best, 0.95)
             elif len(c.split()) >= 3 and nt.startswith(c + " "):
                 best = max(best, 0.9)
-            elif len(c) > 25 and title_similarity(c, nt, at_least=0.92) >= 0.92:
+            elif len(c) > 25 and similar_normalized(c, nt, _SIMILAR):
                 best = max(best, 0.85)
         if best:
             scored.append((best, rec))
@@ -145,39 +190,47 @@ def first_author_keys(metadata: list[dict]) -> list[tuple[str, str] | None]:
 
 
 def match_by_authors(paper: Paper, metadata: list[dict], context: str,
-                     keys: list[tuple[str, str] | None] | None = None) -> dict | None:
+                     keys: list[tuple[str, str] | None] | None = None,
+                     index: MetadataIndex | None = None) -> dict | None:
     """Fallback for papers the digest names without their title (PhyloGPN, ZeroHungerAI): the
     digest's first author (with a first name or initial, not just "Li et al.") must be the
     record's first author, the record must be the only such one, and the paper's passages must
-    share at least two content words with the record's title."""
+    share at least two content words with the record's title. ``index`` (of ``metadata``)
+    finds the records of a first author by look-up."""
     words = set(tokenize(context))
-    keys = first_author_keys(metadata) if keys is None else keys
+    if index is None and keys is None:
+        keys = first_author_keys(metadata)
     for written in paper.authors:
         first = re.split(r",|\band\b|\bet al\b", written)[0].strip()
         key = _first_author_key(first)
         if key is None:
             continue
-        hits = [r for r, k in zip(metadata, keys) if k == key]
+        hits = index.by_author.get(key, []) if index is not None else \
+            [r for r, k in zip(metadata, keys or []) if k == key]
         if len(hits) == 1 and len(words & set(tokenize(hits[0]["title"]))) >= 2:
             return hits[0]
     return None
 
 
 def join_metadata(papers: dict[str, Paper], metadata: list[dict],
-                  docs: list[LoadedDigest] | None = None) -> dict[str, Paper]:
+                  docs: list[LoadedDigest] | None = None, exhaustive: bool = False
+                  ) -> dict[str, Paper]:
     """Attach arXiv id, title and the real author list to the papers that match a record, by
-    title first and, for papers named without a title, by first author and topic."""
+    title first and, for papers named without a title, by first author and topic. Each paper
+    is compared with the records a :class:`MetadataIndex` gives it (``exhaustive``: with every
+    record, the quadratic reference path)."""
     out = dict(papers)
     text = {(d.digest.id, p.index): p.text for d in docs or [] for p in d.passages}
     claims: dict[str, list[tuple[float, str]]] = defaultdict(list)
-    keys = first_author_keys(metadata) if docs else []
+    index = None if exhaustive else MetadataIndex(metadata)
+    keys = first_author_keys(metadata) if docs and exhaustive else None
     for pid, paper in papers.items():
-        rec = match_metadata(paper, metadata)
+        rec = match_metadata(paper, metadata, index)
         score = 1.0
         if rec is None and docs:
             context = " ".join(text.get((m.digest_id, m.passage_index), "")
                                for m in paper.mentions)
-            rec, score = match_by_authors(paper, metadata, context, keys), 0.5
+            rec, score = match_by_authors(paper, metadata, context, keys, index), 0.5
         if rec is None:
             continue
         if paper.arxiv_id and paper.arxiv_id != rec["arxiv_id"]:

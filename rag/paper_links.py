@@ -24,17 +24,42 @@ Span = tuple[int, int, str]  # (start, end, paper_id) within a passage's text
 
 def link_names(docs: list[LoadedDigest], papers: dict[str, Paper],
                spans: dict[tuple[str, int], list[Span]]) -> None:
-    """Link passages that name a paper only by its short name ("MoLRE", "T-PaiNN’s")."""
-    names = [(p.short_name, pid) for pid, p in papers.items()
-             if p.short_name and len(p.short_name) >= 3 and is_name_like(p.short_name)]
+    """Link passages that name a paper only by its short name ("MoLRE", "T-PaiNN’s").
+
+    A name is looked up by its first run of word characters, which a passage naming it holds
+    as a whole word: each passage costs one pass over its own words, not one test per name."""
+    by_word: dict[str, list[tuple[str, str]]] = defaultdict(list)
+    for pid, p in papers.items():
+        if p.short_name and len(p.short_name) >= 3 and is_name_like(p.short_name):
+            by_word[_WORD.search(p.short_name).group()].append((p.short_name, pid))
     for doc in docs:
         for p in doc.passages:
-            for name, pid in names:
-                if name not in p.text:  # cheap test before the regex
-                    continue
-                for m in re.finditer(rf"(?<![\w/-]){re.escape(name)}(?![\w-])", p.text):
-                    spans[(p.digest_id, p.index)].append((m.start(), m.end(), pid))
-                    _add_mention(papers, pid, p.digest_id, p.index)
+            for word in set(_WORD.findall(p.text)) & by_word.keys():
+                for name, pid in by_word[word]:
+                    for a, b in _whole_name(name, p.text):
+                        spans[(p.digest_id, p.index)].append((a, b, pid))
+                        _add_mention(papers, pid, p.digest_id, p.index)
+
+
+def _whole_name(name: str, text: str) -> list[tuple[int, int]]:
+    """Spans where ``text`` names ``name`` as a whole word, as the pattern
+    ``(?<![\\w/-])NAME(?![\\w-])`` finds them (``\\w``: a letter, digit or "_"), without
+    compiling one pattern per name (thousands would flood ``re``'s pattern cache)."""
+    out = []
+    i = text.find(name)
+    while i >= 0:
+        j = i + len(name)
+        before, after = text[i - 1:i], text[j:j + 1]
+        if (not before or not (before.isalnum() or before in "_/-")) and \
+                (not after or not (after.isalnum() or after in "_-")):
+            out.append((i, j))
+            i = text.find(name, j)
+        else:
+            i = text.find(name, i + 1)
+    return out
+
+
+_WORD = re.compile(r"\w+")
 
 
 def _add_mention(papers: dict[str, Paper], pid: str, digest_id: str, index: int) -> None:

@@ -8,19 +8,27 @@ a title written with and without its "Name:" head, or by short name only, is one
 character spans where it names each paper, which :mod:`rag.chunk` uses to keep chunks to one
 paper. Linking by short name and URL is in :mod:`rag.paper_links`; the arXiv metadata join in
 :mod:`rag.metadata`, whose names are re-exported here.
+
+Linear and incremental: each digest is read on its own (:func:`rag.mentions.digest_finds`,
+cached by content hash in :mod:`rag.extract_cache`), and merging compares a mention only with
+the papers that share a blocking key with it (normalised or headless title, short name, a
+title of 3+ words that starts the other, three of its four longest words at a similar length
+for near-identical titles), never with every paper found so far; ``PaperSet.stats`` counts
+those comparisons.
 """
 
 from __future__ import annotations
 
+import bisect
 from collections import defaultdict
 from dataclasses import dataclass, field, replace
 from functools import lru_cache
 
 from .attribution import attribution_issues
-from .authors import team_institutions
+from .extract_cache import ExtractCache
 from .ingest import LoadedDigest
 from .lexicon import is_name_like
-from .mentions import RawMention, intro_mention, label_name, passage_mentions
+from .mentions import BulletFinds, RawMention, digest_finds, passage_mentions
 from .metadata import (
     attach_paper_texts,
     clean_author_list,
@@ -31,11 +39,13 @@ from .metadata import (
 )
 from .paper_links import Span, attach_urls, inherit_in_groups, link_names
 from .records import Mention, Paper
-from .text import normalize_title, slugify, title_similarity
+from .text import normalize_title, slugify
+from .titles import similar_normalized, similar_title_keys
 
 __all__ = [
-    "PaperSet", "Span", "attach_paper_texts", "clean_author_list", "extract_papers",
-    "join_metadata", "load_metadata", "match_by_authors", "match_metadata", "passage_mentions",
+    "ExtractCache", "PaperSet", "Span", "attach_paper_texts", "clean_author_list",
+    "extract_papers", "join_metadata", "load_metadata", "match_by_authors", "match_metadata",
+    "passage_mentions",
 ]
 
 
@@ -45,6 +55,7 @@ class PaperSet:
 
     papers: dict[str, Paper]
     spans: dict[tuple[str, int], list[Span]] = field(default_factory=dict)
+    stats: dict[str, int] = field(default_factory=dict)  # digests, mentions, comparisons
 
     def for_passage(self, digest_id: str, index: int) -> list[Span]:
         return self.spans.get((digest_id, index), [])
@@ -60,6 +71,9 @@ class _Draft:
     authors: list[str] = field(default_factory=list)
     institutions: list[str] = field(default_factory=list)
     mentions: list[Mention] = field(default_factory=list)
+    order: int = 0  # creation order: the first of several matching drafts wins
+    blocked: set[str] = field(default_factory=set)  # blocking keys it is indexed under
+    indexed: tuple[str, int] = ("", -1)  # (title, number of short names) when last indexed
 
     def matches(self, title: str | None, short: str | None) -> bool:
         if title and _same_title(self.title, title):
@@ -122,16 +136,32 @@ def _same_title(a: str, b: str) -> bool:
     short, long_ = sorted((na, nb), key=len)
     if len(short.split()) >= 3 and long_.startswith(short + " "):
         return True
-    return len(short) > 20 and title_similarity(a, b, at_least=0.93) >= 0.93
+    return len(short) > 20 and similar_normalized(na, nb, _SIMILAR)
 
 
 class _Registry:
-    """Drafts plus the passage spans that name them."""
+    """Drafts plus the passage spans that name them, and the look-ups that find a draft.
 
-    def __init__(self) -> None:
+    A title or short name is compared only with the drafts that share a blocking key with it:
+    the same normalised title, headless title or short name, a title of 3+ words that is the
+    other's start, or three of its four longest words at a similar length
+    (:func:`rag.titles.similar_title_keys`) for near-identical titles; an author-only mention
+    only with the drafts of its own digest. ``exhaustive`` compares with every draft instead
+    (the all-pairs reference the blocking is tested against)."""
+
+    def __init__(self, exhaustive: bool = False) -> None:
         self.drafts: list[_Draft] = []
         self.spans: list[tuple[str, int, int, int, _Draft]] = []
         self.keys: dict[str, _Draft] = {}  # exact keys of every draft, for fast look-ups
+        self.blocks: dict[str, list[_Draft]] = defaultdict(list)  # blocking key -> drafts
+        self.by_digest: dict[str, list[_Draft]] = defaultdict(list)
+        self.exhaustive = exhaustive
+        self.comparisons = 0  # title / short-name comparisons of a mention with a draft
+
+    def matches(self, d: _Draft, title: str | None, short: str | None) -> bool:
+        """``d.matches``, counted."""
+        self.comparisons += 1
+        return d.matches(title, short)
 
     def find(self, title: str | None, short: str | None) -> _Draft | None:
         """The draft a title or short name names: an exact key first, else the first draft
@@ -140,22 +170,59 @@ class _Registry:
             return None
         for key in _keys(title, short):
             d = self.keys.get(key)
-            if d is not None and d.matches(title, short):
+            if d is not None and self.matches(d, title, short):
                 return d
-        return next((d for d in self.drafts if d.matches(title, short)), None)
+        found = self.drafts if self.exhaustive else self._candidates(title, short)
+        return next((d for d in found if self.matches(d, title, short)), None)
+
+    def _candidates(self, title: str | None, short: str | None) -> list[_Draft]:
+        """Every draft that can match (in creation order): see the class docstring."""
+        keys = [f"n:{short.lower()}"] if short else []
+        if title:
+            nt = normalize_title(title)
+            words = nt.split()
+            keys += [f"t:{nt}", f"h:{_headless(title)}", f"n:{title.lower()}", f"p:{nt}"]
+            keys += [f"t:{' '.join(words[:k])}" for k in range(3, len(words))]
+            if len(nt) > 20:
+                keys += ["s:" + k for k in similar_title_keys(nt, _SIMILAR, band=True)]
+        found = {id(d): d for key in keys for d in self.blocks.get(key, ())}
+        return sorted(found.values(), key=lambda d: d.order)
 
     def _index(self, d: _Draft) -> None:
+        state = (d.title, len(d.short_names))
+        if d.indexed == state:
+            return  # nothing it is found by changed
+        d.indexed = state
         for key in _keys(d.title, None) + [f"n:{x.lower()}" for x in d.short_names]:
             self.keys.setdefault(key, d)
+        nt = normalize_title(d.title)
+        words = nt.split()
+        keys = {f"t:{nt}", f"h:{_headless(d.title)}", f"n:{d.title.lower()}",
+                *(f"n:{x.lower()}" for x in d.short_names),
+                *(f"p:{' '.join(words[:k])}" for k in range(3, len(words) + 1))}
+        if len(nt) > 20:
+            keys.update("s:" + k for k in similar_title_keys(nt, _SIMILAR))
+        for key in keys - d.blocked:
+            self.blocks[key].append(d)
+        d.blocked |= keys
+
+    def add_short_name(self, d: _Draft, short: str) -> None:
+        """Give a draft another short name (and index it under that name)."""
+        d.short_names.append(short)
+        self._index(d)
 
     def add(self, m: RawMention, start: int | None = None, end: int | None = None) -> _Draft:
         d = self.find(m.title, m.short_name)
         if d is None and m.kind == "authors":
-            d = next((x for x in self.drafts if m.authors in x.authors and any(
+            here = self.drafts if self.exhaustive else self.by_digest.get(m.digest_id, [])
+            d = next((x for x in here if m.authors in x.authors and any(
                 y.digest_id == m.digest_id for y in x.mentions)), None)
         if d is None:
-            d = _Draft(m.title or f"Work by {m.authors}", m.kind)
+            d = _Draft(m.title or f"Work by {m.authors}", m.kind, order=len(self.drafts))
             self.drafts.append(d)
+        if not any(y.digest_id == m.digest_id for y in d.mentions):
+            here = self.by_digest[m.digest_id]
+            here.insert(bisect.bisect([x.order for x in here], d.order), d)
         d.absorb(m)
         self._index(d)
         self.spans.append((m.digest_id, m.passage_index,
@@ -163,30 +230,27 @@ class _Registry:
         return d
 
 
-def extract_papers(docs: list[LoadedDigest], metadata: list[dict] | None = None) -> PaperSet:
-    """Find, merge and link the papers of a corpus; join ``metadata`` (arXiv records) by title."""
-    reg = _Registry()
-    bullets = []
-    for doc in docs:  # pass 1: paragraphs, which carry the fullest titles
-        carry: RawMention | None = None  # "Work by X et al." closing a paragraph
-        section = ""
-        for p in doc.passages:
-            if p.kind == "bullet":
-                bullets.append(p)
-                continue
-            if p.section != section:  # a heading "Work by X et al." introduces what follows
-                section = p.section
-                carry = carry or intro_mention(section, p.digest_id, p.index)
-            found = passage_mentions(p)
-            _give_intro(carry, found, reg)
-            carry = None
-            if found and found[-1].intro and found[-1].kind == "authors":
-                carry = found.pop()  # its paper is named in the next paragraph
-            for m in found:
-                reg.add(m)
-        _give_intro(carry, [], reg)
-    for p in bullets:  # pass 2: bullets, whose labels often name papers already known
-        _bullet_mentions(p, reg)
+_SIMILAR = 0.93  # title similarity at which _same_title holds two long titles the same
+
+
+def extract_papers(docs: list[LoadedDigest], metadata: list[dict] | None = None, *,
+                   cache: ExtractCache | None = None, exhaustive: bool = False) -> PaperSet:
+    """Find, merge and link the papers of a corpus; join ``metadata`` (arXiv records) by title.
+
+    Each digest is read on its own (:func:`rag.mentions.digest_finds`; taken from ``cache``
+    when its text is unchanged, and stored there otherwise), then the finds of all digests are
+    merged: paragraphs first, which carry the fullest titles, then bullets, whose labels often
+    name papers already known. ``exhaustive`` compares every mention with every paper found so
+    far and every paper with every metadata record (the quadratic reference path, for tests
+    and benchmarks); the default compares each with the few that share a blocking key."""
+    reg = _Registry(exhaustive)
+    finds = [cache.finds(doc) if cache is not None else digest_finds(doc) for doc in docs]
+    for f in finds:  # pass 1: paragraphs
+        for m in f.mentions:
+            reg.add(m)
+    for f in finds:  # pass 2: bullets
+        for b in f.bullets:
+            _merge_bullet(f.digest_id, b, reg)
 
     papers, by_draft = _freeze(reg.drafts)
     spans: dict[tuple[str, int], list[Span]] = defaultdict(list)
@@ -196,45 +260,25 @@ def extract_papers(docs: list[LoadedDigest], metadata: list[dict] | None = None)
     inherit_in_groups(docs, spans)
     attach_urls(docs, papers, spans)
     if metadata:
-        papers = join_metadata(papers, metadata, docs)
+        papers = join_metadata(papers, metadata, docs, exhaustive=exhaustive)
     papers = {pid: replace(p, attribution_issues=attribution_issues(p)) for pid, p in
               papers.items()}
-    return PaperSet(papers, {k: sorted(set(v)) for k, v in spans.items()})
+    stats = {"digests": len(docs), "mentions": len(reg.spans), "comparisons": reg.comparisons}
+    return PaperSet(papers, {k: sorted(set(v)) for k, v in spans.items()}, stats)
 
 
-def _give_intro(intro: RawMention | None, found: list[RawMention], reg: _Registry) -> None:
-    """Credit the authors of an intro paragraph ("Work by Ana Lopez et al. (MIT).") to the
-    first paper the next paragraph names; with no such paper the intro stays a mention."""
-    if intro is None:
-        return
-    first = next((m for m in found if m.kind in ("title", "name")), None)
-    if first is not None and not first.authors:
-        first.authors, first.institutions = intro.authors, first.institutions or intro.institutions
-    else:
-        reg.add(intro)
-
-
-def _bullet_mentions(p, reg: _Registry) -> None:
+def _merge_bullet(digest_id: str, b: BulletFinds, reg: _Registry) -> None:
     """A bullet "Label: body": the label names the paper unless the body quotes another title
     (then the label is a model or dataset of that paper) or the label is plain words over a
-    body that names its paper ("Oncology: A and B present Title": a topic); a label that is
-    only a short name takes the full title the body gives ("TimeMAE ...: ... introduce TimeMAE:
-    Self-...") or starts with ("Sim2Real: Domain Randomization for ...: Researchers ...")."""
-    body_start = p.text.find(":") + 1 if p.label else 0
-    found = [m for m in passage_mentions(p) if m.end > body_start]  # not inside the label
-    title, short = label_name(p.label) if p.label else (None, None)
-    quoted = [m for m in found if m.kind == "title" and m.how in ("quoted", "paren")]
+    body that names its paper ("Oncology: A and B present Title": a topic) and no paper found
+    so far bears it; a label that is only a short name takes the full title the body gives
+    ("TimeMAE ...: ... introduce TimeMAE: Self-...") or starts with ("Sim2Real: Domain
+    Randomization for ...: Researchers ...")."""
+    title, short, found = b.title, b.short, b.found
     known = reg.find(title, short)
-    titled = [m for m in found if m.kind == "title"]
-    head = titled[0] if titled and not p.text[body_start:titled[0].start].strip() else None
-    if short and is_name_like(short) and head and p.text[head.end:head.end + 1] == ":":
-        head.title = f"{short}: {head.title}"  # "Sim2Real-Drive: Domain Randomization ...: ..."
-        head.short_name = short
-    elif (title or short) and not known and not (short and is_name_like(short)) and any(
-            not normalize_title(m.title).startswith(normalize_title(title or short))
-            for m in titled):
-        title = short = None  # "Oncology Outcomes: Sofia Rossi ... present Federated ...":
-        # a plain-word label over a body that names its paper is a topic, not a paper
+    if b.topic and not known:
+        title = short = None
+    quoted = [m for m in found if m.kind == "title" and m.how in ("quoted", "paren")]
     if not (title or short) or (quoted and not known):
         for m in found:
             reg.add(m)
@@ -242,23 +286,22 @@ def _bullet_mentions(p, reg: _Registry) -> None:
             owner = reg.find(quoted[0].title, None)
             if owner is not None and not owner.short_names and \
                     normalize_title(quoted[0].title).startswith(short.lower()):
-                owner.short_names.append(short)
+                reg.add_short_name(owner, short)
         return
-    lm = RawMention(p.digest_id, p.index, 0, len(p.text), title=title or short, kind="label",
+    lm = RawMention(digest_id, b.index, 0, b.length, title=title or short, kind="label",
                     short_name=short)
     cue_titles = [m for m in found if m.kind == "title"]
     if not title and cue_titles and not known:  # label is a short name, the body the title
         lm.title, lm.kind = cue_titles[0].title, "title"
     for m in found:
         if m.kind == "title" and m.how in ("quoted", "paren") and known and \
-                not known.matches(m.title, None):
+                not reg.matches(known, m.title, None):
             reg.add(m)  # another paper quoted inside this bullet
             continue
         lm.authors = lm.authors or m.authors
         lm.institutions = lm.institutions or m.institutions
     if not lm.institutions:  # "- Title: Researchers at the University of Zurich fly ..."
-        teams = team_institutions(p.text[body_start:])
-        lm.institutions = teams[0][1] if teams else []
+        lm.institutions = list(b.teams)
     reg.add(lm)
 
 

@@ -181,6 +181,11 @@ class Settings(BaseSettings):
         2000, ge=10, description="Longer questions are truncated (with a note in the answer)."
     )
     offline: bool = Field(True, description="Never touch the network (HF_HUB_OFFLINE is set).")
+    extract_cache: bool = Field(
+        True, description="Keep what each digest names (its paper mentions) in "
+        "index_dir/extract-cache.json, by the digest's content hash, so that a build reads "
+        "again only the digests that changed (rag/extract_cache.py); `rag index --rebuild` "
+        "reads every digest again.")
 
     @property
     def metadata_dir(self) -> Path:

@@ -8,12 +8,18 @@ spans, a "Name:" head included ("FedX: Handling Label Skew in ..."); a cue insid
 ("... and Its Application in Medical ...") does not cut it. Short names are coined names a
 sentence defines ("introduces HATL, which", "PolicyDistill by ..."); bullet labels ("-
 DeepCORO-CLIP: ...") give a title, a short name or nothing ("Benchmarks", "Robotics Datasets").
-Used by :mod:`rag.mentions`.
+Used by :mod:`rag.mentions`; :func:`similar_title_keys` gives the blocking keys by which
+:mod:`rag.papers` and :mod:`rag.metadata` find near-identical titles without comparing all
+pairs.
 """
 
 from __future__ import annotations
 
 import re
+from difflib import SequenceMatcher
+from functools import lru_cache
+
+import numpy as np
 
 from .authors import institutions_after
 from .lexicon import CONNECTORS, INSTITUTION_WORDS, cap_ratio, is_name_like, looks_like_title
@@ -249,3 +255,48 @@ def label_name(label: str) -> tuple[str | None, str | None]:
     if looks_like_title(core) or any(is_name_like(w) for w in words):
         return core, None
     return None, None
+
+
+def similar_title_keys(normalized: str, at_least: float, band: bool = False) -> list[str]:
+    """Blocking keys that two near-identical titles (``rag.text.title_similarity`` of
+    ``at_least`` or more) share, so candidates are found by look-up instead of comparing every
+    pair. A key is three of the four longest words of the normalised title (a word changed,
+    added or dropped in a title of four or more words still leaves three in common; a shorter
+    title's key is all its words) and a length band: the keys to index a title under
+    (``band=False``: its own band) or to look one up by (``band=True``: every band a title that
+    similar can have, since 2 min/(sum of lengths) >= at_least bounds the ratio of lengths)."""
+    words = sorted(sorted({w for w in normalized.split() if w not in CONNECTORS},
+                          key=lambda w: (-len(w), w))[:4])
+    sets = [" ".join(words[:i] + words[i + 1:]) for i in range(len(words))] \
+        if len(words) == 4 else [" ".join(words)]
+    n = len(normalized)
+    if band:
+        low, high = int(n * at_least / (2 - at_least)), int(n * (2 - at_least) / at_least) + 1
+        bands = range(low // _BAND, high // _BAND + 1)
+    else:
+        bands = range(n // _BAND, n // _BAND + 1)
+    return [f"{words}|{b}" for words in sets for b in bands]
+
+
+_BAND = 8  # characters per length band of similar_title_keys
+
+
+def similar_normalized(na: str, nb: str, at_least: float) -> bool:
+    """``rag.text.title_similarity(na, nb, at_least) >= at_least`` for titles already
+    normalised (``normalize_title``): the same bounds and ratio, without normalising again."""
+    if not na or not nb:
+        return False
+    if na == nb:
+        return True
+    if 2 * min(len(na), len(nb)) / (len(na) + len(nb)) < at_least:
+        return False
+    shared = int(np.minimum(_char_counts(na), _char_counts(nb)).sum())  # difflib's quick_ratio
+    if 2 * shared / (len(na) + len(nb)) < at_least:
+        return False
+    return SequenceMatcher(None, na, nb, autojunk=False).ratio() >= at_least
+
+
+@lru_cache(maxsize=1 << 16)
+def _char_counts(text: str) -> np.ndarray:
+    """Counts of each character of a normalised (ASCII) title."""
+    return np.bincount(np.frombuffer(text.encode("ascii", "replace"), np.uint8), minlength=128)

@@ -49,6 +49,9 @@ def sentences(text: str) -> list[str]:
 
 
 def strip_accents(text: str) -> str:
+    """``text`` without combining accents ("Martín" -> "Martin"); ASCII text as it is."""
+    if text.isascii():
+        return text
     return "".join(c for c in unicodedata.normalize("NFKD", text) if not unicodedata.combining(c))
 
 

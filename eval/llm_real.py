@@ -22,6 +22,8 @@ default embedder: extractively (``llm=False``) and with the model (``llm=`` an i
     python -m eval.llm_real                         # bundled SmolLM2-135M (make llm)
     python -m eval.llm_real --gguf /path/model.gguf # any larger GGUF, reported beside it
     # writes eval/results/llm_real.json (one entry per model) and its eval/RESULTS.md section
+    python -m eval.llm_real --report                # after labelling new sentences in
+                                                    # eval/data/llm_real_audit.jsonl: recount
 """
 
 from __future__ import annotations
@@ -189,7 +191,8 @@ def run(gguf: str | None = None, n_questions: int | None = None, threads: int = 
         "model": path.name, "gguf": str(path), "gguf_mb": round(path.stat().st_size / 2**20),
         "threads": chat.server().threads, "n_ctx": s.llm_context,
         "prompt_tokens_budget": s.llm_prompt_tokens, "max_tokens_cap": s.llm_max_tokens,
-        "load_seconds": round(load_s, 2), "embedder": a.embedder.name})
+        "load_seconds": round(load_s, 2), "embedder": a.embedder.name,
+        "strict_verification": s.llm_small})
 
 
 def _ask(a: Assistant, chat: TimedChat, q: dict, amap: dict[str, str]) -> dict:
@@ -236,6 +239,17 @@ def _ask(a: Assistant, chat: TimedChat, q: dict, amap: dict[str, str]) -> dict:
     return rec
 
 
+def hand_audit(records: list[dict]) -> dict:
+    """The remaining cited sentences of ``records`` as labelled by hand in AUDIT: the share
+    supported, how many are labelled and how many are not."""
+    labels = {(x["id"], x["sentence"]): x["supported"] for x in load_jsonl(AUDIT)} \
+        if AUDIT.is_file() else {}
+    got = [labels.get((r["id"], t)) for r in records for t in r.get("after_sentences", [])]
+    n = sum(x is not None for x in got)
+    return {"after_hand_audit_supported": round(sum(x is True for x in got) / n, 4) if n
+            else None, "after_hand_audited": n, "after_not_audited": sum(x is None for x in got)}
+
+
 def summarise(records: list[dict], meta: dict) -> dict:
     """The figures of one model's run."""
     ans = [r for r in records if r["answerable"]]
@@ -252,9 +266,6 @@ def summarise(records: list[dict], meta: dict) -> dict:
 
     before_claims, after_cited = tot("before", "claims"), tot("after", "cited")
     after_restating = tot("after", "restating")
-    labels = {(x["id"], x["sentence"]): x["supported"] for x in load_jsonl(AUDIT)} \
-        if AUDIT.is_file() else {}
-    audited = [labels.get((r["id"], t)) for r in called for t in r.get("after_sentences", [])]
     return {**meta, "questions": len(records), "answerable": len(ans), "unanswerable": len(un),
             "model_calls": len(called),
             "support": {
@@ -266,11 +277,7 @@ def summarise(records: list[dict], meta: dict) -> dict:
                 "after_restating_only": after_restating,
                 "after_cited_supported": share(tot("after", "supported"),
                                                after_cited - after_restating),
-                "after_marked_unverified": tot("after", "marked"),
-                "after_hand_audit_supported": share(sum(x is True for x in audited),
-                                                    sum(x is not None for x in audited)),
-                "after_hand_audited": sum(x is not None for x in audited),
-                "after_not_audited": sum(x is None for x in audited)},
+                "after_marked_unverified": tot("after", "marked"), **hand_audit(records)},
             "outside_source_list": sum(r.get("outside_list", 0) for r in records),
             "fallbacks": sum(r["fallback"] for r in records),
             "model_said_no_answer": sum(r["model_said_no_answer"] for r in records),
@@ -317,13 +324,16 @@ def main() -> None:
     ap.add_argument("--questions", type=int, help="an even sample of N questions (default all)")
     ap.add_argument("--threads", type=int, default=0, help="CPU threads (default all)")
     ap.add_argument("--no-write", action="store_true", help="print, write nothing")
-    ap.add_argument("--report", action="store_true", help="only rewrite the RESULTS.md section "
-                    "from eval/results/llm_real.json")
+    ap.add_argument("--report", action="store_true", help="only recount the hand audit and "
+                    "rewrite the RESULTS.md section from eval/results/llm_real.json")
     args = ap.parse_args()
     out = RESULTS / "llm_real.json"
-    if args.report:
-        replace_section(RESULTS.parent / "RESULTS.md", SECTION,
-                        markdown(json.loads(out.read_text())))
+    if args.report:  # after labelling new sentences in AUDIT
+        res = json.loads(out.read_text())
+        for r in res["runs"].values():
+            r["support"].update(hand_audit(r["records"]))
+        out.write_text(json.dumps(res, indent=1, ensure_ascii=False))
+        replace_section(RESULTS.parent / "RESULTS.md", SECTION, markdown(res))
         return
     load0 = os.getloadavg()[0]
     r = run(args.gguf, args.questions, args.threads)

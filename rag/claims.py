@@ -1,13 +1,16 @@
 """What one sentence of an answer asserts: its citation markers, the names it gives, its numbers
-and links. Shared by verification (:mod:`rag.verify`), rendering and evaluation.
+and links; and where in a passage it is found (:class:`Grounding`: one window of the passage,
+no conflicting polarity, direction or counts, no loop, in strict mode a near-copy from a passage
+about the question). Shared by verification (:mod:`rag.verify`), rendering and evaluation.
 """
 
 from __future__ import annotations
 
 import re
+from collections.abc import Callable, Sequence
 
 from .query import coined_names
-from .text import normalize_title, tokenize
+from .text import normalize_title, sentences, tokenize
 
 # A run of markers: "[1]", "[1, 3]", "[2-4]", "[1][2]", "[Passage 2]".
 MARKER_GROUP = re.compile(
@@ -75,3 +78,232 @@ def numbers_in(text: str) -> frozenset[str]:
     nums = (m.replace(",", "").rstrip(".") for m in _NUMBER.findall(text))
     return frozenset(x for x in nums if len(x.replace(".", "")) >= 2
                      and not re.fullmatch(r"(?:19|20)\d\d", x))
+
+
+# ---------------------------------------------------------------------- where a claim is found
+# What verification asks of the passage text a claim comes from (see rag.verify): that what the
+# claim adds be found within one *window* of a passage (a sentence, two adjacent sentences, or
+# the passage's heading line with one sentence), that it negate what the window negates, keep
+# its "from A to B" the right way round and its numbers counting the same things, and that it
+# does not repeat itself.
+
+_NEGATION = re.compile(
+    r"\b(?:not(?!\s+(?:only|just|merely)\b)|no|never|none|neither|nor|without|cannot|"
+    r"lacks?|lacking)\b|\b\w+n['’]t\b|\bun(available|released|published|supported)\b", re.I)
+_CLAUSE_END = re.compile(r"[,;:()\[\]]|\.(?:\s|$)")
+_NUMBER_AT = re.compile(r"(?<![\w.])\d+(?:[.,]\d+)*%?(?!\w)")
+_MONTHS = frozenset("january february march april may june july august september october "
+                    "november december monday tuesday wednesday thursday friday saturday "
+                    "sunday".split())
+_Q_CAPS = re.compile(r"(?<!^)(?<![.!?]\s)\b([A-Z][\w.&-]*(?:\s+(?:of|for|and|de|da|i|the)?\s*"
+                     r"[A-Z][\w.&-]*)*)")
+
+
+def windows(passage: str) -> list[str]:
+    """Where one claim may be found in ``passage``: each sentence, each two adjacent sentences,
+    and, when the passage opens with a one-sentence line (a heading: what it is about), that
+    line alone and with each sentence."""
+    lines = [x.strip() for x in passage.split("\n") if x.strip()]
+    heading = lines[0] if len(lines) > 1 and len(sentences(lines[0])) <= 1 else ""
+    sents = [s for line in (lines[1:] if heading else lines) for s in (sentences(line) or [line])]
+    out = sents + [f"{a} {b}" for a, b in zip(sents, sents[1:])]
+    return out + ([heading] + [f"{heading}\n{s}" for s in sents] if heading else [])
+
+
+def term_in(term: str, terms: frozenset[str]) -> bool:
+    """Whether ``term`` (a token of :func:`rag.text.tokenize`) is in ``terms``, or a word of the
+    same stem is ("align" and "alignment": one is a prefix of the other, the shorter 5+
+    letters long)."""
+    if term in terms:
+        return True
+    if len(term) < 5:
+        return False
+    return any(len(t) >= 5 and (t.startswith(term) or term.startswith(t)) for t in terms)
+
+
+def negations(text: str) -> tuple[bool, frozenset[str]]:
+    """Whether ``text`` negates something, and the terms it negates: those of the clause after
+    each "not", "no", "without", "...n't" (at most three), and "available" for "unavailable"."""
+    found, terms = False, set()
+    for m in _NEGATION.finditer(text):
+        found = True
+        if m.group(1):
+            terms.update(tokenize(m.group(1)))
+            continue
+        rest = text[m.end():m.end() + 80]
+        end = _CLAUSE_END.search(rest)
+        terms.update(tokenize(rest[:end.start()] if end else rest)[:3])
+    return found, frozenset(terms)
+
+
+def polarity_clash(claim: str, window: str) -> bool:
+    """Whether ``claim`` negates what ``window`` affirms or affirms what it negates ("the code is
+    not available" against a passage giving the link; "X needs labels" against "X works without
+    labels")."""
+    c_neg, c_terms = negations(claim)
+    w_neg, w_terms = negations(window)
+    if c_neg and not w_neg:
+        return True
+    if c_neg:  # both negate: not the same thing when the claim negates what the window affirms
+        affirmed = frozenset(tokenize(window)) - w_terms
+        return any(term_in(t, affirmed) for t in c_terms - w_terms)
+    return w_neg and any(term_in(t, w_terms) for t in tokenize(claim))
+
+
+def _number_contexts(text: str) -> dict[str, set[str]]:
+    """Each number of ``text`` (as :func:`numbers_in` writes it) and the terms beside it in its
+    clause: up to three before and three after."""
+    out: dict[str, set[str]] = {}
+    for m in _NUMBER_AT.finditer(text):
+        num = m.group(0).rstrip("%").replace(",", "").rstrip(".")
+        after = text[m.end():m.end() + 60]
+        end = _CLAUSE_END.search(after)
+        before = text[max(0, m.start() - 60):m.start()]
+        start = max((x.end() for x in _CLAUSE_END.finditer(before)), default=0)
+        out.setdefault(num, set()).update(tokenize(after[:end.start()] if end else after)[:3]
+                                          + tokenize(before[start:])[-3:])
+    return out
+
+
+def numbers_bound(claim: str, window: str) -> bool:
+    """Whether each number of ``claim`` that ``window`` also gives counts the same thing there:
+    the word right after it in the claim ("1,122 documents") is beside it in the window."""
+    have = _number_contexts(window)
+    for m in _NUMBER_AT.finditer(claim):
+        num = m.group(0).rstrip("%").replace(",", "").rstrip(".")
+        after = claim[m.end():m.end() + 60]
+        end = _CLAUSE_END.search(after)
+        unit = tokenize(after[:end.start()] if end else after)[:1]
+        if num in have and unit and not term_in(unit[0], frozenset(have[num])):
+            return False
+    return True
+
+
+_FROM_TO = re.compile(r"\bfrom\s+([^,;:.()]{2,60}?)\s+(?:to|into|onto)\s+([^,;:.()]{2,60}?)"
+                      r"(?=[,;:.()]|\s+(?:and|with|for|by|using|via|while|achiev\w*)\b|$)", re.I)
+
+
+def direction_clash(claim: str, window: str) -> bool:
+    """Whether ``claim`` turns round a "from A to B" of ``window`` (a transfer from one domain
+    to another, a rise from one figure to another): its A is the window's B rather than its
+    A."""
+    pairs = [(frozenset(tokenize(a)), frozenset(tokenize(b))) for a, b in _FROM_TO.findall(window)]
+    for a, b in _FROM_TO.findall(claim):
+        ca, cb = frozenset(tokenize(a)), frozenset(tokenize(b))
+        for wa, wb in pairs:
+            if len((ca | cb) & (wa | wb)) >= 2 and len(ca & wb) > len(ca & wa):
+                return True
+    return False
+
+
+def conflicts(claim: str, window: str) -> bool:
+    """Whether ``window`` states something other than ``claim`` in the claim's own words: the
+    opposite polarity (:func:`polarity_clash`), a "from A to B" turned round
+    (:func:`direction_clash`) or a number counting something else (:func:`numbers_bound`)."""
+    return polarity_clash(claim, window) or direction_clash(claim, window) or \
+        not numbers_bound(claim, window)
+
+
+def repeated_runs(sentence: str, n: int = 4) -> set[str]:
+    """The runs of ``n`` words (two of them content words) that ``sentence`` says twice, as
+    normalised text: "the paper that does X is the one that does X" is a small model's loop,
+    which asserts nothing, unless the question or passage it copies says it twice as well."""
+    words = normalize_title(strip_markers(sentence)).split()
+    seen: set[str] = set()
+    out: set[str] = set()
+    for i in range(len(words) - n + 1):
+        gram = " ".join(words[i:i + n])
+        if len(tokenize(gram)) >= 2:
+            (out if gram in seen else seen).add(gram)
+    return out
+
+
+def question_names(question: str) -> list[str]:
+    """What a question asks about by name: its titles and coined names
+    (:func:`named_things`) and its capitalised words and runs after the first word ("Wichita
+    State University", "Pavlos Protopapas", "Stanford"), months and weekdays left out."""
+    names = named_things(question) + [m.group(1) for m in _Q_CAPS.finditer(question)]
+    out: list[str] = []
+    for nm in dict.fromkeys(n.strip(" .") for n in names):
+        words = normalize_title(nm).split()
+        if not words or all(w in _MONTHS for w in words) or len(nm) < 2 or any(
+                f" {' '.join(words)} " in f" {normalize_title(o)} " for o in out):
+            continue
+        out = [o for o in out if f" {normalize_title(o)} " not in f" {' '.join(words)} "]
+        out.append(nm)
+    return out
+
+
+STRICT_SHARE = 1.0  # strict (small-model) mode: every term a claim adds, within one window
+RELEVANCE = 0.3  # strict mode: idf share of the question's terms its cited passages must hold
+# (set so that 91% of the passages of the digest questions' gold papers hold it, 17% of others)
+
+
+class Grounding:
+    """Where in numbered passages (from 1) a claim is found, beyond overall support: within one
+    window of each passage it cites (:meth:`local`), not as a loop (:meth:`loops`), and, in
+    strict mode, in passages about what the question asks (:meth:`about_question`). Terms
+    match by stem (:func:`term_in`) and count by ``idf``."""
+
+    def __init__(self, passages: Sequence[str], question: str, topic: Sequence[str],
+                 idf: Callable[[str], float], strict: bool = False) -> None:
+        self.terms = [frozenset(tokenize(p)) for p in passages]
+        self.norm = [f" {normalize_title(p)} " for p in passages]
+        self.q_norm = f" {normalize_title(question)} "
+        self.q_numbers = numbers_in(question)
+        self.q_names = question_names(question)
+        self.topic, self.idf, self.strict = list(topic), idf, strict
+        self.windows = [[(w, frozenset(tokenize(w)), f" {normalize_title(w)} ")
+                         for w in windows(p)] for p in passages]
+
+    def held(self, terms: Sequence[str], have: frozenset[str]) -> float:
+        """idf share of ``terms`` found in ``have`` (1.0 for no terms)."""
+        total = sum(self.idf(t) for t in terms)
+        return sum(self.idf(t) for t in terms if term_in(t, have)) / total if total else 1.0
+
+    @staticmethod
+    def mentions(name: str, padded: str, terms: frozenset[str]) -> bool:
+        """Whether a text (normalised and padded, and its terms) mentions ``name``."""
+        return found_in(name, padded) or all(term_in(t, terms) for t in tokenize(name))
+
+    def loops(self, claim: str, ns: Sequence[int]) -> bool:
+        """Whether ``claim`` says a run of words twice (:func:`repeated_runs`) that neither
+        passages ``ns`` nor the question and passages together say twice."""
+        return any(sum(f" {g} " in t for t in (self.q_norm, *(self.norm[n - 1] for n in ns)))
+                   < 2 and max(self.norm[n - 1].count(f" {g} ") for n in ns) < 2
+                   for g in repeated_runs(claim))
+
+    def local(self, claim: str, novel: Sequence[str], ns: Sequence[int], share: float) -> bool:
+        """Whether ``claim`` is found within one window (:func:`windows`) of each of passages
+        ``ns``, not scattered over them: the windows hold ``share`` (idf-weighted; STRICT_SHARE
+        in strict mode) of its ``novel`` terms (those the question lacks), its numbers, links
+        and names (and the question's names it repeats), and no window :func:`conflicts` with
+        it."""
+        numbers, urls = numbers_in(claim) - self.q_numbers, URL.findall(claim)
+        padded_claim = f" {normalize_title(claim)} "
+        names = named_things(claim) + [n for n in self.q_names if found_in(n, padded_claim)]
+        chosen = []
+        for n in ns:
+            fits = [(self.held(novel, t) + sum(u in w for u in urls) + sum(
+                x in numbers_in(w) for x in numbers) + sum(self.mentions(nm, p, t) for nm in
+                                                            names), w, t, p)
+                    for w, t, p in self.windows[n - 1] if not conflicts(claim, w)]
+            if fits:
+                chosen.append(max(fits, key=lambda f: f[0]))
+        text = "\n".join(f[1] for f in chosen)
+        terms = frozenset().union(*(f[2] for f in chosen))
+        padded = " ".join(f[3] for f in chosen)
+        return bool(chosen) and self.held(novel, terms) >= (STRICT_SHARE if self.strict
+                                                            else share) \
+            and not numbers - numbers_in(text) and all(u in text for u in urls) \
+            and all(self.mentions(nm, padded, terms) for nm in names)
+
+    def about_question(self, ns: Sequence[int]) -> bool:
+        """Whether passages ``ns`` are about what the question asks: they mention one of the
+        names it gives (:func:`question_names`), if any, and RELEVANCE (idf-weighted) of its
+        topic terms."""
+        padded = " ".join(self.norm[n - 1] for n in ns)
+        terms = frozenset().union(*(self.terms[n - 1] for n in ns))
+        if self.q_names and not any(self.mentions(nm, padded, terms) for nm in self.q_names):
+            return False
+        return self.held(self.topic, terms) >= RELEVANCE

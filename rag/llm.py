@@ -249,7 +249,8 @@ def stream_answer(chat_model: BaseChatModel, query: Query, hits: Sequence[Hit], 
         yield rest
     draft = "".join(parts)
     ans = build_answer(query, draft, plan.passages, hits, answerer=answerer, embedder=embedder,
-                       drop_unsupported=settings.llm_drop_unsupported, cut_off=cut_off)
+                       drop_unsupported=settings.llm_drop_unsupported, cut_off=cut_off,
+                       strict=plan.small)
     if not ans.citations and not says_no_answer(draft):
         ans = (fallback or (lambda: answerer.answer(query, hits, query_vector)))()
         ans = dataclasses.replace(ans, notes=(*ans.notes, FALLBACK_NOTE))
@@ -262,14 +263,17 @@ _TAKES_MAX_TOKENS = frozenset({"xllamacpp", "llama-cpp", "openai-chat"})
 
 def build_answer(query: Query, draft: str, passages: Sequence[Hit], hits: Sequence[Hit], *,
                  answerer: Answerer | None, embedder: Embedder,
-                 drop_unsupported: bool = False, cut_off: bool = False) -> Answer:
+                 drop_unsupported: bool = False, cut_off: bool = False,
+                 strict: bool = False) -> Answer:
     """The verified Answer for a model's ``draft`` written from ``passages`` (numbered 1..);
     with ``drop_unsupported`` the sentences no passage supports are left out of the text (and
-    still listed in ``Answer.unsupported``); ``cut_off``: the draft hit the token limit."""
+    still listed in ``Answer.unsupported``); ``cut_off``: the draft hit the token limit;
+    ``strict`` (small-model mode): a sentence is supported only as a near-copy of a passage
+    about what the question asks (:class:`rag.verify.Verifier`)."""
     draft = clean_draft(draft, cut_off)
     sources = ["\n".join(x for x in (paper_header(h), h.chunk.text) if x) for h in passages]
-    v = Verifier(embedder, idf=answerer.idf if answerer else None).verify(
-        draft, sources, query.text)
+    v = Verifier(embedder, idf=answerer.idf if answerer else None, strict=strict).verify(
+        draft, sources, query.text, query.terms)
     citations = []
     for i, n in enumerate(v.cited, 1):
         h = passages[n - 1]

@@ -17,7 +17,15 @@ similarity of the claim to the passage's closest sentence. Then:
 * what a sentence adds to the question must be in the passages it cites: its numbers, its
   links verbatim and most of its terms the question lacks (small models restate the question
   and append a wrong name or link, which the whole sentence's overlap would hide); a sentence
-  that only restates the question is not a claim and cites nothing.
+  that only restates the question is not a claim and cites nothing;
+* ... and within one *window* of each passage it cites (a sentence, two adjacent sentences, or
+  the passage's heading line with one sentence), not scattered over it; no window it relies on
+  may negate what it affirms (or the reverse), turn round a "from A to B", or give its numbers
+  for other things; a sentence saying a run of words twice (a small model's loop) is
+  unsupported (:class:`rag.claims.Grounding`);
+* strict mode (small models, which paraphrase badly and write about the wrong passage): every
+  term a sentence adds must be in that window (a near-copy), and the passages it cites must be
+  about the question: mention a name it gives and hold a share of its terms.
 
 The text is renumbered ``[1]..[k]`` in order of first citation, so a source list built from
 :attr:`Verification.cited` holds exactly the passages the text cites. What a sentence asserts
@@ -36,6 +44,7 @@ from .claims import (  # noqa: F401 - MARKER_GROUP ... strip_markers are re-expo
     MARKER_GROUP,
     UNSUPPORTED_MARK,
     URL,
+    Grounding,
     found_in,
     named_things,
     numbers_in,
@@ -43,7 +52,7 @@ from .claims import (  # noqa: F401 - MARKER_GROUP ... strip_markers are re-expo
     strip_markers,
 )
 from .embed import Embedder
-from .text import normalize_title, sentences, split_sentences, tokenize
+from .text import sentences, split_sentences, tokenize
 
 # Support = W_LEX * lexical + W_EMB * embedding; SUPPORT_THRESHOLD calibrated on the scripted
 # answers of eval/llm_verify.py with both the hashing and the bundled MiniLM embedder.
@@ -52,6 +61,7 @@ SUPPORT_THRESHOLD = 0.42
 CO_CITED_FACTOR = 0.7  # a passage cited alongside others need only support part of the claim,
 COMPLEMENT = 0.2  # ... as long as it holds this idf share of the claim's terms the other lacks
 ANSWER_SHARE = 0.6  # idf share of a claim's terms not in the question its passages must hold
+# (and within one window of each cited passage: rag.claims.Grounding)
 REPOINT_MARGIN = 0.08  # a re-pointed passage must beat the cited one by this much
 KEEP_MARGIN = 0.2  # a supporting citation is still re-pointed when another passage is this much
 # better (two passages about one paper: the one the claim comes from wins)
@@ -64,11 +74,15 @@ _META = frozenset(tokenize(
     "describe describes described find finds found approach method methods model models "
     "author authors et al new novel passage passages source sources mention mentions mentioned "
     "also additionally furthermore moreover however both another one two use uses used using "
-    "highlight highlights highlighted note notes noted discuss discusses discussed work",
-    stem=True))
+    "highlight highlights highlighted note notes noted discuss discusses discussed work "
+    "answer question available call called name named title titled design designed aim aims "
+    "aimed provide provides provided include includes included",
+    stem=True)) - {"not"}  # "noted" stems to "not": a negation is content
+# what the passages do not say is not a claim about the papers (a negated claim is one)
 _NOT_A_CLAIM = re.compile(
-    r"\b(?:do(?:es)?\s+not|don'?t|doesn'?t|cannot|can'?t|no\s+(?:information|passage|mention)|"
-    r"not\s+(?:mention|say|cover|contain|answer|specif)\w*|unclear|unknown)\b", re.I)
+    r"\b(?:no\s+(?:information|passage|mention|details?)|(?:can\s*not|can'?t)\s+(?:be\s+)?"
+    r"(?:tell|determin|infer|answer|find)\w*|not\s+(?:mention|say|cover|contain|answer|"
+    r"specif|provide|include|discuss|give|state|describe)\w*|unclear|unknown)\b", re.I)
 
 
 @dataclass(frozen=True)
@@ -122,10 +136,11 @@ class Verifier:
     """Checks and repairs the ``[n]`` citations of an answer written from numbered passages."""
 
     def __init__(self, embedder: Embedder, idf: Callable[[str], float] | None = None,
-                 threshold: float = SUPPORT_THRESHOLD) -> None:
+                 threshold: float = SUPPORT_THRESHOLD, strict: bool = False) -> None:
         self.embedder = embedder
         self.idf = idf or (lambda _t: 1.0)
         self.threshold = threshold
+        self.strict = strict  # small-model mode: near-copies of passages about the question
 
     # ------------------------------------------------------------------ parsing
     def _parse(self, text: str) -> tuple[list[str], list[_Sentence]]:
@@ -165,12 +180,15 @@ class Verifier:
         return sum(self.idf(x) for x in t if x in terms and x not in minus) / total \
             if total else 0.0
 
-    def verify(self, text: str, passages: Sequence[str], question: str = "") -> Verification:
-        """Check every citation of ``text`` against ``passages`` (numbered from 1) and repair."""
+    def verify(self, text: str, passages: Sequence[str], question: str = "",
+               topic: Sequence[str] | None = None) -> Verification:
+        """Check every citation of ``text`` against ``passages`` (numbered from 1) and repair.
+        ``topic``: the question's content terms (:attr:`rag.records.Query.terms`, date phrases
+        and question words out; default: the question's terms), for strict mode."""
         lines, sents = self._parse(text)
         claims = list(dict.fromkeys([s.text for s in sents] + [g.claim for s in sents
                                                                  for g in s.groups]))
-        sup = _Support(self, passages, claims, question)
+        sup = _Support(self, passages, claims, question, topic)
         n_p, t_ = len(passages), self.threshold
         repointed = dropped = added = 0
         for s in sents:
@@ -295,16 +313,13 @@ class _Support:
     """How well each passage supports each claim of one answer (embeddings computed once)."""
 
     def __init__(self, verifier: Verifier, passages: Sequence[str], claims: list[str],
-                 question: str) -> None:
+                 question: str, topic: Sequence[str] | None = None) -> None:
         self.v = verifier
         self.n = len(passages)
-        self.terms = [frozenset(tokenize(p)) for p in passages]
-        self.norm = [f" {normalize_title(p)} " for p in passages]
-        self.q_norm = f" {normalize_title(question)} "
+        self.g = Grounding(passages, question, topic or verifier._terms(question),
+                           verifier.idf, verifier.strict)
+        self.terms, self.norm, self.q_norm = self.g.terms, self.g.norm, self.g.q_norm
         self.q_terms = frozenset(tokenize(question))
-        self.q_numbers = numbers_in(question)
-        self.numbers = [numbers_in(p) for p in passages]
-        self.texts = list(passages)
         self.sents = [sentences(p) or [p] for p in passages]
         flat = [x for ps in self.sents for x in ps]
         if claims and passages:
@@ -328,15 +343,13 @@ class _Support:
 
     def answers(self, claim: str, ns: Sequence[int]) -> bool:
         """Whether passages ``ns`` hold what ``claim`` adds to the question: every number and
-        ANSWER_SHARE (idf-weighted) of its terms the question lacks."""
-        have = frozenset().union(*(self.numbers[n - 1] for n in ns))
-        if numbers_in(claim) - self.q_numbers - have or any(
-                all(u not in self.texts[n - 1] for n in ns) for u in URL.findall(claim)):
-            return False
-        terms, novel = self.union(ns), self.novel(claim)
-        total = sum(self.v.idf(t) for t in novel)
-        return not total or sum(self.v.idf(t) for t in novel if t in terms) / total \
-            >= ANSWER_SHARE
+        link, and ANSWER_SHARE (idf-weighted) of its terms the question lacks, in the passages
+        and within one window of each, the claim not a loop; in strict mode a near-copy, from
+        passages about what the question asks (:class:`rag.claims.Grounding`)."""
+        novel = self.novel(claim)  # numbers and links: checked per window (Grounding.local)
+        return self.g.held(novel, self.union(ns)) >= ANSWER_SHARE and not self.g.loops(
+            claim, ns) and (not self.v.strict or self.g.about_question(ns)) and self.g.local(
+            claim, novel, ns, ANSWER_SHARE)
 
     def _compute(self, claim: str) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
         if claim not in self._cache:

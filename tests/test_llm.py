@@ -449,6 +449,22 @@ def test_prompt_echo_is_removed_before_verification(seed_fake: Assistant) -> Non
         "A fact [1].\n\nAnother [2].\n- x"
 
 
+def test_small_mode_verifies_strictly(seed_fake: Assistant) -> None:
+    """In small-model mode a sentence is supported only as a near-copy of its passage: what
+    a larger model's answer may add in its own words is marked for a tiny model."""
+    ps = passages_for(seed_fake, MOLRE_Q)
+    n = number_of(ps, "70,000")
+    text = (f"MoLRE was benchmarked on over 70,000 head CT scans with 75 neurological findings "
+            f"[{n}]. Its landmark benchmark spans 75 neurological findings in head CT scans "
+            f"[{n}].")
+    small = small_assistant(seed_fake).ask(MOLRE_Q, llm=TinyChat(chunks=[text], calls=[]))
+    full = seed_fake.ask(MOLRE_Q, llm=fake(text))
+    assert small.citations and len(small.unsupported) == 1 and "landmark" in small.unsupported[0]
+    assert small.body.startswith("MoLRE was benchmarked on over 70,000") and "(unverified)" in \
+        small.body
+    assert full.citations and not full.unsupported
+
+
 # ---------------------------------------------------------------------------- local GGUF plumbing
 def test_local_backend_finds_the_bundled_gguf_or_names_the_command(monkeypatch: pytest.MonkeyPatch,
                                                                    tmp_path) -> None:

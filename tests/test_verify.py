@@ -160,3 +160,147 @@ def test_scripted_corpus_answers_meet_targets(seed_fake: Assistant) -> None:
     assert o["invented_flagged"] == 1.0
     assert o["claim_recall"] >= 0.9
     assert o["false_unsupported_rate"] <= 0.05
+
+
+# ---------------------------------------------------------------- where in a passage, and how
+def marked(v, start: str) -> bool:
+    """Whether the verified sentence starting with ``start`` is unsupported (and cites none)."""
+    return any(c.sentence.startswith(start) and c.supported is False and not c.kept
+               for c in v.claims)
+
+
+def kept(v, start: str) -> bool:
+    return any(c.sentence.startswith(start) and c.supported and c.kept for c in v.claims)
+
+
+# no heading line: the windows are the sentences and pairs of adjacent ones
+SCATTERED = ("Harborline spots corrosion on ship hulls from drone photographs. It was tuned on "
+             "a few hundred labelled frames. A separate survey maps kelp forests with sonar "
+             "echoes and tide gauges.")
+
+
+def test_a_claim_must_come_from_one_window_not_scattered(verifier: Verifier) -> None:
+    one = verifier.verify("Harborline spots corrosion on ship hulls from drone photographs [1].",
+                          [SCATTERED])
+    assert kept(one, "Harborline spots")
+    # the same terms the passage has, but from its first and third sentences together
+    glued = verifier.verify("Harborline spots corrosion with sonar echoes and tide gauges [1].",
+                            [SCATTERED])
+    assert marked(glued, "Harborline spots")
+    # two adjacent sentences are one window
+    pair = verifier.verify("Harborline spots hull corrosion and was tuned on a few hundred "
+                           "labelled frames [1].", [SCATTERED])
+    assert kept(pair, "Harborline spots")
+
+
+def test_a_negated_claim_needs_a_negating_passage(verifier: Verifier) -> None:
+    released = ("Paper: Tidewatch\nTidewatch forecasts coastal flooding from gauge records. "
+                "Its code is released at https://github.com/example/tidewatch.")
+    withheld = ("Paper: Tidewatch\nTidewatch forecasts coastal flooding from gauge records. "
+                "Its code is not released.")
+    q = "Is the Tidewatch code public?"
+    assert marked(verifier.verify("The Tidewatch code is not released [1].", [released], q),
+                  "The Tidewatch code")
+    assert kept(verifier.verify("The Tidewatch code is not released [1].", [withheld], q),
+                "The Tidewatch code")
+    assert marked(verifier.verify("The Tidewatch code is released [1].", [withheld], q),
+                  "The Tidewatch code")
+    assert kept(verifier.verify("The Tidewatch code is released at "
+                                "https://github.com/example/tidewatch [1].", [released], q),
+                "The Tidewatch code")
+    # "the passages do not say" is about the passages, not the paper: no claim, no mark
+    v = verifier.verify("The passages do not specify a licence.", [released], q)
+    assert v.claims[0].supported is None and not v.unsupported
+
+
+def test_a_number_must_count_what_the_passage_counts(verifier: Verifier) -> None:
+    p = ["Paper: Wavebank\nWavebank: a speech corpus of 4,200 recordings (90 hours) in "
+         "twelve dialects, released with a baseline recogniser."]
+    q = "How large is Wavebank?"
+    assert kept(verifier.verify("Wavebank has 4,200 recordings in twelve dialects [1].", p, q),
+                "Wavebank has")
+    assert marked(verifier.verify("Wavebank has 4,200 hours of speech in twelve dialects [1].",
+                                  p, q), "Wavebank has")
+
+
+def test_a_from_to_relation_keeps_its_direction(verifier: Verifier) -> None:
+    p = ["Paper: Nightshift\nNightshift adapts a pedestrian detector from daytime street scenes "
+         "to night-time street scenes with a few hundred labels."]
+    q = "Which work adapts detectors across lighting conditions?"
+    assert kept(verifier.verify("Nightshift adapts a pedestrian detector from daytime street "
+                                "scenes to night-time street scenes [1].", p, q), "Nightshift")
+    assert marked(verifier.verify("Nightshift adapts a pedestrian detector from night-time street "
+                                  "scenes to daytime street scenes [1].", p, q), "Nightshift")
+
+
+def test_a_sentence_saying_one_thing_twice_is_a_loop(verifier: Verifier) -> None:
+    p = ["Paper: Sortwise\nSortwise bins metagenomic reads by species with a contrastive encoder."]
+    q = "Which tool sorts sequencing reads?"
+    loop = ("The tool that bins metagenomic reads by species is the tool that bins metagenomic "
+            "reads by species [1].")
+    assert marked(verifier.verify(loop, p, q), "The tool that")
+    assert kept(verifier.verify("Sortwise bins metagenomic reads by species with a contrastive "
+                                "encoder [1].", p, q), "Sortwise")
+    # copying a passage that itself says a phrase twice is no loop
+    twice = ["Faster sampling via learned schedules, as shown in “Faster sampling via learned "
+             "schedules” by Ana Ruiz, cuts the steps of diffusion models by half."]
+    assert kept(verifier.verify(twice[0].replace("“", '"').replace("”", '"') + " [1]", twice,
+                                "How can diffusion models sample faster?"), "Faster sampling")
+
+
+@pytest.fixture(scope="module")
+def strict() -> Verifier:
+    return Verifier(HashingEmbedder(256), strict=True)
+
+
+BATTERY = ("Paper: Cellcast; institutions: Hillcrest University\nCellcast forecasts the state "
+           "of health of lithium-ion batteries with an LSTM and conformal prediction.")
+
+
+def test_strict_mode_needs_a_passage_about_the_question(verifier: Verifier,
+                                                        strict: Verifier) -> None:
+    copy = ("Cellcast forecasts the state of health of lithium-ion batteries with an LSTM and "
+            "conformal prediction [1].")
+    # the question names a place no passage mentions: the sentence answers something else
+    q = "Which paper comes from Lakeside Polytechnic?"
+    assert kept(verifier.verify(copy, [BATTERY], q), "Cellcast")
+    assert marked(strict.verify(copy, [BATTERY], q), "Cellcast")
+    here = BATTERY.replace("Hillcrest University", "Lakeside Polytechnic")
+    assert kept(strict.verify(copy, [here], q), "Cellcast")
+    # ... or asks about a topic the passage does not hold (battery work is not flood work)
+    q = "Which works forecast river floods from rainfall radar?"
+    assert kept(verifier.verify(copy, [BATTERY], q), "Cellcast")
+    assert marked(strict.verify(copy, [BATTERY], q), "Cellcast")
+    q = "Which work forecasts battery state of health?"
+    assert kept(strict.verify(copy, [BATTERY], q), "Cellcast")
+    # a pronoun answering about a named tool needs a passage about that tool
+    code = "Paper: Gridmint\nGridmint code: https://github.com/example/gridmint."
+    it = "It is at https://github.com/example/gridmint [1]."
+    assert marked(strict.verify(it, [code], "Where is the Cellcast code?"), "It is at")
+    assert kept(strict.verify(it, [code], "Where is the Gridmint code?"), "It is at")
+
+
+def test_strict_mode_takes_only_near_copies(verifier: Verifier, strict: Verifier) -> None:
+    q = "Which work forecasts battery state of health?"
+    adorned = ("Cellcast is a groundbreaking platform that forecasts the state of health of "
+               "lithium-ion batteries with an LSTM [1].")
+    assert kept(verifier.verify(adorned, [BATTERY], q), "Cellcast")
+    assert marked(strict.verify(adorned, [BATTERY], q), "Cellcast")
+    plain = "Cellcast forecasts the state of health of lithium-ion batteries with an LSTM [1]."
+    assert kept(strict.verify(plain, [BATTERY], q), "Cellcast")
+
+
+def test_question_names_and_window_helpers() -> None:
+    from rag.claims import conflicts, question_names, term_in, windows
+
+    assert question_names("Which paper is from Lakeside Polytechnic Institute?") == [
+        "Lakeside Polytechnic Institute"]
+    assert question_names("What did Ana Ruiz publish in March 2026?") == ["Ana Ruiz"]
+    assert question_names("MoLRE head CT") == ["MoLRE", "CT"]
+    assert question_names("which papers came out in the May digests?") == []
+    assert term_in("align", frozenset({"alignment"})) and not term_in("fund",
+                                                                     frozenset({"foundation"}))
+    w = windows("Paper: X\nOne. Two. Three.")
+    assert "Paper: X\nThree." in w and "One. Two." in w and "One. Two. Three." not in w
+    assert conflicts("It does not need labels.", "It needs many labels.")
+    assert not conflicts("It needs no labels.", "It works without labels.")

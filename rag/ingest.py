@@ -224,16 +224,11 @@ def load_corpus(corpus_dir: Path, settings: object | None = None
         raise CorpusError(f"Corpus folder {corpus_dir} holds no digests"
                           + (" (" + "; ".join(warnings) + ")" if warnings else "") + ".",
                           f"add .txt, .md, .html or .pdf digests to {corpus_dir}")
-    outcomes, notes = run_parsers(parse_digest, [file_job(p, limits) for p in files],
-                                  limits.parse_workers, limits.parse_timeout_s)
+    parsed, notes = parse_files(parse_digest, files, limits)
     warnings += notes
     loaded: list[LoadedDigest] = []
     seen: set[str] = set()
-    for path, out in zip(files, outcomes):
-        if out.status != "ok":
-            warnings.append(skip_warning(path, out.reason, out.status))
-            continue
-        doc, warns = out.value
+    for path, (doc, warns) in parsed:
         warnings.extend(warns)
         if doc.digest.id in seen:  # a.txt and a.html: keep both, tell them apart
             doc = _rename(doc, path.name)
@@ -245,6 +240,22 @@ def load_corpus(corpus_dir: Path, settings: object | None = None
         raise CorpusError(f"No digest in {corpus_dir} could be read: " + "; ".join(warnings),
                           "fix or replace the files named above")
     return loaded, warnings
+
+
+def parse_files(func: Callable[..., tuple], files: list[Path], limits: Limits, *extra: object
+                ) -> tuple[list[tuple[Path, tuple]], list[str]]:
+    """Run ``func(path, bytes, *extra)`` on every file in the parser pool: ((path, result)
+    of each file that parsed, warnings naming each one that failed, was refused or timed
+    out)."""
+    outcomes, warnings = run_parsers(func, [file_job(p, limits, *extra) for p in files],
+                                     limits.parse_workers, limits.parse_timeout_s)
+    done: list[tuple[Path, tuple]] = []
+    for path, out in zip(files, outcomes):
+        if out.status == "ok":
+            done.append((path, out.value))
+        else:
+            warnings.append(skip_warning(path, out.reason, out.status))
+    return done, list(warnings)
 
 
 def file_job(path: Path, limits: Limits, *extra: object) -> Callable[[], tuple]:

@@ -19,8 +19,7 @@ from collections import defaultdict
 from dataclasses import replace
 from pathlib import Path
 
-from .ingest import LoadedDigest, file_job, skip_warning
-from .parse_pool import run_parsers
+from .ingest import LoadedDigest, parse_files
 from .readers import jsonl_lines, name_list, optional_text
 from .records import Paper
 from .safe_read import decode, inside, limits_of, outside_warning
@@ -70,15 +69,11 @@ def load_metadata(folder: Path, settings: object | None = None) -> tuple[list[di
             files.append(path)
         else:
             warnings.append(outside_warning(path, root))
-    outcomes, notes = run_parsers(parse_metadata_file, [file_job(p, limits) for p in files],
-                                  limits.parse_workers, limits.parse_timeout_s)
+    parsed, notes = parse_files(parse_metadata_file, files, limits)
     warnings += notes
-    for path, out in zip(files, outcomes):
-        if out.status != "ok":
-            warnings.append(skip_warning(path, out.reason, out.status))
-            continue
-        records += out.value[0]
-        warnings += out.value[1]
+    for _path, (got, warns) in parsed:
+        records += got
+        warnings += warns
     merged: dict[str, dict] = {}  # one record per arXiv id: a snapshot line plus a cached
     for rec in records:           # abstract for the same paper become one record
         have = merged.setdefault(str(rec["arxiv_id"]), {})

@@ -19,8 +19,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from .errors import DocumentError
-from .ingest import file_job, skip_warning
-from .parse_pool import run_parsers
+from .ingest import parse_files
 from .readers import clean_text, jsonl_lines, name_list, optional_text, pdf_pages
 from .safe_read import Limits, decode, inside, limits_of, outside_warning, read_bounded
 
@@ -225,14 +224,9 @@ def load_paper_texts(corpus_dir: Path, settings: object | None = None
             files.append(path)
         else:
             warnings.append(outside_warning(path, Path(corpus_dir)))
-    outcomes, notes = run_parsers(parse_paper_file, [file_job(p, limits, limits) for p in files],
-                                  limits.parse_workers, limits.parse_timeout_s)
+    parsed, notes = parse_files(parse_paper_file, files, limits, limits)
     warnings += notes
-    for path, out in zip(files, outcomes):
-        if out.status != "ok":
-            warnings.append(skip_warning(path, out.reason, out.status))
-            continue
-        got, warns = out.value
+    for _path, (got, warns) in parsed:
         texts += got
         warnings += warns
     return texts, warnings

@@ -263,3 +263,20 @@ def test_passage_naming_two_papers_is_credited_to_the_one_asked_about(
     # asked about the other paper, the same passage stays with T-PaiNN
     groups = groups_for("Which work autotunes interatomic potentials?")
     assert "T-PaiNN" in groups[0][0].title
+
+
+def test_top_k_equals_a_stable_full_sort() -> None:
+    """BM25 top-k selects before sorting, with exactly the order of a full stable argsort
+    (ties broken by row), including many tied and zero scores."""
+    import numpy as np
+
+    from rag.retrieve import top_k
+
+    rng = np.random.default_rng(1)
+    for n in (1, 5, 50, 1000):
+        for scores in (rng.random(n).astype(np.float32),
+                       rng.integers(0, 4, n).astype(np.float32)):
+            for k in (1, 3, 10, n, n + 5):
+                want = np.argsort(-scores, kind="stable")[:k]
+                assert top_k(scores, k).tolist() == want.tolist()
+    assert top_k(np.zeros(0, dtype=np.float32), 3).tolist() == []

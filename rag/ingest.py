@@ -52,6 +52,9 @@ FURNITURE = [
 _FURNITURE_RE = re.compile(r"^(?:%s)$" % "|".join(FURNITURE), re.IGNORECASE)
 # The topic holds no colon and the date part is stripped in code: nothing here backtracks.
 _LATEST_RE = re.compile(r"^Latest\s+(\d+)\s+papers?\s+on\s+([^:]+):(.+)$", re.IGNORECASE)
+# the same line with the date first: "21 March 2026 - Latest 15 papers on efficient inference"
+_DATE_FIRST_RE = re.compile(r"^(.{6,30}?)\s*[-\u2013\u2014|\u00b7:]\s*"
+                            r"Latest\s+(\d+)\s+papers?\s+on\s+(.+?)\.?$", re.IGNORECASE)
 
 
 @dataclass(frozen=True)
@@ -116,6 +119,11 @@ def build_digest(blocks: list[Block], path: Path, data: bytes) -> LoadedDigest:
         if m:
             count, topic = int(m.group(1)[:9]), m.group(2).strip()
             date = parse_date(m.group(3).strip())
+            blocks.pop(i)
+            break
+        m = _DATE_FIRST_RE.match(b.text)
+        if m and (found := parse_date(m.group(1))):
+            count, topic, date = int(m.group(2)[:9]), m.group(3).strip(), found
             blocks.pop(i)
             break
     if blocks:

@@ -92,6 +92,10 @@ def _bounded(blocks: list[Block], max_chars: int) -> list[Block]:
 _BULLET_RE = re.compile(r"(\s*)(?:[-*•·–▪◦]|\d+[.)])\s+")
 _ENDS_SENTENCE = re.compile(r"[.!?:\"”’)]$")
 _CONTINUES = re.compile(r"[a-z0-9(]")
+# a line opening with a full date ("21 March 2026 - ...", "2026-03-21 ...") is a dateline, not
+# the wrapped end of the line before it (a headline followed by its date)
+_DATELINE = re.compile(r"(?:\d{1,2}(?:st|nd|rd|th)?\s+[A-Za-z]{3,9}\.?,?\s+\d{4}"
+                       r"|\d{4}-\d{1,2}-\d{1,2})\b")
 
 
 def blocks_from_text(text: str, max_chars: int = MAX_PASSAGE_CHARS) -> list[Block]:
@@ -114,7 +118,8 @@ def blocks_from_text(text: str, max_chars: int = MAX_PASSAGE_CHARS) -> list[Bloc
         elif (blocks and not prev_blank
               and ((blocks[-1].kind == "bullet" and line[:1] in " \t")  # indented: continues
                    or (not _ENDS_SENTENCE.search(tail)
-                       and _CONTINUES.match(line.strip())))):
+                       and _CONTINUES.match(line.strip())
+                       and not _DATELINE.match(line.strip())))):
             parts[-1].append(line)
             tail = clean_text(line) or tail
         else:

@@ -254,6 +254,21 @@ def test_date_forms(tmp_path, text):
     assert (doc.digest.date, doc.digest.paper_count, doc.digest.topic) == (want, 5, "dates")
 
 
+@pytest.mark.parametrize("line", ["12 June 2026 \u2014 Latest 9 papers on sensor fusion",
+                                  "2026-06-12 | Latest 9 papers on sensor fusion",
+                                  "12th June, 2026 - Latest 9 papers on sensor fusion."])
+def test_dateline_before_the_latest_line_under_the_headline(tmp_path, line):
+    """A headline followed by a line that opens with its date: the date line is not read as
+    the headline's wrapped end, and the date, count and topic come from it."""
+    (tmp_path / "d.txt").write_text(f"Notes From The Lab\n{line}\n\n"
+                                    "Body text of the week, a plain paragraph.\n", encoding="utf-8")
+    doc, _ = read_digest(tmp_path / "d.txt")
+    assert doc.digest.title == "Notes From The Lab"
+    assert (doc.digest.date, doc.digest.paper_count, doc.digest.topic) == \
+        (dt.date(2026, 6, 12), 9, "sensor fusion")
+    assert [p.text for p in doc.passages] == ["Body text of the week, a plain paragraph."]
+
+
 # ---------------------------------------------------------------- bad input
 
 

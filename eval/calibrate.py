@@ -1,8 +1,9 @@
 """Calibrate abstention: fit the coverage model of ``rag.answer`` on the tuning questions.
 
 The tuning questions are the seed set (eval/data/digest_questions.jsonl and the seed list
-questions) and the dev half of the unseen corpus (eval/data/unseen/dev), each asked over its
-own corpus; the sealed test half is never read here. For every question (answerable or not) it
+questions) and the tuning halves of the unseen corpus (eval/data/unseen/dev and test, see
+``eval.unseen.TUNING``), each asked over its own corpus; the sealed test2 half is never read
+here. For every question (answerable or not) it
 retrieves as
 ``ask()`` does and computes the answerer's coverage features (``COVERAGE_FEATURES``: the idf
 share of question terms in the best passage, the cosine of the question's topic words, and how
@@ -37,10 +38,9 @@ from rag.listing import is_bare_code_list  # noqa: E402
 
 from .core import question_filters  # noqa: E402
 from .embcache import CachedEmbedder  # noqa: E402
-from .unseen import make_corpus  # noqa: E402
+from .unseen import TUNING, make_corpus  # noqa: E402
 
 OUT = Path(__file__).parent / "results" / "abstention.json"
-TUNING = ("seed", "dev")  # never the sealed test half
 
 
 def features(a: Assistant, questions: list[dict]) -> tuple[np.ndarray, np.ndarray]:

@@ -369,3 +369,14 @@ def test_unseen_dev_corpus_is_scored_per_kind(tmp_path: Path) -> None:
                 "time_right_digests", "unanswerable_abstained"):
         assert f[key] is not None and 0 <= f[key] <= 1, key
     assert res["digests"] == 6 and all(r["id"].startswith("dev:") for r in f["rows"])
+
+
+def test_sealed_half_is_never_tuning_data() -> None:
+    """The sealed half (read only by `python -m eval.unseen --final`) is not among the parts
+    that tuning reads, and the abstention calibration reads exactly the tuning parts."""
+    from eval import calibrate
+    from eval.unseen import SEALED, TUNING, corpus_parts
+
+    assert SEALED not in TUNING and calibrate.TUNING == TUNING
+    digests, _, golds, questions = corpus_parts(SEALED)
+    assert len(digests) >= 10 and len(questions) >= 100 and golds

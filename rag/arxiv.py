@@ -20,7 +20,7 @@ from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from .errors import RagError
+from .errors import ArxivError, ArxivUnavailable
 from .text import normalize_title, title_similarity
 
 log = logging.getLogger(__name__)
@@ -29,14 +29,6 @@ API_URL = "https://export.arxiv.org/api/query"
 CACHE_FILE = "abstracts.jsonl"
 MISSES_FILE = "abstracts.misses.json"  # titles looked up and not found (not *.jsonl on purpose)
 _NS = {"a": "http://www.w3.org/2005/Atom", "arxiv": "http://arxiv.org/schemas/atom"}
-
-
-class ArxivError(RagError):
-    """The arXiv API answered with something unusable (malformed feed, error entry)."""
-
-
-class ArxivUnavailable(RagError):
-    """The arXiv API could not be reached (offline, or still failing after retries)."""
 
 
 def parse_feed(xml_text: str) -> list[dict]:

@@ -24,9 +24,8 @@ from langchain_core.messages import AIMessage, AIMessageChunk, BaseMessage
 from langchain_core.outputs import ChatGeneration, ChatGenerationChunk, ChatResult
 from pydantic import PrivateAttr, ValidationError
 
-from .errors import MissingExtraError, RagError
+from .errors import LLMError, MissingExtraError, RagError
 from .local_llm import (  # noqa: F401 - message_text is re-exported
-    LLMError,
     XLlamaChat,
     installed,
     message_text,

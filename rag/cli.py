@@ -1,7 +1,9 @@
 """Command line: ``rag index | ask | search | papers | status | fetch-abstracts | serve-llm``.
 
 Wires the library together and prints; errors are shown as one message with a fix, never a
-traceback (exit code 2 for bad input, 1 for other failures).
+traceback. Exit codes: 0 done, 2 bad input (a question, a setting, a corpus or document the
+user gave: ``RagError.exit_code``), 1 any other failure (a damaged or missing index, an
+unreachable service, a missing package or model, a library that cannot load), 130 interrupted.
 """
 
 from __future__ import annotations
@@ -89,7 +91,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         return _run(args, assistant)
     except RagError as err:
         print(f"error: {err}", file=sys.stderr)
-        return 2
+        return err.exit_code
     except (ImportError, MemoryError) as err:  # a library that cannot load, e.g. under ulimit
         print(f"error: a library could not be loaded ({type(err).__name__}: {err}). Fix: "
               "reinstall with `make install`, or give the process more memory (building the "

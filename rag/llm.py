@@ -33,13 +33,13 @@ from .answer import Answerer, caveats
 from .backends import (  # noqa: F401
     BACKENDS,
     LlamaCppChat,
-    LLMError,
     chat_model_from_settings,
     llm_setup,
     message_text,
 )
 from .draft import NO_ANSWER, MarkerBuffer, clean_draft, drop_marked, says_no_answer
 from .embed import Embedder
+from .errors import LLMError
 from .errors import RagError
 from .records import Answer, Citation, Evidence, Hit, Query
 from .settings import Settings

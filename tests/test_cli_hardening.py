@@ -40,7 +40,7 @@ def test_status_on_an_edited_manifest_is_a_message(cli_env: list[str], fake_sett
     del manifest["counts"]
     path.write_text(json.dumps(manifest))
     capsys.readouterr()
-    assert main([*cli_env, "status"]) == 2
+    assert main([*cli_env, "status"]) == 1  # a damaged index is not bad input
     err = capsys.readouterr().err
     assert "damaged" in err and "rag index --rebuild" in err and "Traceback" not in err
 
@@ -65,3 +65,30 @@ def test_second_index_of_unchanged_corpus_says_up_to_date(cli_env: list[str],  #
     out = capsys.readouterr().out
     assert "is up to date" in out and "embedded 0 chunks" in out
     assert Path(out.split("Index in ")[1].split(" is up")[0]).is_dir()
+
+
+@pytest.mark.parametrize(("error", "code"), [
+    ("QuestionError('Empty question.', 'ask something')", 2),
+    ("CorpusError('No digests in corpus/.', 'add .txt, .md or .html files')", 2),
+    ("SettingsError('Invalid setting RAG_RRF_K.', 'unset it')", 2),
+    ("IndexStateError('No index in index/.', 'run `rag index`')", 1),
+    ("ArxivUnavailable('arXiv is unreachable.', 'try later')", 1),
+    ("LLMError('The chat model failed.', 'check RAG_LLM_BASE_URL')", 1),
+    ("MissingExtraError('Reranking', 'default', 'sentence_transformers')", 1),
+])
+def test_exit_codes_are_as_documented(cli_env: list[str], monkeypatch: pytest.MonkeyPatch,
+                                      capsys: pytest.CaptureFixture, error: str,
+                                      code: int) -> None:
+    """2 for bad input the user gave, 1 for every other failure (rag/cli.py's docstring); the
+    message and its fix are printed, never a traceback."""
+    from rag import errors
+
+    err = eval(error, vars(errors))  # noqa: S307 - a literal from the table above
+
+    def fail(*_a: object, **_k: object) -> None:
+        raise err
+
+    monkeypatch.setattr("rag.assistant.Assistant.search", fail)
+    assert main([*cli_env, "search", "EEG"]) == code
+    out = capsys.readouterr().err
+    assert out.startswith("error: ") and "Fix:" in out and "Traceback" not in out

@@ -23,9 +23,9 @@ from langchain_core.outputs import ChatGeneration, ChatGenerationChunk, ChatResu
 
 from rag import Answer, Assistant, Item, Paper, Quote, Settings
 from rag.errors import MissingExtraError
+from rag.errors import LLMError
 from rag.llm import (
     NO_ANSWER,
-    LLMError,
     LlamaCppChat,
     MarkerBuffer,
     answer_messages,
@@ -469,7 +469,8 @@ def test_small_mode_verifies_strictly(seed_fake: Assistant) -> None:
 def test_local_backend_finds_the_bundled_gguf_or_names_the_command(monkeypatch: pytest.MonkeyPatch,
                                                                    tmp_path) -> None:
     from rag import local_llm
-    from rag.local_llm import MissingModelError, XLlamaChat
+    from rag.errors import MissingModelError
+    from rag.local_llm import XLlamaChat
 
     gguf = tmp_path / "SmolLM2-135M-Instruct.Q4_1.gguf"
     gguf.write_bytes(b"GGUF")
@@ -508,7 +509,8 @@ def test_bundled_gguf_is_found_without_importing_the_package(monkeypatch: pytest
 def test_local_server_streams_from_the_callback_and_reports_errors() -> None:
     import threading
 
-    from rag.local_llm import LocalModelError, LocalServer
+    from rag.errors import LocalModelError
+    from rag.local_llm import LocalServer
 
     class FakeXServer:
         def __init__(self) -> None:

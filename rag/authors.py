@@ -31,7 +31,11 @@ _VERBS = (r"propose[sd]?|introduce[sd]?|present(?:s|ed)?|develop(?:s|ed)?|show(?
           r"demonstrate[sd]?|stud(?:y|ies|ied)|describe[sd]?|explore[sd]?|investigate[sd]?|"
           r"report(?:s|ed)?|find|found|argue[sd]?|tackle[sd]?|address(?:es|ed)?|offer(?:s|ed)?|"
           r"buil[dt]s?|design(?:s|ed)?|examine[sd]?|analy[sz]e[sd]?|release[sd]?|revisit(?:s|ed)?|"
-          r"unveil(?:s|ed)?|extend(?:s|ed)?|evaluate[sd]?|put(?:s)? forward|look(?:s|ed)? at")
+          r"unveil(?:s|ed)?|extend(?:s|ed)?|evaluate[sd]?|put(?:s)? forward|look(?:s|ed)? at|"
+          r"treat(?:s|ed)?|use[sd]?|adapt(?:s|ed)?|appl(?:y|ies|ied)|train(?:s|ed)?|"
+          r"learn(?:s|ed)?|compare[sd]?|combine[sd]?|improve[sd]?|reduce[sd]?|revise[sd]?|"
+          r"benchmark(?:s|ed)?|measure[sd]?|model(?:s|ed)?|pair(?:s|ed)?|turn(?:s|ed)?|"
+          r"teach(?:es)?|taught|bring(?:s)?|brought|rethink(?:s)?|question(?:s|ed)?")
 _AUTHOR_PATTERNS = [
     regex.compile(rf"(?P<g>{_PERSON}\s+et\s+al\.?)"),
     regex.compile(rf"(?P<g>{_PERSON}\s+and\s+(?:colleagues|co-authors|coauthors|his team|"
@@ -53,6 +57,8 @@ _AUTHOR_PATTERNS = [
                   rf"(?![\w’'-])"),
 ]
 _POSSESSIVE_PATTERN = len(_AUTHOR_PATTERNS) - 1
+_OF_WORDS = frozenset("of at de di du".split())
+_TEAM_PATTERN = len(_AUTHOR_PATTERNS) - 2  # "A, B and C propose": full names before a verb
 # Lowercase words that join a title's words, never a title to its authors ("... via X").
 _TITLE_LINKS = frozenset("via for with using under across on to into without toward towards "
                          "through over between beyond against".split())
@@ -117,8 +123,13 @@ def find_author_groups(s: str) -> list[tuple[int, int, str]]:
                 # "Smith et al. (MIT)" is a person at an institution
             if any(not (x[1] <= a or x[0] >= b) for x in found + quotes):
                 continue
+            if s[:a].count("(") > s[:a].count(")") and before and before[0] in _OF_WORDS:
+                continue  # "(University of Warsaw and IIT Bombay)": an institution's tail
             found.append((a, b, text.rstrip(",")))
-    return sorted(found)
+    # "Carlos Mendes and Arun Pillai (Adyen and TU Delft)": names in parentheses right after
+    # an author group are where those authors work, not more authors
+    return sorted(g for g in found if not any(
+        re.fullmatch(r"\s*\(\s*", s[o[1]:g[0]]) for o in found if o is not g))
 
 
 def _spells_initials(acronym: str, text: str) -> bool:
@@ -174,6 +185,12 @@ def _split_institutions(span: str) -> list[str]:
     return [o for o in out if len(o) > 1]
 
 
+# proper names joined by commas and "and", no other lowercase word: "(Zalando and TU Graz)"
+# after authors is where they work, not a title
+_NAME = r"[A-Z][\w&.\-’']*(?:\s+[A-Z0-9][\w&.\-’']*){0,3}"
+NAME_LIST = re.compile(rf"{_NAME}(?:(?:,\s*|,?\s+and\s+){_NAME})+")
+
+
 def institutions_after(s: str, pos: int) -> tuple[list[str], int]:
     """Institutions written right after an author group: '(X, Y)', 'from X and Y' or
     ', NYU)'. Returns (institutions, position after them)."""
@@ -184,7 +201,7 @@ def institutions_after(s: str, pos: int) -> tuple[list[str], int]:
         if "http" in inner:
             return [], pos
         if looks_like_title(inner) and not INSTITUTION_WORDS.search(inner) and \
-                len(inner.split()) >= 4:
+                len(inner.split()) >= 4 and not NAME_LIST.fullmatch(inner):
             return [], pos
         return _split_institutions(inner), pos + m.end()
     m = re.match(r",?\s*(?:primarily\s+|mainly\s+)?(?:from|at|of|spanning|across)\s+", rest)
@@ -249,11 +266,23 @@ def _drop_title_tail(span: str, stop: str) -> str:
 
 def possessive_institutions(s: str, author_start: int) -> list[str]:
     """Institutions written as a possessive just before an author group ("The University of
-    X’s Jane Doe and ..."), or [] when the words before the authors name no institution."""
+    X’s Jane Doe and ...", "Oxford’s Amelia Hart and Rohan Mehta describe ..."), or [] when
+    the words before the authors name no institution. A bare proper name ("Oxford", "Google")
+    counts only before two or more full names and a reporting verb: a team, not one person's
+    "Smith’s Jane"."""
     m = re.search(r"((?:The\s+|the\s+)?[A-Z][\w\s&\-]+?)[’']s\s+$", s[:author_start])
-    if not m or not _is_institution(re.sub(r"^[Tt]he\s+", "", m.group(1))):
+    if not m:
         return []
-    return _split_institutions(re.sub(r"^[Tt]he\s+", "", m.group(1)))
+    name = re.sub(r"^[Tt]he\s+", "", m.group(1))
+    if not _is_institution(name) and not (
+            _BARE_NAME.fullmatch(name) and _AUTHOR_PATTERNS[_TEAM_PATTERN].match(s, author_start)):
+        return []
+    return _split_institutions(name)
+
+
+# a bare proper name of one to three capitalised words, not a sentence's opening word
+_BARE_NAME = re.compile(r"(?!(?:This|That|These|Those|Our|Its|Their|His|Her|Each|Every|One|"
+                        r"Another|Last|Next|Week|Today)\b)[A-Z][a-z]+(?:\s+[A-Z][a-z]+){0,2}")
 
 
 _TEAM = re.compile(r"\b(?:[Rr]esearchers|[Ss]cientists|[Ee]ngineers|[Aa]uthors|[Tt]eams?|"

@@ -13,11 +13,11 @@ CONNECTORS = frozenset(
     "a an the of for and or in on to with via using from under into at as by toward towards "
     "through without over vs versus across between is are be".split()
 )
-INSTITUTION_WORDS = re.compile(
-    r"\b(universit\w*|universidad|universitat|università|universität|université|institut\w*|"
+INSTITUTION_WORDS = re.compile(  # whole words: "Cross-Hospital", "Lab-Scale" name no institution
+    r"(?<![\w-])(universit\w*|universidad|universitat|università|universität|université|institut\w*|"
     r"college|school|lab|labs|laborator\w*|center|centre|hospital|clinic|ministry|academy|"
     r"inc\.?|corp\.?|ltd\.?|gmbh|technologies|politecnico|polytechnic|"
-    r"kaggle|hugging face|google|deepmind|microsoft|openai|nvidia|ibm|dfki)\b",
+    r"kaggle|hugging face|google|deepmind|microsoft|openai|nvidia|ibm|dfki)(?![\w-])",
     re.IGNORECASE,
 )
 

@@ -21,6 +21,7 @@ import re
 from dataclasses import dataclass, field
 
 from .authors import (
+    NAME_LIST,
     find_author_groups,
     institutions_after,
     possessive_institutions,
@@ -29,7 +30,14 @@ from .authors import (
 )
 from .lexicon import CONNECTORS, INSTITUTION_WORDS, is_name_like, looks_like_title
 from .text import normalize_title, split_sentences
-from .titles import GENERIC_LABELS, abbreviates, find_short_names, find_titles, label_name
+from .titles import (
+    GENERIC_LABELS,
+    abbreviates,
+    find_short_names,
+    find_titles,
+    initials_in,
+    label_name,
+)
 from .urls import arxiv_id_of, classify_url, find_urls, passage_urls
 
 __all__ = [
@@ -83,8 +91,9 @@ def sentence_mentions(text: str, digest_id: str, index: int) -> list[RawMention]
     spans = split_sentences(text)
     out: list[RawMention] = []
     pending: RawMention | None = None  # authors whose title comes in the next sentence
+    pending_at = -2  # the sentence that left them pending
     prev_titles: list[RawMention] = []  # the previous sentence's titles without authors
-    for a, b in spans:
+    for n, (a, b) in enumerate(spans):
         s = _SPACED_COLON.sub(":  ", text[a:b])  # "FedX : Title" read as "FedX: Title"
         authors = find_author_groups(s)
         titles = find_titles(s, authors)
@@ -106,8 +115,11 @@ def sentence_mentions(text: str, digest_id: str, index: int) -> list[RawMention]
                 ga, gb, g = authors[best[1]]
                 rm.authors = g
                 rm.institutions = institutions_after(s, gb)[0] or possessive_institutions(s, ga)
-            elif pending is not None and (pending.intro or re.search(
+            elif pending is not None and (pending.intro or _names_nothing(pending) and (
+                    pending_at == n - 1) or re.search(
                     r"\btheir (paper|work)\b|\bthis (method|work)", s, re.I)):
+                # "Ana Lopez et al. (MIT) revisit X. In Title, they ...": the authors of the
+                # sentence before, which named no paper, wrote the title of this one
                 rm.authors, rm.institutions = pending.authors, pending.institutions
                 pending = None
             else:
@@ -136,7 +148,7 @@ def sentence_mentions(text: str, digest_id: str, index: int) -> list[RawMention]
                 continue
             rm.intro = not titles and bool(_INTRO.match(s))
             sentence_out.append(rm)
-            pending = rm
+            pending, pending_at = rm, n
         teams = team_institutions(s)
         for rm in sentence_out if teams else ():  # "researchers from A, B and C propose ..."
             if not rm.institutions:
@@ -148,9 +160,36 @@ def sentence_mentions(text: str, digest_id: str, index: int) -> list[RawMention]
                     break
         out.extend(sentence_out)
         prev_titles = [m for m in sentence_out if m.kind == "title" and not m.authors]
+    _later_short_names(text, out)
     # a mention made only of authors whose paper is named in the next sentence is merged
     return [m for m in out if not (m.kind == "authors" and any(
         o is not m and o.authors == m.authors and o.kind == "title" for o in out))]
+
+
+def _later_short_names(text: str, found: list[RawMention]) -> None:
+    """A title given without a coined name gets the first coined name written after it in the
+    passage whose capitals are its words' initials, in order ("... Domain-Agnostic Teachers
+    for ... . VLTeach averages 63.7%"), unless another mention of the passage has that name."""
+    taken = {m.short_name for m in found if m.short_name}
+    # a name inside a link ("github.com/x/Cheby-PINNs") is not written in the text
+    text = re.sub(r"\S*(?:https?://|www\.)\S*", lambda u: " " * len(u.group()), text)
+    for m in found:
+        if m.kind != "title" or m.short_name or not m.title:
+            continue
+        # a sentence's subject ("... . VLTeach averages"), coined ("VL", "oR": not "Multi-Cancer")
+        for w in re.finditer(r"(?:^|[.!?]\s+)(?:(?:The|Their|Its)\s+)?([A-Za-z][\w\-]{2,})",
+                             text[m.end:]):
+            name = w.group(1)
+            if name not in taken and re.search(r"[a-z][A-Z]|[A-Z]{2}", name) and \
+                    name not in m.title and initials_in(name, m.title):
+                m.short_name = name
+                taken.add(name)
+                break
+
+
+def _names_nothing(m: RawMention) -> bool:
+    """An author group whose sentence named no paper (no title, no coined name)."""
+    return m.kind == "authors" and not m.title and not m.short_name
 
 
 def intro_mention(text: str, digest_id: str, index: int) -> RawMention | None:
@@ -267,6 +306,12 @@ def bullet_finds(p) -> BulletFinds:
     body_start = p.text.find(":") + 1 if p.label else 0
     found = [m for m in passage_mentions(p) if m.end > body_start]  # not inside the label
     title, short = label_name(p.label) if p.label else (None, None)
+    if p.label and not (title or short) and not p.label.lower().startswith("code"):
+        # "Benchmarks: ...", "Platforms: ...": a resource list, whose cited authors ("the
+        # suite of Ivanov et al.") are credited for something it lists, not a paper of theirs,
+        # and whose runs of names ("Jetson Orin and Raspberry Pi 5") are the things listed
+        found = [m for m in found if m.kind != "authors" and not (
+            m.kind == "title" and m.how == "run" and NAME_LIST.fullmatch(m.title or ""))]
     titled = [m for m in found if m.kind == "title"]
     head = titled[0] if titled and not p.text[body_start:titled[0].start].strip() else None
     named = bool(short and is_name_like(short))

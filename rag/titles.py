@@ -21,7 +21,7 @@ from functools import lru_cache
 
 import numpy as np
 
-from .authors import institutions_after
+from .authors import NAME_LIST, institutions_after
 from .lexicon import CONNECTORS, INSTITUTION_WORDS, cap_ratio, is_name_like, looks_like_title
 
 # Section-like bullet labels ("- Datasets & Benchmarks: ...") that name no paper.
@@ -30,10 +30,12 @@ GENERIC_LABELS = frozenset({
     "framework", "datasets & benchmarks", "datasets and benchmarks", "medical imaging",
     "scientific machine learning", "reinforcement learning", "efficient transfer learning",
     "language models", "resources", "tools", "metrics", "evaluation metrics", "results",
-    "applications"})
+    "applications", "simulators", "environments", "libraries", "toolkits", "baselines",
+    "hardware", "platforms", "software", "backbones", "compute", "corpora", "tasks"})
 # Plural nouns that end a label listing things ("Vision Datasets", "Baseline Models").
 _COLLECTIONS = frozenset("benchmarks datasets models tools metrics baselines frameworks resources "
-                         "libraries toolkits corpora results applications data".split())
+                         "libraries toolkits corpora results applications data simulators "
+                         "environments platforms backbones tasks".split())
 _VERBS = (r"introduces?|presents?|proposes?|demonstrates?|shows?|addresses|address|tackles?|"
           r"explores?|investigates?|achieves?|leverages?|uses?|develops?|developed|highlights?|"
           r"reveals?|extends?|offers?|provides?|emphasizes?|solves?|integrates?|employs?|"
@@ -55,7 +57,7 @@ def _delimited_title(s: str, start: int, authors: list[tuple[int, int, str]]) ->
     an author group or the sentence end."""
     stops = [len(s)]
     for pat in (re.compile(r",\s+[a-z][\w\-]*\s+(?=[a-z(0-9])"), re.compile(r",\s+[a-z]+[.]?$"),
-                re.compile(r";"),
+                re.compile(r";"), re.compile(r",\s+\d"),  # ", 410 hours of driving"
                 re.compile(r",\s+(?:a|an|the|which|where|who|that|available)\b"),
                 re.compile(r"\s+by\s+"), _VERB_RE, re.compile(r"[“”\"*]"), re.compile(r"\s\(")):
         m = pat.search(s, start)
@@ -156,11 +158,12 @@ def find_titles(s: str, authors: list[tuple[int, int, str]]) -> list[tuple[int, 
     strong = [m.end() for m in _CUE.finditer(s)]
     weak = [m.end() for m in re.finditer(r"(?<![\w-])(?:in|introduces?|presents?|proposes?|"
                                          r"developed|describes?|analy[sz]es?|revisits?|"
-                                         r"stud(?:y|ies))\s+(?=[A-Z0-9])", s)]
+                                         r"stud(?:y|ies))\s+(?=[A-Z0-9])|^\W*In\s+(?=[A-Z0-9])", s)]
     for a, b, _ in authors:  # "Authors (Inst) in Title,", "Authors from X introduce Title, a"
         pm = re.match(r"\s*\(([^()]+)\)", s[b:])  # "Yoo et al. (Specializing ...)"
         if pm and looks_like_title(pm.group(1)) and len(pm.group(1).split()) >= 4 \
-                and not INSTITUTION_WORDS.search(pm.group(1)):
+                and not INSTITUTION_WORDS.search(pm.group(1)) \
+                and not NAME_LIST.fullmatch(pm.group(1)):  # "(Adyen and TU Delft)"
             add(b + pm.start(1), b + pm.end(1), pm.group(1), True, "paren")
         _, after = institutions_after(s, b)
         m = re.match(r",?\s*(?:in|introduces?|presents?|proposes?|developed|develops?)\s+"
@@ -200,8 +203,10 @@ def find_short_names(s: str) -> list[tuple[int, str]]:
                          r"([A-Za-z][\w\-]+)(?=,|\s+\(|\s+which|\s+in\b)", s):
         if is_name_like(m.group(1)):
             out.append((m.start(1), m.group(1)))
-    for m in re.finditer(r"\bthe\s+([A-Za-z][\w\-]+)\s+(?:framework|approach|method|model|"
-                         r"algorithm|system|architecture|package|paradigm)\b", s):
+    for m in re.finditer(r"\b(?:the|their|its|this|our)\s+([A-Za-z][\w\-]+)\s+(?:framework|"
+                         r"approach|method|model|algorithm|system|architecture|package|"
+                         r"paradigm|scheme|pipeline|library|toolkit|policy|estimator|technique|"
+                         r"module|recipe)\b", s):
         if is_name_like(m.group(1)):
             out.append((m.start(1), m.group(1)))
     for m in re.finditer(r"\(([A-Z][A-Za-z0-9\-]{1,15})\)\s+(?:framework|approach|method|model|"
@@ -224,6 +229,14 @@ def abbreviates(name: str, title: str) -> bool:
     "Transfer Learning for Contextual Joint Assortment-Pricing"; not "ResNet18")."""
     letters = iter(re.sub(r"[^a-z0-9]", "", title.lower()))
     return all(ch in letters for ch in re.sub(r"[^a-z0-9]", "", name.lower()))
+
+
+def initials_in(name: str, title: str) -> bool:
+    """True when a coined name's capitals (two or more) are initials of the title's words, in
+    order: "VLTeach" of "Vision-Language Models as Domain-Agnostic Teachers", not "ResNet"."""
+    caps = [c for c in name if c.isupper()]
+    initials = iter(w[0] for w in re.split(r"[\s\-/]+", title) if w[:1].isupper())
+    return len(caps) >= 2 and all(c in initials for c in caps)
 
 
 def label_name(label: str) -> tuple[str | None, str | None]:

@@ -40,6 +40,45 @@ def same(a: str, b: str) -> bool:
     return normalize_title(a) == normalize_title(b)
 
 
+# Classes of extraction failure seen on unseen digests, in new words: one paper a passage.
+PASSAGES = [
+    # the authors' sentence names no paper; the next sentence names it, without "their paper"
+    ("The boldest claim comes from Petra Lindqvist et al. at the Karolinska Institute. In "
+     "Pulse Oximetry Bias Across Skin Tones in Intensive Care, they re-examine 9,000 paired "
+     "readings.", "Pulse Oximetry Bias Across Skin Tones in Intensive Care", None,
+     "Petra Lindqvist et al.", ("Karolinska Institute",)),
+    # a sentence opening "In <Title>," with a hyphenated word holding an institution word
+    ("In Cross-Hospital Triage Models for Rural Emergency Rooms, Ama Owusu, Kwame Asante, and "
+     "Efua Mensah (University of Ghana) pool records from nine clinics.",
+     "Cross-Hospital Triage Models for Rural Emergency Rooms", None,
+     "Ama Owusu, Kwame Asante, and Efua Mensah", ("University of Ghana",)),
+    # names in parentheses right after the authors are where they work, not more authors or a
+    # title; "University of X and Y" inside them is not an author list
+    ("Tessa Brandt, Jonas Vik, and Mila Horvat (Zalando and TU Graz) present Returns "
+     "Forecasting for Fashion Retail with Sparse Histories, trained on 2 million orders.",
+     "Returns Forecasting for Fashion Retail with Sparse Histories", None,
+     "Tessa Brandt, Jonas Vik, and Mila Horvat", ("Zalando", "TU Graz")),
+    ("Ivo Petrov and Lea Novak (University of Zagreb and IIT Madras) propose Sparse Attention "
+     "Priors for Tabular Forecasting, which trims half the attention heads.",
+     "Sparse Attention Priors for Tabular Forecasting", None, "Ivo Petrov and Lea Novak",
+     ("University of Zagreb", "IIT Madras")),
+    # a coined name defined later in the passage: "their X scheme", or a name whose capitals are
+    # the title's initials, written as the next sentence's subject
+    ("In Low-Rank Rotations for Federated Speech Adapters, Hana Sato and Ken Mori (Kyoto "
+     "University) rotate adapters before averaging; their FedRoSA scheme cuts word errors by "
+     "8%.", "Low-Rank Rotations for Federated Speech Adapters", "FedRoSA",
+     "Hana Sato and Ken Mori", ("Kyoto University",)),
+    ("Their paper, Weather Radar Priors as Storm Teachers for Nowcasting, distils radar "
+     "composites into a small student. WRTeach beats optical flow by 12% at 30 minutes.",
+     "Weather Radar Priors as Storm Teachers for Nowcasting", "WRTeach", None, ()),
+    # ", <number> ..." after a title starts the description, not more of the title
+    ("Researchers from the University of Bergen introduce FjordSense: A Sonar Benchmark for "
+     "Coastal Fish Counting, 300 hours of recordings from six fjords.",
+     "FjordSense: A Sonar Benchmark for Coastal Fish Counting", "FjordSense", None,
+     ("University of Bergen",)),
+]
+
+
 # ---------------------------------------------------------------- one sentence, one paper
 
 
@@ -125,7 +164,7 @@ def same(a: str, b: str) -> bool:
     ("The team of Marta Nowak at the University of Warsaw argues in Why Calibration Fails "
      "under Label Shift that temperature scaling is not enough.",
      "Why Calibration Fails under Label Shift", None, "Marta Nowak", ("University of Warsaw",)),
-])
+] + PASSAGES)
 def test_one_sentence(tmp_path, sentence, title, short, authors, institutions):
     paper = only_paper(tmp_path, sentence)
     assert same(paper.title, title), paper.title
@@ -177,51 +216,6 @@ def test_authors_in_the_sentence_after_an_unattributed_title(tmp_path):
     assert paper.short_name == "QuickForget"
     assert paper.authors == ("Yuki Ono and Rafael Lima",)
     assert paper.institutions == ("University of Brasília",)
-
-
-@pytest.mark.parametrize("body, title, short, authors, institutions", [
-    # the authors' sentence names no paper; the next sentence names it, without "their paper"
-    ("The boldest claim comes from Petra Lindqvist et al. at the Karolinska Institute. In "
-     "Pulse Oximetry Bias Across Skin Tones in Intensive Care, they re-examine 9,000 paired "
-     "readings.", "Pulse Oximetry Bias Across Skin Tones in Intensive Care", None,
-     "Petra Lindqvist et al.", ("Karolinska Institute",)),
-    # a sentence opening "In <Title>," with a hyphenated word holding an institution word
-    ("In Cross-Hospital Triage Models for Rural Emergency Rooms, Ama Owusu, Kwame Asante, and "
-     "Efua Mensah (University of Ghana) pool records from nine clinics.",
-     "Cross-Hospital Triage Models for Rural Emergency Rooms", None,
-     "Ama Owusu, Kwame Asante, and Efua Mensah", ("University of Ghana",)),
-    # names in parentheses right after the authors are where they work, not more authors or a
-    # title; "University of X and Y" inside them is not an author list
-    ("Tessa Brandt, Jonas Vik, and Mila Horvat (Zalando and TU Graz) present Returns "
-     "Forecasting for Fashion Retail with Sparse Histories, trained on 2 million orders.",
-     "Returns Forecasting for Fashion Retail with Sparse Histories", None,
-     "Tessa Brandt, Jonas Vik, and Mila Horvat", ("Zalando", "TU Graz")),
-    ("Ivo Petrov and Lea Novak (University of Zagreb and IIT Madras) propose Sparse Attention "
-     "Priors for Tabular Forecasting, which trims half the attention heads.",
-     "Sparse Attention Priors for Tabular Forecasting", None, "Ivo Petrov and Lea Novak",
-     ("University of Zagreb", "IIT Madras")),
-    # a coined name defined later in the passage: "their X scheme", or a name whose capitals are
-    # the title's initials, written as the next sentence's subject
-    ("In Low-Rank Rotations for Federated Speech Adapters, Hana Sato and Ken Mori (Kyoto "
-     "University) rotate adapters before averaging; their FedRoSA scheme cuts word errors by "
-     "8%.", "Low-Rank Rotations for Federated Speech Adapters", "FedRoSA",
-     "Hana Sato and Ken Mori", ("Kyoto University",)),
-    ("Their paper, Weather Radar Priors as Storm Teachers for Nowcasting, distils radar "
-     "composites into a small student. WRTeach beats optical flow by 12% at 30 minutes.",
-     "Weather Radar Priors as Storm Teachers for Nowcasting", "WRTeach", None, ()),
-    # ", <number> ..." after a title starts the description, not more of the title
-    ("Researchers from the University of Bergen introduce FjordSense: A Sonar Benchmark for "
-     "Coastal Fish Counting, 300 hours of recordings from six fjords.",
-     "FjordSense: A Sonar Benchmark for Coastal Fish Counting", "FjordSense", None,
-     ("University of Bergen",)),
-])
-def test_a_passage(tmp_path, body, title, short, authors, institutions):
-    """Classes of extraction failure seen on unseen digests, in new words: one paper each."""
-    paper = only_paper(tmp_path, body)
-    assert same(paper.title, title), paper.title
-    assert paper.short_name == short
-    assert paper.authors == ((authors,) if authors else ())
-    assert paper.institutions == institutions
 
 
 def test_resource_bullets_with_plain_plural_labels_are_not_papers(tmp_path):

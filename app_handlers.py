@@ -319,11 +319,12 @@ class AssistantApp:
         except Exception as err:  # noqa: BLE001
             return error_html(_message(err))
         shown = filter_papers(papers, index.digests, query, institution, has_code, sort)
-        ids, passages = {p.id for p in shown}, {}
-        for c in index.chunks:
-            for pid in c.paper_ids:
-                if pid in ids and c.text not in passages.setdefault(pid, []):
-                    passages[pid].append(c.text)
+        passages: dict[str, list[str]] = {}
+        for p in shown:  # each paper's own rows: no pass over every chunk (rag.table)
+            for row in index.paper_rows.get(p.id, ()):
+                text = index.chunks[row].text
+                if text not in passages.setdefault(p.id, []):
+                    passages[p.id].append(text)
         return papers_html(shown, index.digests, passages, total=len(papers))
 
     def refresh(self, store: dict) -> tuple:

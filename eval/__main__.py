@@ -1,4 +1,6 @@
-"""Retrieval benchmark: digest-rag against its baselines, in one process, one command.
+"""Retrieval benchmark: digest-rag against its baselines, in one process, one command; and the
+one entry point of every evaluation suite (``python -m eval SUITE [options]``, see ``SUITES``;
+``python -m eval suites`` lists them).
 
     python -m eval                       # digest questions + SciFact, report, JSON, plots
     python -m eval --quick               # fewer repeats, no sweep
@@ -119,7 +121,8 @@ def scifact_section(args: argparse.Namespace, settings: Settings, emb: CachedEmb
     encoded0, enc_s0 = emb.encoded, emb.encode_seconds
     bench = BeirBench(corpus, queries, qrels, emb, settings, progress=True)
     index, build = bench.index(True)
-    out: dict = {"path": str(args.scifact), "docs": len(corpus), "queries": len(queries),
+    out: dict = {"path": os.path.relpath(args.scifact, ROOT),  # no machine paths in reports
+                 "docs": len(corpus), "queries": len(queries),
                  "configs": {}, "build": build}
     configs = [("lexical", "BM25 only", "lexical"), ("dense", "dense only (FAISS)", "dense"),
                ("default", "hybrid RRF, title header (product search())", "hybrid")]
@@ -204,7 +207,52 @@ def costs_section(args: argparse.Namespace, settings: Settings, bare: object,
     return out
 
 
-def main(argv: list[str] | None = None) -> dict:
+SUITES = {  # name: (module, what it measures); each writes eval/results/<name>.json + RESULTS.md
+    "bench": ("eval.__main__", "retrieval benchmark vs baselines, SciFact (the default)"),
+    "core": ("eval.core", "digest questions end to end: recall, citations, abstention, speed"),
+    "unseen": ("eval.unseen", "digests never tuned on (--final: the sealed test2 half)"),
+    "calibrate": ("eval.calibrate", "fit the abstention model on the tuning questions"),
+    "ui": ("eval.ui", "the app in a real browser: time to first text and to the answer"),
+    "llm": ("eval.llm_real", "a real local LLM (SmolLM2 via xllamacpp), verified answers"),
+    "llm-verify": ("eval.llm_verify", "the verifier against scripted misbehaving models"),
+    "backends": ("eval.embed_backends", "embedding runtimes: torch, ONNX, int8, bf16"),
+    "extraction": ("eval.extraction", "paper extraction against the gold lists"),
+    "extraction-scale": ("eval.extraction_scale", "extraction and re-index time, 5-2000 digests"),
+    "build-speed": ("eval.build_speed", "a first build against a pure encode of its texts"),
+    "scale": ("eval.scale_search", "search, ask, memory and start-up at 100k and 1M chunks"),
+    "stores": ("eval.stores", "FAISS and Qdrant stores side by side on SciFact"),
+    "robustness": ("eval.robustness", "fuzzed inputs through every reader"),
+    "hardening": ("eval.hardening", "damaged indexes, re-index at 1000 digests, app under load"),
+}
+
+
+def run_suite(name: str, argv: list[str]) -> object:
+    """Run one suite's ``main`` with ``argv`` (as if called as ``python -m eval NAME ...``)."""
+    import importlib
+    import inspect
+
+    if name not in SUITES:
+        raise SystemExit(f"error: no suite {name!r}. Fix: one of {', '.join(SUITES)} "
+                         "(`python -m eval suites` says what each measures)")
+    module = importlib.import_module(SUITES[name][0])
+    sys.argv = [f"python -m eval {name}", *argv]
+    entry = module.main
+    return entry(argv) if inspect.signature(entry).parameters else entry()
+
+
+def main(argv: list[str] | None = None) -> object:
+    argv = list(sys.argv[1:] if argv is None else argv)
+    if argv and argv[0] == "suites":
+        for name, (module, what) in SUITES.items():
+            print(f"{name:17} {what}  [{module}]")
+        return SUITES
+    if argv and not argv[0].startswith("-") and argv[0] != "bench":
+        return run_suite(argv[0], argv[1:])
+    return benchmark(argv[1:] if argv and argv[0] == "bench" else argv)
+
+
+def benchmark(argv: list[str] | None = None) -> dict:
+    """The retrieval benchmark (``python -m eval`` or ``python -m eval bench``)."""
     args = parse_args(argv)
     t_start = time.perf_counter()
     settings = Settings()

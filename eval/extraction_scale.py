@@ -27,6 +27,7 @@ import functools
 import json
 import os
 import platform
+import shutil
 import subprocess
 import sys
 import tempfile
@@ -160,29 +161,77 @@ def _timing(acc: dict[str, float], calls: dict[str, int]) -> Iterator[None]:
             setattr(obj, name, f)
 
 
-def edit_benchmark(n: int, corpus: Path, work: Path) -> dict:
-    """First build, unchanged re-index and one-edited-digest re-index of ``corpus``."""
+def edit_benchmark(n: int, corpus: Path, work: Path, repeats: int = 1) -> dict:
+    """First build, unchanged re-index and one-edited-digest re-index of ``corpus``; the edit
+    is made ``repeats`` times (the same digest, a paragraph naming one new paper each time,
+    alternating between two such paragraphs), and ``one_edited`` is the run of median time."""
     settings = Settings(corpus_dir=corpus, index_dir=work / "index", model="hashing-256")
     emb = HashingEmbedder(256)
-    out: dict = {"digests": n}
-    for step in ("first_build", "unchanged", "one_edited"):
+    out: dict = {"digests": n, "rag": str(Path(rag_index.__file__).parent)}
+    target = sorted(corpus.glob("*.txt"))[n // 2]
+    original = target.read_text(encoding="utf-8")
+    edits = []
+    for step in ["first_build", "unchanged"] + ["one_edited"] * repeats:
         if step == "one_edited":
-            target = sorted(corpus.glob("*.txt"))[n // 2]
-            target.write_text(target.read_text(encoding="utf-8") + EDIT, encoding="utf-8")
+            edit = EDIT if len(edits) % 2 == 0 else EDIT.replace("Zephyrine", "Quorblin")
+            target.write_text(original + edit, encoding="utf-8")
         acc: dict[str, float] = {}
         calls: dict[str, int] = {}
         with _timing(acc, calls):
-            t = time.perf_counter()
+            t, cpu = time.perf_counter(), time.process_time()
             rep = build_index(settings, emb, progress=False)
-            seconds = time.perf_counter() - t
-        out[step] = {"seconds": round(seconds, 2), "up_to_date": rep.up_to_date,
-                     "embedded": rep.embedded, "digests_read": calls.get("digest_finds", 0),
-                     "stages_s": {k: round(v, 2) for k, v in sorted(acc.items())
-                                  if k != "digest_finds"}}
-        print(f"  {step}: {seconds:.2f} s, {calls.get('digest_finds', 0)} digests read")
-    out["cache_file_mb"] = round((work / "index" / extract_cache.CACHE_FILE).stat().st_size
-                                 / 1e6, 2)
+            seconds, cpu = time.perf_counter() - t, time.process_time() - cpu
+        got = {"seconds": round(seconds, 2), "cpu_s": round(cpu, 2),
+               "load_avg": round(os.getloadavg()[0], 1), "up_to_date": rep.up_to_date,
+               "embedded": rep.embedded, "digests_read": calls.get("digest_finds", 0),
+               "stages_s": {k: round(v, 2) for k, v in sorted(acc.items())
+                            if k != "digest_finds"}}
+        if step == "one_edited":
+            edits.append(got)
+        else:
+            out[step] = got
+        print(f"  {step}: {seconds:.2f} s (cpu {cpu:.2f} s, load {got['load_avg']}), "
+              f"{got['digests_read']} digests read", flush=True)
+    out["one_edited"] = sorted(edits, key=lambda e: e["seconds"])[(len(edits) - 1) // 2]
+    out["one_edited_runs"] = [{k: e[k] for k in ("seconds", "cpu_s", "load_avg")}
+                              for e in edits]
+    out["one_edited_runs_s"] = [e["seconds"] for e in edits]
+    out["one_edited_cpu_s"] = [e["cpu_s"] for e in edits]
+    out["cache_file_mb"] = round(sum(p.stat().st_size for p in (work / "index").iterdir()
+                                     if p.is_file() and "cache" in p.name) / 1e6, 2)
     return out
+
+
+_EDIT_SCRIPT = """
+import json, sys
+from pathlib import Path
+from eval.extraction_scale import edit_benchmark
+r = edit_benchmark(int(sys.argv[1]), Path(sys.argv[2]), Path(sys.argv[3]), int(sys.argv[4]))
+print(json.dumps(r))
+"""
+
+
+def edit_baseline(ref: str, n: int, corpus: Path, work: Path, repeats: int) -> dict:
+    """:func:`edit_benchmark` run on the ``rag`` package of git ``ref`` (``git archive``, in a
+    subprocess) on a copy of ``corpus``: the before of the same run."""
+    src = work / "edit-baseline-src"
+    src.mkdir()
+    archive = subprocess.run(["git", "archive", ref, "rag"], cwd=ROOT, capture_output=True,
+                             check=True).stdout
+    subprocess.run(["tar", "-x", "-C", str(src)], input=archive, check=True)
+    shutil.copytree(EVAL, src / "eval", ignore=shutil.ignore_patterns(
+        "data", "results", "plots", "__pycache__"))
+    copy = shutil.copytree(corpus, work / "edit-baseline-corpus")
+    run = subprocess.run([sys.executable, "-c", _EDIT_SCRIPT, str(n), str(copy),
+                          str(work / "edit-baseline"), str(repeats)], cwd=src,
+                         env={**os.environ, "PYTHONPATH": str(src)}, capture_output=True,
+                         text=True, timeout=7200)
+    if run.returncode:
+        raise RuntimeError(f"baseline edit benchmark failed: {run.stderr[-2000:]}")
+    print(run.stdout.strip().rsplit("\n", 1)[0])
+    r = json.loads(run.stdout.strip().splitlines()[-1])
+    r["ref"] = ref
+    return r
 
 
 def markdown(r: dict) -> str:
@@ -215,15 +264,74 @@ def markdown(r: dict) -> str:
                                 else "") + " (target: cold <= 1.1)."]
     e = r.get("edit")
     if e:
-        one = e["one_edited"]
-        lines += ["", f"`build_index` at {e['digests']} digests (hashing embedder, 256): first "
-                  f"build {e['first_build']['seconds']} s, unchanged re-index "
-                  f"{e['unchanged']['seconds']} s, **one edited digest {one['seconds']} s** "
-                  f"({one['digests_read']} digest read again, {one['embedded']} chunks "
-                  "embedded; target <= 10 s). Where the edited build's time goes (s): " +
-                  ", ".join(f"{k} {v}" for k, v in one["stages_s"].items()) +
-                  f". Extraction cache: {e['cache_file_mb']} MB."]
+        lines += ["", f"`build_index` at {e['digests']} digests (hashing embedder, 256; "
+                  f"command: `python -m eval.extraction_scale --edit-only`, "
+                  f"{r.get('edit_date', r['date'])}, one edited digest measured "
+                  f"{len(e.get('one_edited_runs_s', [0]))} times, median shown; 'before' is "
+                  "the same benchmark run in the same invocation on the `rag` package of git "
+                  f"{(r.get('edit_baseline') or {}).get('ref', '-')}, the code before the "
+                  "incremental re-index). Target: one edited digest <= 10 s.", "",
+                  "| | first build s | unchanged re-index s | one edited digest s (runs) | "
+                  "CPU s of the edited build (main process) | digests read | chunks embedded |",
+                  "|---|---|---|---|---|---|---|"]
+        for name, x in (("before", r.get("edit_baseline")), ("after", e)):
+            if not x:
+                continue
+            one = x["one_edited"]
+            lines.append(f"| {name} | {x['first_build']['seconds']} | "
+                         f"{x['unchanged']['seconds']} | **{one['seconds']}** "
+                         f"({', '.join(map(str, x.get('one_edited_runs_s', [])))}) | "
+                         f"{one.get('cpu_s', '-')} | {one['digests_read']} | "
+                         f"{one['embedded']} |")
+        again = r.get("edit_rerun")
+        if again:
+            lines += ["", "The same command run again right after (median of 3 edits, wall s): "
+                      f"before **{again['before']['median_s']}** "
+                      f"({', '.join(map(str, again['before']['runs_s']))}), after "
+                      f"**{again['after']['median_s']}** "
+                      f"({', '.join(map(str, again['after']['runs_s']))}); CPU s of the main "
+                      f"process: before {min(again['before']['cpu_s'])}-"
+                      f"{max(again['before']['cpu_s'])}, after {min(again['after']['cpu_s'])}-"
+                      f"{max(again['after']['cpu_s'])}. The 10 s target was not checked on an "
+                      "idle machine (there was none): the edited build is 2.3-2.5x faster than "
+                      "the before of the same run, and the before measured 19.4 s on a quieter "
+                      "machine earlier, so the after is near the target, not shown under it. "
+                      "Merging all papers anew (`extract_papers`) is now about half of it."]
+        for name, x in (("before", r.get("edit_baseline")), ("after", e)):
+            if x:
+                lines += ["", f"Where the edited build's time goes, {name} (s): " + ", ".join(
+                    f"{k} {v}" for k, v in x["one_edited"]["stages_s"].items()) + "."]
+        lines += ["", f"Caches in the index folder after: {e['cache_file_mb']} MB (extraction "
+                  "finds and metadata matches, parses, BM25 term counts, the metadata "
+                  "snapshot's match index). What an edit re-does now: the edited file is "
+                  "parsed (`rag/parse_cache.py`: parses by path and content hash, taken from the "
+                  "build's file stamps, so unchanged files are not read) and read for papers "
+                  "(`rag/extract_cache.py`); papers are merged anew over all digests' cached "
+                  "finds (exact, the same as a full merge), but metadata matches and "
+                  "attribution checks come from a memo keyed by each paper's names for the "
+                  "same snapshot, and the snapshot's match index is kept, not rebuilt; BM25 "
+                  "weights are computed from cached per-text term counts "
+                  "(`rag/lexical_cache.py`, only new texts tokenised) in a few numpy passes, "
+                  "the same weights bm25s computes from scratch (tested equal); JSON is "
+                  "written compact (json's C encoder). Each build still writes a whole new "
+                  "build folder and FAISS is filled anew from the reused vectors.", "",
+                  "Times are wall-clock on a 2-core machine shared with other helpers' "
+                  f"benchmarks (1-minute load average {_loads(r)} at the end of the edited "
+                  "builds): "
+                  "compare before and after of the same run, not with figures of other runs. "
+                  "'After' is the working tree as it was, other helpers' uncommitted changes "
+                  "included."]
     return "\n".join(lines) + "\n\n"
+
+
+def _loads(r: dict) -> str:
+    """The range of the load averages recorded with the edited builds."""
+    loads = []
+    for e in (r.get("edit_baseline"), r.get("edit")):
+        for run in [e["one_edited"], *e.get("one_edited_runs", [])] if e else []:
+            if run.get("load_avg") is not None:
+                loads.append(run["load_avg"])
+    return f"{min(loads)}-{max(loads)}" if loads else "not recorded"
 
 
 def plot(r: dict, path: Path) -> None:
@@ -266,6 +374,13 @@ def main(argv: list[str] | None = None) -> int:
                    "500 takes ~5 min)")
     p.add_argument("--baseline-ref", default=BASELINE_REF)
     p.add_argument("--edit-size", type=int, default=1000, help="0 skips the build benchmark")
+    p.add_argument("--edit-repeats", type=int, default=3,
+                   help="edits measured (the median is reported)")
+    p.add_argument("--edit-baseline-ref", default="HEAD",
+                   help="git ref whose rag package the edit benchmark also runs on, in the same "
+                   "run, as the before ('' skips)")
+    p.add_argument("--edit-only", action="store_true",
+                   help="measure only the build benchmark; keep the extraction rows of --out")
     p.add_argument("--out", type=Path, default=EVAL / "results" / "extraction_scale.json")
     p.add_argument("--no-report", action="store_true", help="JSON only, no RESULTS.md / plot")
     p.add_argument("--from-json", action="store_true",
@@ -280,6 +395,10 @@ def main(argv: list[str] | None = None) -> int:
     base_sizes = [int(x) for x in args.baseline_sizes.split(",") if x]
     r: dict = {"machine": f"{platform.processor() or platform.machine()}, {os.cpu_count()} "
                "cores", "date": time.strftime("%Y-%m-%d"), "extraction": []}
+    if args.edit_only:
+        r = {**json.loads(args.out.read_text(encoding="utf-8")), "edit_date":
+             time.strftime("%Y-%m-%d")}
+        sizes = base_sizes = []
     with tempfile.TemporaryDirectory() as tmp:
         work = Path(tmp)
         corpora = {n: distinct_corpus(n, work / f"corpus-{n}") for n in sorted(set(sizes) |
@@ -294,15 +413,19 @@ def main(argv: list[str] | None = None) -> int:
             r["baseline"] = baseline(args.baseline_ref, {n: corpora[n] for n in base_sizes},
                                      work)
         if args.edit_size:
-            r["edit"] = edit_benchmark(args.edit_size, distinct_corpus(
-                args.edit_size, work / "edit-corpus"), work / "edit")
-    rows = r["extraction"]
-    r["fit"] = {"cold": fit_exponent(sizes, [x["cold_s"] for x in rows]),
-                "warm": fit_exponent(sizes, [x["warm_s"] for x in rows]),
-                "baseline": fit_exponent(base_sizes, [r["baseline"][n]["seconds"]
-                                                      for n in base_sizes]) if base_sizes
-                else None}
-    print("fitted exponents:", r["fit"])
+            corpus = distinct_corpus(args.edit_size, work / "edit-corpus")
+            if args.edit_baseline_ref:
+                r["edit_baseline"] = edit_baseline(args.edit_baseline_ref, args.edit_size,
+                                                   corpus, work, args.edit_repeats)
+            r["edit"] = edit_benchmark(args.edit_size, corpus, work / "edit", args.edit_repeats)
+    if not args.edit_only:
+        rows = r["extraction"]
+        r["fit"] = {"cold": fit_exponent(sizes, [x["cold_s"] for x in rows]),
+                    "warm": fit_exponent(sizes, [x["warm_s"] for x in rows]),
+                    "baseline": fit_exponent(base_sizes, [r["baseline"][n]["seconds"]
+                                                          for n in base_sizes]) if base_sizes
+                    else None}
+        print("fitted exponents:", r["fit"])
     args.out.parent.mkdir(parents=True, exist_ok=True)
     args.out.write_text(json.dumps(r, indent=1), encoding="utf-8")
     if not args.no_report:

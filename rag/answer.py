@@ -64,18 +64,18 @@ class Answerer:
         """``catalog`` and ``chunk_terms`` (the tokens of each chunk) are built from the
         index when not given (the Assistant shares its own)."""
         self.index, self.embedder, self.settings = index, embedder, settings
-        if chunk_terms is None:
-            chunk_terms = [frozenset(tokenize(c.embed_text)) for c in index.chunks]
-        self._chunk_terms = chunk_terms
-        self.catalog = catalog or Catalog.build(index.digests.values(), index.papers, chunk_terms)
+        self._chunk_terms = chunk_terms  # None: the top hits are tokenised when asked
+        self.catalog = catalog or catalog_of(index, chunk_terms)
         self._n = max(1, self.catalog.n_chunks)
         # mean passage vector: question . centroid is its mean similarity to every passage
-        self._centroid = (index.dense.vectors().mean(0) if len(index.chunks) else None)
-        self._paper_text_rows: dict[str, list[int]] = {}  # paper id -> rows of its own text
-        for row, c in enumerate(index.chunks):
-            if c.source != "digest":
-                for pid in c.paper_ids:
-                    self._paper_text_rows.setdefault(pid, []).append(row)
+        self._centroid = index.centroid()
+        self._paper_text_rows = index.own_text_rows()  # paper id -> rows of its own text
+
+    def _terms(self, chunk: Chunk) -> frozenset[str]:
+        """The tokens of a chunk (given at construction, else tokenised now)."""
+        if self._chunk_terms is not None:
+            return self._chunk_terms[self.index.chunk_row[chunk.id]]
+        return frozenset(tokenize(chunk.embed_text))
 
     def idf(self, term: str) -> float:
         return math.log((self._n + 1) / (self.catalog.df.get(term, 0) + 0.5))
@@ -86,7 +86,7 @@ class Answerer:
         terms = query.terms
         idf = [self.idf(t) for t in terms]
         total = sum(idf) or 1.0
-        top = [self._chunk_terms[self.index.chunk_row[h.chunk.id]] for h in hits[:5]]
+        top = [self._terms(h.chunk) for h in hits[:5]]
         best = max((h.dense_score or 0.0 for h in hits[:5]), default=0.0)
         cov = max((sum(i for t, i in zip(terms, idf) if t in ts) / total for ts in top),
                   default=0.0)
@@ -312,6 +312,15 @@ class Answerer:
         else:
             text += " Try rephrasing it, or widen the filters if you set any."
         return Answer(query.text, text, (), (), True, tuple(hits), query.notes, query=query)
+
+
+def catalog_of(index: Index, chunk_terms: Sequence[frozenset[str]] | None = None) -> Catalog:
+    """The catalog of a loaded index: document frequencies from ``chunk_terms`` when given,
+    else read from its BM25 index (same tokens, no chunk tokenised again)."""
+    if chunk_terms is not None:
+        return Catalog.build(index.digests.values(), index.papers, chunk_terms)
+    return Catalog.build(index.digests.values(), index.papers,
+                         df=(index.lexical.document_frequencies(), len(index.chunks)))
 
 
 def who_lead(paper: Paper) -> str:

@@ -22,7 +22,7 @@ from typing import NamedTuple
 import numpy as np
 from langchain_core.language_models import BaseChatModel
 
-from .answer import Answerer
+from .answer import Answerer, catalog_of
 from .arxiv import FetchReport, fetch_abstracts
 from .embed import Embedder, embedder_from_settings
 from .errors import IndexStateError, QuestionError
@@ -35,7 +35,6 @@ from .query import Catalog, check_question, parse
 from .records import Answer, Hit, Paper, Query
 from .retrieve import Filters, Reranker, Retriever, cross_encoder_reranker
 from .settings import Settings
-from .text import tokenize
 
 log = logging.getLogger(__name__)
 
@@ -165,10 +164,9 @@ class Assistant:
         reranker = self._reranker
         if reranker is None and self.settings.reranker:
             reranker = cross_encoder_reranker(self.settings.reranker)
-        terms = [frozenset(tokenize(c.embed_text)) for c in index.chunks]
-        catalog = Catalog.build(index.digests.values(), index.papers, terms)
+        catalog = catalog_of(index)  # document frequencies from BM25: no chunk tokenised
         return Live(index, Retriever(index, self.embedder, self.settings, reranker),
-                    Answerer(index, self.embedder, self.settings, catalog, terms), catalog)
+                    Answerer(index, self.embedder, self.settings, catalog), catalog)
 
     @property
     def index(self) -> Index:

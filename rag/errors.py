@@ -97,6 +97,7 @@ class SettingsError(RagError):
         parts = []
         for e in getattr(err, "errors", lambda: [])():
             field = str(e["loc"][0]) if e.get("loc") else "?"
-            parts.append(f"RAG_{field.upper()}={e.get('input')!r}: {e.get('msg')}")
+            msg = str(e.get("msg", "")).removeprefix("Value error, ")
+            parts.append(f"RAG_{field.upper()}={e.get('input')!r}: {msg}")
         return cls("Invalid setting " + ("; ".join(parts) or str(err)) + ".",
                    "correct or unset it (every field is documented in rag/settings.py)")

@@ -12,6 +12,12 @@ only when the same extraction code made it (a hash of the source of the modules 
 mentions) from the same passages (a hash of their text, sections, labels and links, which also
 covers the reading limits); identical files share one entry. A missing, unreadable or outdated
 file is an empty cache; saving keeps the entries of the digests of the last build only.
+
+The same file keeps the metadata matches of the last build (:class:`JoinMemo`): which arXiv
+record a paper's title and short name, or its authors and passages, matched, for one metadata
+snapshot and matching code; a build matches again only the papers whose names changed, and
+the index of the snapshot that those matches need is kept in ``metadata-index.json`` beside it
+(built once per snapshot, not once per build).
 """
 
 from __future__ import annotations
@@ -31,6 +37,7 @@ from .mentions import BulletFinds, DigestFinds, RawMention, digest_finds
 log = logging.getLogger(__name__)
 
 CACHE_FILE = "extract-cache.json"
+INDEX_FILE = "metadata-index.json"  # the metadata snapshot's MetadataIndex, beside the cache
 FORMAT = 1
 # the modules whose code decides what a digest names: a change to any of them empties the cache
 _CODE = ("mentions", "titles", "authors", "lexicon", "text", "urls", "extract_cache")
@@ -106,14 +113,90 @@ def decode(digest_id: str, entry: dict) -> DigestFinds:
     return DigestFinds(digest_id, [_mention(digest_id, r) for r in entry["mentions"]], bullets)
 
 
-class ExtractCache:
-    """Per-digest finds by content hash; :meth:`finds` reads a digest only on a miss."""
+def metadata_version(metadata: list[dict]) -> str:
+    """Hash of what a metadata join reads (each record's id, title and authors) and of the
+    code that matches and checks attributions (:mod:`rag.metadata`, :mod:`rag.attribution`
+    and the extraction code)."""
+    h = hashlib.sha256(code_version().encode())
+    for name in ("metadata", "attribution"):
+        h.update((Path(__file__).parent / f"{name}.py").read_bytes())
+    for rec in metadata:
+        h.update(json.dumps([rec.get("arxiv_id"), rec.get("title"), rec.get("authors")],
+                            ensure_ascii=False).encode("utf-8", "surrogatepass"))
+    return h.hexdigest()[:16]
 
-    def __init__(self, path: Path | None = None, entries: dict | None = None) -> None:
+
+class JoinMemo:
+    """Results that depend on a paper's names and one metadata snapshot, by key: metadata
+    matches (arXiv id, "" for none) that :func:`rag.metadata.join_metadata` found, and
+    attribution issues (a list of sentences), in the last build and in this one."""
+
+    def __init__(self, version: str, entries: dict | None = None,
+                 index_path: Path | None = None) -> None:
+        self.version = version
+        self.entries: dict[str, str | list[str]] = entries or {}
+        self.used: dict[str, str | list[str]] = {}
+        self.hits = self.misses = 0
+        self.index_path = index_path  # where the metadata index of this snapshot is kept
+
+    def stored_index(self) -> dict | None:
+        """The :class:`rag.metadata.MetadataIndex` kept for this snapshot (as its
+        ``to_json``), or None when there is none, it is unreadable or of another snapshot."""
+        if self.index_path is None or not self.index_path.is_file():
+            return None
+        try:
+            data = json.loads(self.index_path.read_text(encoding="utf-8"))
+        except (OSError, ValueError) as err:  # ValueError: bad JSON or UTF-8
+            log.warning("metadata index %s is unreadable (%s); it is built again",
+                        self.index_path, err)
+            return None
+        ok = isinstance(data, dict) and data.get("version") == self.version
+        return data.get("index") if ok else None
+
+    def store_index(self, data: dict) -> None:
+        """Keep the metadata index of this snapshot for the next builds."""
+        if self.index_path is not None:
+            write_atomic(self.index_path, json.dumps(
+                {"version": self.version, "index": data}, ensure_ascii=False,
+                separators=(",", ":")))
+
+    def get(self, key: str) -> str | list[str] | None:
+        found = self.entries.get(key)
+        if isinstance(found, str) or (isinstance(found, list) and
+                                      all(isinstance(x, str) for x in found)):
+            self.used[key] = found
+            self.hits += 1
+            return found
+        return None
+
+    def put(self, key: str, value: str | list[str]) -> None:
+        self.entries[key] = self.used[key] = value
+        self.misses += 1
+
+
+class ExtractCache:
+    """Per-digest finds by content hash; :meth:`finds` reads a digest only on a miss. It also
+    keeps the metadata matches of the last build (:meth:`joins`)."""
+
+    def __init__(self, path: Path | None = None, entries: dict | None = None,
+                 joins: dict | None = None) -> None:
         self.path = Path(path) if path is not None else None
         self.entries: dict[str, dict] = entries or {}
         self.used: dict[str, dict] = {}  # the entries of the digests of this build
         self.hits = self.misses = 0
+        self.stored_joins = joins if isinstance(joins, dict) else {}
+        self.memo: JoinMemo | None = None
+
+    def joins(self, metadata: list[dict]) -> JoinMemo:
+        """The memo of metadata matches for this ``metadata`` (empty when the last build
+        joined another snapshot); saved with the cache."""
+        version = metadata_version(metadata)
+        if self.memo is None or self.memo.version != version:
+            stored = self.stored_joins
+            same = stored.get("version") == version and isinstance(stored.get("matches"), dict)
+            self.memo = JoinMemo(version, dict(stored["matches"]) if same else None,
+                                 self.path.with_name(INDEX_FILE) if self.path else None)
+        return self.memo
 
     @classmethod
     def load(cls, path: Path, fresh: bool = False) -> ExtractCache:
@@ -132,7 +215,7 @@ class ExtractCache:
         if not isinstance(data, dict) or data.get("code") != code_version() or \
                 not isinstance(data.get("digests"), dict):
             return cls(path)
-        return cls(path, data["digests"])
+        return cls(path, data["digests"], data.get("joins"))
 
     def finds(self, doc: LoadedDigest) -> DigestFinds:
         """The finds of ``doc``: from the cache when its passages are unchanged, else read
@@ -158,14 +241,21 @@ class ExtractCache:
         """Write the entries of this build's digests to ``path`` (default: where it was
         loaded from) atomically: a crash leaves the previous file whole."""
         path = Path(path or self.path)
-        data = json.dumps({"format": FORMAT, "code": code_version(), "digests": self.used},
-                          ensure_ascii=False, separators=(",", ":"))
-        tmp = path.with_name(f".{path.name}.{uuid.uuid4().hex[:6]}")
-        try:
-            with open(tmp, "w", encoding="utf-8") as fh:
-                fh.write(data)
-                fh.flush()
-                os.fsync(fh.fileno())
-            os.replace(tmp, path)
-        finally:
-            tmp.unlink(missing_ok=True)
+        joins = {"version": self.memo.version, "matches": self.memo.used} if self.memo else {}
+        data = json.dumps({"format": FORMAT, "code": code_version(), "digests": self.used,
+                           "joins": joins}, ensure_ascii=False, separators=(",", ":"))
+        write_atomic(path, data)
+
+
+def write_atomic(path: Path, text: str) -> None:
+    """Write ``text`` to ``path`` through a temporary file and a rename: a crash leaves the
+    previous file whole."""
+    tmp = path.with_name(f".{path.name}.{uuid.uuid4().hex[:6]}")
+    try:
+        with open(tmp, "w", encoding="utf-8") as fh:
+            fh.write(text)
+            fh.flush()
+            os.fsync(fh.fileno())
+        os.replace(tmp, path)
+    finally:
+        tmp.unlink(missing_ok=True)

@@ -17,6 +17,7 @@ import re
 from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from .dates import parse_date
 from .errors import CorpusError, DocumentError
@@ -32,6 +33,9 @@ from .readers import (  # noqa: F401  (re-exported: readers lived here before)
 )
 from .records import Digest, Passage
 from .safe_read import Limits, decode, inside, limits_of, outside_warning, read_bounded
+
+if TYPE_CHECKING:
+    from .parse_cache import ParseCache
 
 log = logging.getLogger(__name__)
 
@@ -215,14 +219,15 @@ def corpus_files(corpus_dir: Path) -> list[Path]:
     return [p for p in _candidates(corpus_dir) if inside(p, corpus_dir)]
 
 
-def load_corpus(corpus_dir: Path, settings: object | None = None
-                ) -> tuple[list[LoadedDigest], list[str]]:
+def load_corpus(corpus_dir: Path, settings: object | None = None,
+                cache: ParseCache | None = None) -> tuple[list[LoadedDigest], list[str]]:
     """Read every digest in a folder. Returns (digests, warnings); bad files become warnings.
 
     Each file is parsed in a worker process under ``parse_timeout_s`` and read within the size
     limits of ``settings`` (a :class:`rag.Settings` or :class:`~rag.safe_read.Limits`; None:
-    from the environment). Raises CorpusError when the folder is missing or nothing in it could
-    be read; no single file can make it raise or hang.
+    from the environment); with a ``cache`` (:class:`rag.parse_cache.ParseCache`) only the
+    files whose content changed since it was filled. Raises CorpusError when the folder is
+    missing or nothing in it could be read; no single file can make it raise or hang.
     """
     limits = limits_of(settings)
     files = corpus_files(corpus_dir)
@@ -232,8 +237,14 @@ def load_corpus(corpus_dir: Path, settings: object | None = None
         raise CorpusError(f"Corpus folder {corpus_dir} holds no digests"
                           + (" (" + "; ".join(warnings) + ")" if warnings else "") + ".",
                           f"add .txt, .md, .html or .pdf digests to {corpus_dir}")
-    parsed, notes = parse_files(parse_digest, files, limits)
+    kept = {p: got for p in files if cache is not None and (got := cache.get(p)) is not None}
+    parsed, notes = parse_files(parse_digest, [p for p in files if p not in kept], limits)
     warnings += notes
+    for path, (doc, warns) in parsed if cache is not None else ():
+        cache.put(path, doc, warns)
+    if kept:  # back in file order
+        done = dict(parsed)
+        parsed = [(p, kept.get(p) or done[p]) for p in files if p in kept or p in done]
     loaded: list[LoadedDigest] = []
     seen: set[str] = set()
     for path, (doc, warns) in parsed:

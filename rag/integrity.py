@@ -14,6 +14,7 @@ import hashlib
 import json
 import os
 import time
+from collections.abc import Callable
 from pathlib import Path
 
 import numpy as np
@@ -31,11 +32,16 @@ def file_sha256(path: Path) -> str:
     return h.hexdigest()
 
 
+def _relative_files(folder: Path) -> dict[str, Path]:
+    """relative path -> path of every file under ``folder`` except the manifest, sorted."""
+    folder = Path(folder)
+    return {p.relative_to(folder).as_posix(): p
+            for p in sorted(folder.rglob("*")) if p.is_file() and p.name != MANIFEST}
+
+
 def folder_checksums(folder: Path) -> dict[str, str]:
     """relative path -> SHA-256 of every file under ``folder`` except the manifest."""
-    folder = Path(folder)
-    return {p.relative_to(folder).as_posix(): file_sha256(p)
-            for p in sorted(folder.rglob("*")) if p.is_file() and p.name != MANIFEST}
+    return {rel: file_sha256(p) for rel, p in _relative_files(folder).items()}
 
 
 def seal(manifest: dict) -> dict:
@@ -45,8 +51,11 @@ def seal(manifest: dict) -> dict:
     return {**body, "checksum": digest.hexdigest()}
 
 
-def verify_build(folder: Path, manifest: dict) -> str | None:
-    """None when every file of the build matches its manifest, else what is wrong."""
+def verify_build(folder: Path, manifest: dict,
+                 sha: Callable[[Path], str] = file_sha256) -> str | None:
+    """None when every file of the build matches its manifest, else what is wrong. ``sha``
+    hashes a file (e.g. :meth:`FileStamps.sha`, which trusts a file unchanged since it was
+    last hashed)."""
     if manifest.get("checksum") != seal(manifest)["checksum"]:
         return "manifest.json does not match its own checksum"
     files = manifest.get("files")
@@ -56,9 +65,9 @@ def verify_build(folder: Path, manifest: dict) -> str | None:
         path = Path(folder) / rel
         if not path.is_file():
             return f"{rel} is missing"
-        if file_sha256(path) != expected:
+        if sha(path) != expected:
             return f"{rel} does not match its checksum (changed or damaged since the build)"
-    extra = set(folder_checksums(folder)) - set(files)
+    extra = set(_relative_files(folder)) - set(files)
     if extra:
         return f"unexpected files in the build: {', '.join(sorted(extra)[:3])}"
     return None
@@ -85,6 +94,11 @@ class FileStamps:
     def __init__(self, previous: dict[str, list] | None = None) -> None:
         self.previous = previous or {}
         self.stamps: dict[str, list] = {}
+
+    def reused(self, path: Path) -> bool:
+        """True when :meth:`sha` took ``path``'s hash from the previous stamps."""
+        old = self.previous.get(str(path))
+        return old is not None and self.stamps.get(str(path)) is old
 
     def sha(self, path: Path) -> str:
         st = os.stat(path)

@@ -13,11 +13,14 @@ nests too deeply or has fields of the wrong type is a warning naming the file an
 
 from __future__ import annotations
 
+import hashlib
 import logging
 import re
 from collections import defaultdict
+from collections.abc import Callable
 from dataclasses import replace
 from pathlib import Path
+from typing import Protocol
 
 from .ingest import LoadedDigest, parse_files
 from .readers import jsonl_lines, name_list, optional_text
@@ -87,10 +90,12 @@ def clean_author_list(authors: list) -> tuple[str, ...]:
     """Names only. A list carrying a snapshot note ('(not in excerpt; digest: ...)') or 'et al.'
     is not a real author list: it counts as unknown (empty), never as partial names."""
     names = [a.strip() for a in authors or [] if isinstance(a, str) and a.strip()]
-    if any(re.search(r"[()]|not in excerpt|digest:|\bet al\b|full list", a, re.I)
-           for a in names):
+    if any(_NOTE.search(a) for a in names):
         return ()
     return tuple(names)
+
+
+_NOTE = re.compile(r"[()]|not in excerpt|digest:|\bet al\b|full list", re.I)
 
 
 class MetadataIndex:
@@ -99,20 +104,46 @@ class MetadataIndex:
     normalised title, its part before a colon, its starts of 3+ words, three of its four
     longest words at a similar length (:func:`rag.titles.similar_title_keys`), first author."""
 
-    def __init__(self, metadata: list[dict]) -> None:
-        self.rows = [_row(rec) for rec in metadata]
+    def __init__(self, metadata: list[dict], stored: dict | None = None) -> None:
+        """Index ``metadata``, or take the index of the same records from ``stored`` (what
+        :meth:`to_json` gave; the caller checks that it was made from these records)."""
         self.blocks: dict[str, list[int]] = defaultdict(list)
-        for i, (_, nt, pre) in enumerate(self.rows):
-            words = nt.split()
-            keys = {f"t:{nt}", f"c:{pre}",
-                    *(f"p:{' '.join(words[:k])}" for k in range(3, len(words)))}
-            keys.update("s:" + k for k in similar_title_keys(nt, _SIMILAR))
-            for key in keys:
-                self.blocks[key].append(i)
+        if stored is not None:
+            self.rows = list(zip(metadata, stored["nt"], stored["pre"]))
+            self.blocks.update(stored["blocks"])
+            authors = [tuple(k) if k else None for k in stored["authors"]]
+        else:
+            self.rows = [_row(rec) for rec in metadata]
+            for i, (_, nt, pre) in enumerate(self.rows):
+                words = nt.split()
+                keys = {f"t:{nt}", f"c:{pre}",
+                        *(f"p:{' '.join(words[:k])}" for k in range(3, len(words)))}
+                keys.update("s:" + k for k in similar_title_keys(nt, _SIMILAR))
+                for key in keys:
+                    self.blocks[key].append(i)
+            authors = first_author_keys(metadata)
+        self.author_keys = authors
         self.by_author: dict[tuple[str, str], list[dict]] = defaultdict(list)
-        for rec, key in zip(metadata, first_author_keys(metadata)):
+        for rec, key in zip(metadata, authors):
             if key is not None:
                 self.by_author[key].append(rec)
+
+    def to_json(self) -> dict:
+        """The index as JSON-able lists, for :meth:`__init__`'s ``stored``."""
+        return {"nt": [nt for _, nt, _ in self.rows], "pre": [pre for _, _, pre in self.rows],
+                "blocks": dict(self.blocks), "authors": self.author_keys}
+
+    @staticmethod
+    def valid(stored: object, n: int) -> bool:
+        """``stored`` has the shape :meth:`to_json` gives for ``n`` records."""
+        try:
+            blocks = stored["blocks"].values()
+            return len(stored["nt"]) == len(stored["pre"]) == len(stored["authors"]) == n and \
+                all(isinstance(v, list) and v for v in blocks) and \
+                (not blocks or (0 <= min(map(min, blocks)) and max(map(max, blocks)) < n)) and \
+                all(k is None or (isinstance(k, list) and len(k) == 2) for k in stored["authors"])
+        except (KeyError, TypeError, AttributeError):
+            return False
 
     def candidates(self, titles: set[str]) -> list[tuple[dict, str, str]]:
         """(record, normalised title, normalised part before a colon) of the records (in
@@ -207,25 +238,64 @@ def match_by_authors(paper: Paper, metadata: list[dict], context: str,
     return None
 
 
+class Matches(Protocol):
+    """A memo of match results (arXiv id, "" for none) by what they depend on, kept between
+    builds for one metadata snapshot (:class:`rag.extract_cache.ExtractCache` keeps one)."""
+
+    def get(self, key: str) -> str | list[str] | None: ...
+    def put(self, key: str, value: str) -> None: ...
+    def stored_index(self) -> dict | None: ...
+    def store_index(self, data: dict) -> None: ...
+
+
 def join_metadata(papers: dict[str, Paper], metadata: list[dict],
-                  docs: list[LoadedDigest] | None = None, exhaustive: bool = False
-                  ) -> dict[str, Paper]:
+                  docs: list[LoadedDigest] | None = None, exhaustive: bool = False,
+                  memo: Matches | None = None) -> dict[str, Paper]:
     """Attach arXiv id, title and the real author list to the papers that match a record, by
     title first and, for papers named without a title, by first author and topic. Each paper
     is compared with the records a :class:`MetadataIndex` gives it (``exhaustive``: with every
-    record, the quadratic reference path)."""
+    record, the quadratic reference path). ``memo`` (for this ``metadata``) gives each match
+    it already holds by the paper's title and short name, or authors and passages, and stores
+    the others: the index is built only when one is missing."""
     out = dict(papers)
     text = {(d.digest.id, p.index): p.text for d in docs or [] for p in d.passages}
     claims: dict[str, list[tuple[float, str]]] = defaultdict(list)
-    index = None if exhaustive else MetadataIndex(metadata)
+    records = {r["arxiv_id"]: r for r in metadata}
+    built: list[MetadataIndex] = []
+
+    def index() -> MetadataIndex | None:
+        if not exhaustive and not built:
+            stored = memo.stored_index() if memo is not None else None
+            if stored is not None and not MetadataIndex.valid(stored, len(metadata)):
+                stored = None
+            built.append(MetadataIndex(metadata, stored))
+            if memo is not None and stored is None:
+                memo.store_index(built[0].to_json())
+        return built[0] if built else None
+
     keys = first_author_keys(metadata) if docs and exhaustive else None
+
+    def memoised(key: str, match: Callable[[], dict | None]) -> dict | None:
+        if memo is None:
+            return match()
+        key = hashlib.blake2b(key.encode("utf-8", "surrogatepass"), digest_size=12).hexdigest()
+        found = memo.get(key)
+        if not isinstance(found, str):
+            rec = match()
+            memo.put(key, rec["arxiv_id"] if rec else "")
+            return rec
+        return records.get(found)
+
     for pid, paper in papers.items():
-        rec = match_metadata(paper, metadata, index)
+        rec = memoised(f"t\x1f{paper.title}\x1f{paper.short_name or ''}",
+                       lambda: match_metadata(paper, metadata, index()))
         score = 1.0
         if rec is None and docs:
             context = " ".join(text.get((m.digest_id, m.passage_index), "")
                                for m in paper.mentions)
-            rec, score = match_by_authors(paper, metadata, context, keys, index), 0.5
+            rec = memoised("a\x1f" + "\x1f".join(paper.authors) + "\x1e" + context,
+                           lambda: match_by_authors(paper, metadata, context, keys, index()))
+            score = 0.5
         if rec is None:
             continue
         if paper.arxiv_id and paper.arxiv_id != rec["arxiv_id"]:
@@ -233,7 +303,6 @@ def join_metadata(papers: dict[str, Paper], metadata: list[dict],
                         paper.title, paper.arxiv_id, rec["arxiv_id"])
             continue
         claims[rec["arxiv_id"]].append((score, pid))
-    records = {r["arxiv_id"]: r for r in metadata}
     for arxiv_id, who in claims.items():
         who.sort(reverse=True)
         if len(who) > 1 and who[0][0] == who[1][0]:

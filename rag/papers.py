@@ -14,18 +14,22 @@ cached by content hash in :mod:`rag.extract_cache`), and merging compares a ment
 the papers that share a blocking key with it (normalised or headless title, short name, a
 title of 3+ words that starts the other, three of its four longest words at a similar length
 for near-identical titles), never with every paper found so far; ``PaperSet.stats`` counts
-those comparisons.
+those comparisons. An author-only mention ("Work by X et al.") is looked up among the papers
+of its own digest, where copies of one digest (the same passages under several file names)
+count as one digest: N copies give the papers of one copy.
 """
 
 from __future__ import annotations
 
 import bisect
+import hashlib
+import json
 from collections import defaultdict
 from dataclasses import dataclass, field, replace
 from functools import lru_cache
 
 from .attribution import attribution_issues
-from .extract_cache import ExtractCache
+from .extract_cache import ExtractCache, JoinMemo, passages_hash
 from .ingest import LoadedDigest
 from .lexicon import is_name_like
 from .mentions import BulletFinds, RawMention, digest_finds, passage_mentions
@@ -154,7 +158,8 @@ class _Registry:
         self.spans: list[tuple[str, int, int, int, _Draft]] = []
         self.keys: dict[str, _Draft] = {}  # exact keys of every draft, for fast look-ups
         self.blocks: dict[str, list[_Draft]] = defaultdict(list)  # blocking key -> drafts
-        self.by_digest: dict[str, list[_Draft]] = defaultdict(list)
+        self.by_digest: dict[str, list[_Draft]] = defaultdict(list)  # by digest content
+        self.twin: dict[str, str] = {}  # digest id -> first digest id of the same content
         self.exhaustive = exhaustive
         self.comparisons = 0  # title / short-name comparisons of a mention with a draft
 
@@ -213,15 +218,16 @@ class _Registry:
 
     def add(self, m: RawMention, start: int | None = None, end: int | None = None) -> _Draft:
         d = self.find(m.title, m.short_name)
+        group = self.twin.get(m.digest_id, m.digest_id)  # copies of a digest are one digest
         if d is None and m.kind == "authors":
-            here = self.drafts if self.exhaustive else self.by_digest.get(m.digest_id, [])
+            here = self.drafts if self.exhaustive else self.by_digest.get(group, [])
             d = next((x for x in here if m.authors in x.authors and any(
-                y.digest_id == m.digest_id for y in x.mentions)), None)
+                self.twin.get(y.digest_id, y.digest_id) == group for y in x.mentions)), None)
         if d is None:
             d = _Draft(m.title or f"Work by {m.authors}", m.kind, order=len(self.drafts))
             self.drafts.append(d)
-        if not any(y.digest_id == m.digest_id for y in d.mentions):
-            here = self.by_digest[m.digest_id]
+        if not any(self.twin.get(y.digest_id, y.digest_id) == group for y in d.mentions):
+            here = self.by_digest[group]
             here.insert(bisect.bisect([x.order for x in here], d.order), d)
         d.absorb(m)
         self._index(d)
@@ -244,6 +250,14 @@ def extract_papers(docs: list[LoadedDigest], metadata: list[dict] | None = None,
     far and every paper with every metadata record (the quadratic reference path, for tests
     and benchmarks); the default compares each with the few that share a blocking key."""
     reg = _Registry(exhaustive)
+    # an author-only mention is looked up among its own digest's papers, and the same text
+    # under several file names is one digest: its "Work by X et al." is one paper, not one
+    # per copy (each copy apart, the arXiv join found several claimants and matched none)
+    first: dict[str, str] = {}  # passages hash -> first digest with those passages
+    for doc in docs:
+        twin = first.setdefault(passages_hash(doc), doc.digest.id)
+        if twin != doc.digest.id:
+            reg.twin[doc.digest.id] = twin
     finds = [cache.finds(doc) if cache is not None else digest_finds(doc) for doc in docs]
     for f in finds:  # pass 1: paragraphs
         for m in f.mentions:
@@ -259,12 +273,28 @@ def extract_papers(docs: list[LoadedDigest], metadata: list[dict] | None = None,
     link_names(docs, papers, spans)
     inherit_in_groups(docs, spans)
     attach_urls(docs, papers, spans)
+    memo = cache.joins(metadata or []) if cache is not None and not exhaustive else None
     if metadata:
-        papers = join_metadata(papers, metadata, docs, exhaustive=exhaustive)
-    papers = {pid: replace(p, attribution_issues=attribution_issues(p)) for pid, p in
+        papers = join_metadata(papers, metadata, docs, exhaustive=exhaustive, memo=memo)
+    papers = {pid: replace(p, attribution_issues=_issues(p, memo)) for pid, p in
               papers.items()}
     stats = {"digests": len(docs), "mentions": len(reg.spans), "comparisons": reg.comparisons}
     return PaperSet(papers, {k: sorted(set(v)) for k, v in spans.items()}, stats)
+
+
+def _issues(p: Paper, memo: JoinMemo | None) -> tuple[str, ...]:
+    """:func:`rag.attribution.attribution_issues` of a paper, from ``memo`` when a paper with
+    the same authors, arXiv authors and institutions was checked in the last build."""
+    if memo is None:
+        return attribution_issues(p)
+    key = "i" + hashlib.blake2b(json.dumps([p.authors, p.arxiv_authors, p.institutions],
+                                           ensure_ascii=False).encode("utf-8", "surrogatepass"),
+                                digest_size=12).hexdigest()
+    found = memo.get(key)
+    if not isinstance(found, list):
+        found = list(attribution_issues(p))
+        memo.put(key, found)
+    return tuple(found)
 
 
 def _merge_bullet(digest_id: str, b: BulletFinds, reg: _Registry) -> None:

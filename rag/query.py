@@ -124,9 +124,13 @@ class Catalog:
 
     @classmethod
     def build(cls, digests: Iterable[Digest], papers: Mapping[str, Paper],
-              chunk_terms: Iterable[Iterable[str]] = ()) -> Catalog:
-        """The catalog of a corpus; ``chunk_terms`` are the tokens of each chunk (for df)."""
+              chunk_terms: Iterable[Iterable[str]] = (),
+              df: tuple[Mapping[str, int], int] | None = None) -> Catalog:
+        """The catalog of a corpus; ``chunk_terms`` are the tokens of each chunk (for df), or
+        ``df`` gives (term -> chunks holding it, number of chunks) directly."""
         cat = cls(tuple(sorted(digests, key=lambda d: (d.date or dt.date.min, d.id))))
+        if df is not None:
+            cat.df, cat.n_chunks = Counter(df[0]), df[1]
         for terms in chunk_terms:
             cat.df.update(set(terms))
             cat.n_chunks += 1

@@ -1,9 +1,11 @@
-"""Retrieve: hybrid search over an index, dense (FAISS) + lexical (BM25) with rank fusion.
+"""Retrieve: hybrid search over an index, dense + lexical (BM25) with rank fusion.
 
 Both rankers run on the chunks that pass the filters (digest date range, digest, has code);
-their rankings are fused with weighted reciprocal-rank fusion; an optional reranker (any
-callable scoring (query, texts), e.g. a local cross-encoder) reorders the head. Results can be
-grouped so that each paper appears once, at its best chunk.
+their rankings are fused with weighted reciprocal-rank fusion by the search engine
+``settings.store`` names (:mod:`rag.engines`: FAISS + BM25 here, or Qdrant), which this module
+does not know; an optional reranker (any callable scoring (query, texts), e.g. a local
+cross-encoder) reorders the head. Results can be grouped so that each paper appears once, at
+its best chunk.
 
 :meth:`Retriever.rank_papers` ranks whole papers (list and topic questions, long documents
 such as SciFact's abstracts): a paper's dense score is the best cosine over all its passages
@@ -20,6 +22,8 @@ from dataclasses import dataclass
 import numpy as np
 
 from .embed import Embedder
+from .engines import RowFacets, RowFilter, SearchEngine, open_engine
+from .engines import top_k as top_k  # re-exported (tests, benchmarks)
 from .errors import MissingExtraError, QuestionError
 from .index import Index
 from .records import Hit, Paper, Query
@@ -92,39 +96,36 @@ class Retriever:
     """Hybrid search over one loaded index."""
 
     def __init__(self, index: Index, embedder: Embedder, settings: Settings,
-                 reranker: Reranker | None = None) -> None:
+                 reranker: Reranker | None = None, engine: SearchEngine | None = None) -> None:
+        """``engine`` runs the searches; by default the one ``settings.store`` names."""
         self.index, self.embedder, self.settings = index, embedder, settings
         self.reranker = reranker
-        digests = index.digests
-        self._dates = np.array([digests[c.digest_id].date.toordinal()
-                                if digests[c.digest_id].date else -1 for c in index.chunks])
-        self._digest_ids = np.array([c.digest_id for c in index.chunks], dtype=object)
-        self._has_code = np.array([any(index.papers[p].code_urls for p in c.paper_ids
-                                       if p in index.papers) for c in index.chunks])
-        self._pairs: tuple[np.ndarray, np.ndarray, np.ndarray] | None = None
+        self.facets = RowFacets.of(index)
+        self.engine = engine or open_engine(index, settings, self.facets)
+        self._pairs: tuple[np.ndarray, np.ndarray] | None = None
 
-    def mask(self, filters: Filters | None) -> np.ndarray | None:
-        """Boolean row mask for the filters, or None when nothing is filtered."""
+    def resolve(self, filters: Filters | None) -> RowFilter | None:
+        """The filters as chunk rows see them (a digest name becomes the ids it matches), or
+        None when nothing is filtered."""
         if filters is None or not filters.active:
             return None
-        keep = np.ones(len(self.index.chunks), dtype=bool)
-        if filters.since:
-            keep &= self._dates >= filters.since.toordinal()
-        if filters.until:
-            keep &= (self._dates >= 0) & (self._dates <= filters.until.toordinal())
+        ids = None
         if filters.digest:
             want = filters.digest.lower()
-            ids = {d.id for d in self.index.digests.values()
-                   if d.id.lower() == want or want in d.title.lower()}
+            ids = frozenset(d.id for d in self.index.digests.values()
+                            if d.id.lower() == want or want in d.title.lower())
             if not ids:
                 some = sorted(self.index.digests)[:3]
                 raise QuestionError(f"No digest matches {filters.digest!r}.",
                                     "pass a digest id or part of a digest's title, e.g. "
                                     + ", ".join(repr(x) for x in some))
-            keep &= np.isin(self._digest_ids, list(ids))
-        if filters.has_code is not None:
-            keep &= self._has_code == filters.has_code
-        return keep
+        return RowFilter(filters.since.toordinal() if filters.since else None,
+                         filters.until.toordinal() if filters.until else None,
+                         ids, filters.has_code)
+
+    def mask(self, filters: Filters | None) -> np.ndarray | None:
+        """Boolean row mask for the filters, or None when nothing is filtered."""
+        return self.facets.mask(self.resolve(filters))
 
     def search(self, query: Query | str, k: int = 10, filters: Filters | None = None,
                group_by_paper: bool = False, query_vector: np.ndarray | None = None) -> list[Hit]:
@@ -133,28 +134,13 @@ class Retriever:
         if isinstance(query, Query):
             filters = filters if filters is not None else Filters.of(query)
             query = query.search_text
-        s = self.settings
-        n = len(self.index.chunks)
-        mask = self.mask(filters)
-        allowed = np.flatnonzero(mask) if mask is not None else None
-        if n == 0 or (allowed is not None and len(allowed) == 0):
+        where = self.resolve(filters)
+        if not self.index.chunks:
             return []
-        c = min(s.candidates, n)
         qv = query_vector if query_vector is not None else self.embedder.encode([query])[0]
-        d_ids, d_scores = self.index.dense.search(qv, c, allowed)
-        lex = self.index.lexical.scores(query, mask.astype(np.float32) if mask is not None
-                                        else None)
-        l_ids = top_k(lex, c)
-        l_ids = l_ids[lex[l_ids] > 0]
-        fused: dict[int, float] = {}
-        for w, ids in ((s.dense_weight, d_ids), (s.lexical_weight, l_ids)):
-            for rank, i in enumerate(ids):
-                fused[int(i)] = fused.get(int(i), 0.0) + w / (s.rrf_k + rank + 1)
-        dense_of = dict(zip(d_ids.tolist(), d_scores.tolist()))
-        missing = [i for i in fused if i not in dense_of]  # lexical-only: cosine for answering
-        if missing:
-            dense_of.update(zip(missing, (self.index.dense.vectors_at(missing) @ qv).tolist()))
-        order = sorted(fused, key=lambda i: -fused[i])
+        found = self.engine.hybrid(query, qv, where)
+        fused = found.fused
+        order = list(found.order)
         if self.reranker is not None and order:
             head = order[: max(k * 3, 20)]
             scores = self.reranker(query, [self.index.chunks[i].embed_text for i in head])
@@ -171,24 +157,16 @@ class Retriever:
                 seen.add(papers[0].id)
             hits.append(Hit(chunk=chunk, score=fused[i], digest=self.index.digests[chunk.digest_id],
                             paper=papers[0] if papers else None, papers=papers,
-                            dense_score=dense_of.get(i), lexical_score=float(lex[i])))
+                            dense_score=found.dense.get(i),
+                            lexical_score=found.lexical.get(i)))
             if len(hits) >= k:
                 break
         return hits
 
-    def _paper_pairs(self) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
-        """(vector matrix, row of each (row, paper) pair, paper of each pair), made once."""
-        if self._pairs is None:
-            index = self.index
-            col = {pid: j for j, pid in enumerate(index.profile_ids)}
-            rows, papers = [], []
-            for r, c in enumerate(index.chunks):
-                for pid in c.paper_ids:
-                    if pid in col and pid in index.papers:
-                        rows.append(r)
-                        papers.append(col[pid])
-            self._pairs = (index.dense.vectors(), np.asarray(rows, dtype=np.int64),
-                           np.asarray(papers, dtype=np.int64))
+    def _paper_pairs(self) -> tuple[np.ndarray, np.ndarray]:
+        """(row of each (row, paper) pair, paper of each pair), made once."""
+        if self._pairs is None:  # from the index's row columns (rag.table), no chunk read
+            self._pairs = self.index.paper_pairs(self.index.profile_ids)
         return self._pairs
 
     def rank_papers(self, query: Query, query_vector: np.ndarray,
@@ -199,11 +177,11 @@ class Retriever:
         over every paper in the filters (dense alone when no profile matches a word). ``limit``
         keeps only the best few (all by default)."""
         index, share = self.index, self.settings.paper_dense_share
-        matrix, pair_rows, pair_papers = self._paper_pairs()
+        pair_rows, pair_papers = self._paper_pairs()
         if not len(pair_rows):
             return []
         mask = self.mask(filters if filters is not None else Filters.of(query))
-        sims = matrix @ np.asarray(query_vector, dtype=np.float32)
+        sims = self.engine.similarities(query_vector)
         pair_sims = sims[pair_rows]
         if mask is not None:
             pair_sims = np.where(mask[pair_rows], pair_sims, -np.inf)
@@ -223,22 +201,6 @@ class Retriever:
         return [PaperScore(index.papers[index.profile_ids[keep[i]]], float(dense[i]),
                            float(lex[i]) / top, float(score[i]), int(best_row[keep[i]]))
                 for i in order]
-
-
-def top_k(scores: np.ndarray, k: int) -> np.ndarray:
-    """Indices of the ``k`` highest scores, best first, ties by index: the same as a stable
-    argsort of every score cut at ``k``, but selecting before sorting (linear in the corpus,
-    k log k for the order)."""
-    n = len(scores)
-    if k <= 0 or n == 0:
-        return np.zeros(0, dtype=np.int64)
-    if k >= n:
-        return np.argsort(-scores, kind="stable")
-    cut = np.partition(scores, n - k)[n - k]  # the k-th highest score
-    above = np.flatnonzero(scores > cut)
-    ties = np.flatnonzero(scores == cut)[: k - len(above)]  # lowest indices first, as stable
-    idx = np.concatenate([above, ties])
-    return idx[np.argsort(-scores[idx], kind="stable")]
 
 
 def _z(x: np.ndarray) -> np.ndarray:

@@ -10,14 +10,14 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Literal
 
-from pydantic import Field
+from pydantic import Field, SecretStr, field_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 PROJECT_ROOT = Path(__file__).resolve().parent.parent
 
 # Bumped whenever the on-disk index layout or the chunk/paper logic changes in a way that
 # makes an older index wrong; an index with another version is rebuilt (or refused).
-INDEX_FORMAT_VERSION = 5
+INDEX_FORMAT_VERSION = 6
 
 
 class Settings(BaseSettings):
@@ -107,6 +107,60 @@ class Settings(BaseSettings):
         None, description="Path of a local cross-encoder model folder; None disables reranking."
     )
 
+    # dense search at scale (rag/store.py FaissStore); measured by `python -m eval.scale_search`
+    ann_threshold: int = Field(
+        100_000, ge=0, description="Rows from which dense search is approximate (FAISS "
+        "IndexIVFFlat) instead of exact (IndexFlatIP); 0 keeps it exact at any size. Below it "
+        "results are exactly as before. At 100 k chunks the exact scan measured 10x slower "
+        "than IVF in the product (dense p50 87 against 8.5 ms; search() 135 against 34 ms: "
+        "eval/RESULTS.md, 'Search at 100 k and 1 M chunks').")
+    ivf_nlist: int = Field(
+        0, ge=0, description="Inverted lists of the approximate index; 0: the power of two "
+        "nearest sqrt(rows) (1,024 at 1 M chunks).")
+    ivf_nprobe: int = Field(
+        96, ge=1, description="Lists probed per query: the fewest reaching recall@10 >= 0.98 "
+        "against exact search at 1 M chunks (0.986; 64 gave 0.980-: eval/RESULTS.md, "
+        "synthetic vectors mixed from real MiniLM ones); 48 is enough at 100 k, 32 on SciFact.")
+    reverify_index: bool = Field(
+        False, description="Hash every file of the index at every load. By default a file "
+        "whose size and mtime are unchanged since a load hashed it (at least 2 s after it was "
+        "written, git's racily-clean rule) is trusted, so a million-chunk index (~4 GB of "
+        "files) starts in seconds; the first load after a build always hashes everything.")
+    exact_filter_rows: int = Field(
+        20_000, ge=0, description="A filtered search keeping at most this many rows is exact "
+        "over them (a matrix product on their vectors) even above ann_threshold; a wider "
+        "filter runs the approximate index with more lists probed.")
+
+    # search engine (rag/engines.py); every other stage is unaware which one runs
+    store: Literal["faiss", "qdrant"] = Field(
+        "faiss", description="Who runs hybrid search: 'faiss' (default: FAISS + BM25 in this "
+        "process) or 'qdrant' (one Qdrant collection of dense + BM25 sparse vectors, extra "
+        "[qdrant]; rag/qdrant_store.py, docs/qdrant/README.md).")
+    qdrant_url: str = Field(
+        "", description="Qdrant server or cluster URL (e.g. http://localhost:6333); empty: "
+        "qdrant-client's local mode in index_dir/qdrant (one process at a time).")
+    qdrant_api_key: SecretStr | None = Field(
+        None, description="API key of the Qdrant server, if it requires one.")
+    qdrant_collection: str = Field(
+        "digest-rag", pattern="^[A-Za-z0-9_-]+$", description="Alias that names the live "
+        "collection; each build gets its own collection and the alias is switched to it.")
+    qdrant_fusion: Literal["client", "server"] = Field(
+        "client", description="'client' (default): one batched Query API call returns the "
+        "dense and sparse candidate lists and this process fuses them exactly as the FAISS "
+        "engine does (SciFact nDCG@10 and the digest figures unchanged). 'server': Qdrant "
+        "fuses the two prefetches by its weighted RRF in one call; it scales ranks by weight, "
+        "so at the default weights it ranks differently (SciFact -0.011: eval/RESULTS.md, "
+        "'Stores: FAISS vs Qdrant').")
+    qdrant_shards: int = Field(
+        1, ge=1, description="shard_number of a new collection (a cluster spreads shards "
+        "over its nodes; e.g. 2 x nodes).")
+    qdrant_replicas: int = Field(
+        1, ge=1, description="replication_factor of a new collection (copies of each shard; "
+        "2 survives the loss of one node).")
+    qdrant_write_consistency: int = Field(
+        1, ge=1, description="write_consistency_factor of a new collection (replicas that "
+        "must confirm a write; at most qdrant_replicas).")
+
     # answering
     answer_papers: int = Field(4, ge=1, description="Most papers an extractive answer cites.")
     answer_sentences: int = Field(2, ge=1, description="Sentences quoted per cited paper.")
@@ -184,8 +238,28 @@ class Settings(BaseSettings):
     extract_cache: bool = Field(
         True, description="Keep what each digest names (its paper mentions) in "
         "index_dir/extract-cache.json, by the digest's content hash, so that a build reads "
-        "again only the digests that changed (rag/extract_cache.py); `rag index --rebuild` "
-        "reads every digest again.")
+        "again only the digests that changed (rag/extract_cache.py), and each text's BM25 "
+        "term counts in index_dir/lexical-cache.npz, by the text's hash, so that only new "
+        "texts are tokenised (rag/lexical_cache.py); `rag index --rebuild` reads every "
+        "digest and tokenises every text again.")
+
+    @field_validator("reranker")
+    @classmethod
+    def _reranker_folder(cls, v: str | None) -> str | None:
+        """A reranker is a local model folder: say so at load, not in a traceback later."""
+        if v and not (Path(v).expanduser() / "config.json").is_file():
+            raise ValueError(f"{v!r} is not a local cross-encoder folder (no config.json there); "
+                             "point RAG_RERANKER at one or unset it")
+        return v or None
+
+    @field_validator("llm_model")
+    @classmethod
+    def _gguf_file(cls, v: str | None) -> str | None:
+        """A .gguf model path must name a file (other values are model names)."""
+        if v and v.endswith(".gguf") and not Path(v).expanduser().is_file():
+            raise ValueError(f"no GGUF file at {v!r}; point RAG_LLM_MODEL at a .gguf file "
+                             "or unset it (the bundled SmolLM2 is used then)")
+        return v or None
 
     @property
     def metadata_dir(self) -> Path:

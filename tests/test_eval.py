@@ -382,10 +382,28 @@ def test_sealed_half_is_never_tuning_data() -> None:
     assert len(digests) >= 10 and len(questions) >= 100 and golds
 
 
+def test_one_entry_point_lists_and_runs_every_suite(capsys: pytest.CaptureFixture) -> None:
+    """`python -m eval SUITE ...` reaches every suite's main (each module imports and has one);
+    `python -m eval suites` lists them; an unknown name is one line with the fix."""
+    import importlib
+
+    from eval.__main__ import SUITES, main
+
+    assert main(["suites"]) is SUITES and "unseen" in capsys.readouterr().out
+    for name, (module, _) in SUITES.items():
+        assert callable(importlib.import_module(module).main), name
+    with pytest.raises(SystemExit) as stop:
+        main(["unseen", "--help"])  # argparse of eval.unseen itself
+    assert stop.value.code == 0 and "--final" in capsys.readouterr().out
+    with pytest.raises(SystemExit, match="no suite 'nosuch'.*python -m eval suites"):
+        main(["nosuch"])
+
+
 def test_llm_section_puts_held_out_runs_beside_the_in_sample_one(
         tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
-    """eval.llm_real's held-out columns: each held-out corpus, then both pooled, counted against
-    their own hand-label file, next to a clearly labelled in-sample column."""
+    """eval.llm_real's unseen-corpus columns: dev and test (in-sample for the rules their
+    failures shaped), both pooled, then the sealed test2 alone, each counted against its own
+    hand-label file, next to a clearly labelled in-sample column."""
     import eval.llm_real_report as report
     from eval.llm_real import held_out_columns
 

@@ -1,0 +1,113 @@
+"""FaissStore: exact below ann_threshold, IVF above it, memory-mapped vectors, filters."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import faiss
+import numpy as np
+import pytest
+
+from rag.embed import HashingEmbedder
+from rag.index import build_index, load_index
+from rag.retrieve import Retriever
+from rag.settings import Settings
+from rag.store import FaissStore, ivf_lists
+
+DIM = 32
+
+
+def clustered(n: int, seed: int = 0) -> np.ndarray:
+    """Unit vectors around 40 centres (neighbourhoods like real embeddings have)."""
+    rng = np.random.default_rng(seed)
+    centres = rng.standard_normal((40, DIM))
+    x = centres[rng.integers(0, 40, n)] + 0.6 * rng.standard_normal((n, DIM))
+    x /= np.linalg.norm(x, axis=1, keepdims=True)
+    return x.astype(np.float32)
+
+
+def exact_top(x: np.ndarray, q: np.ndarray, k: int, rows: np.ndarray | None = None
+              ) -> np.ndarray:
+    rows = np.arange(len(x)) if rows is None else rows
+    sims = x[rows] @ q
+    return rows[np.lexsort((rows, -sims))[:k]]
+
+
+def test_below_the_threshold_search_is_the_flat_index(tmp_path: Path) -> None:
+    x = clustered(2000)
+    store = FaissStore(DIM, ann_threshold=5000)
+    store.add(x)
+    assert not store.approximate
+    flat = faiss.IndexFlatIP(DIM)
+    flat.add(x)
+    for q in x[:20] + 0.01:
+        ids, scores = store.search(q, 10)
+        want_s, want_i = flat.search(q.reshape(1, -1), 10)
+        assert ids.tolist() == want_i[0].tolist()
+        assert np.allclose(scores, want_s[0])
+    store.save(tmp_path)
+    loaded = FaissStore.load(tmp_path)
+    assert not loaded.approximate and isinstance(loaded.vectors(), np.memmap)
+    assert loaded.search(x[3], 10)[0].tolist() == store.search(x[3], 10)[0].tolist()
+
+
+def test_above_the_threshold_search_is_ivf_with_high_recall(tmp_path: Path) -> None:
+    x = clustered(6000)
+    store = FaissStore(DIM, ann_threshold=1000, nprobe=8)
+    store.add(x)
+    assert store.approximate
+    queries = clustered(50, seed=1)
+    recall = np.mean([len(set(store.search(q, 10)[0]) & set(exact_top(x, q, 10))) / 10
+                      for q in queries])
+    assert recall >= 0.9
+    store.save(tmp_path)
+    loaded = FaissStore.load(tmp_path, Settings(ivf_nprobe=8))
+    assert loaded.approximate and loaded.nlist == ivf_lists(6000)
+    for q in queries[:5]:
+        assert loaded.search(q, 10)[0].tolist() == store.search(q, 10)[0].tolist()
+    # every list probed: the IVF index is exact
+    full = FaissStore.load(tmp_path, Settings(ivf_nprobe=loaded.nlist))
+    for q in queries[:5]:
+        assert full.search(q, 10)[0].tolist() == exact_top(x, q, 10).tolist()
+    assert np.array_equal(loaded.vectors_at([5, 1, 5]), x[[5, 1, 5]])
+
+
+def test_filtered_search_stays_inside_the_filter_and_is_exact_when_narrow() -> None:
+    x = clustered(6000)
+    store = FaissStore(DIM, ann_threshold=1000, nprobe=8, exact_rows=500)
+    store.add(x)
+    rng = np.random.default_rng(2)
+    narrow = np.sort(rng.choice(6000, 300, replace=False))
+    wide = np.sort(rng.choice(6000, 3000, replace=False))
+    for q in clustered(20, seed=3):
+        ids, scores = store.search(q, 10, narrow)
+        assert ids.tolist() == exact_top(x, q, 10, narrow).tolist()  # exact over 300 rows
+        assert np.allclose(scores, x[ids] @ q, atol=1e-5)
+        ids, _ = store.search(q, 10, wide)
+        assert set(ids) <= set(wide.tolist()) and len(ids) == 10
+    assert len(store.search(x[0], 10, np.array([7]))[0]) == 1
+    assert len(store.search(x[0], 10, np.array([], dtype=np.int64))[0]) == 0
+
+
+def test_an_index_past_the_threshold_is_built_loaded_and_searched(
+        fake_settings: Settings) -> None:
+    emb = HashingEmbedder(256)
+    exact = fake_settings.model_copy(update={"index_dir": fake_settings.index_dir.parent / "x"})
+    build_index(exact, emb, progress=False)
+    ann = fake_settings.model_copy(update={"ann_threshold": 50, "ivf_nprobe": 10_000})
+    build_index(ann, emb, progress=False)
+    a, b = load_index(exact, emb.name), load_index(ann, emb.name)
+    assert not a.dense.approximate and b.dense.approximate
+    assert np.array_equal(np.asarray(a.dense.vectors()), np.asarray(b.dense.vectors()))
+    ra, rb = Retriever(a, emb, exact), Retriever(b, emb, ann)
+    for question in ("speech recognition model", "protein structure", "robot learning"):
+        # every list probed: the approximate index finds what the exact one finds
+        assert [h.chunk.id for h in ra.search(question, k=5)] == \
+            [h.chunk.id for h in rb.search(question, k=5)]
+
+
+@pytest.mark.parametrize("n", [1, 100, 10_000, 1_000_000])
+def test_ivf_lists_grow_as_the_square_root(n: int) -> None:
+    assert ivf_lists(n) >= 16 and ivf_lists(n) & (ivf_lists(n) - 1) == 0
+    if n >= 1000:
+        assert 0.5 <= ivf_lists(n) / n ** 0.5 <= 2

@@ -41,7 +41,10 @@ os.environ.setdefault("HF_HUB_OFFLINE", "1")
 import numpy as np  # noqa: E402
 
 import rag.extract_cache as extract_cache  # noqa: E402
-import rag.index as rag_index  # noqa: E402
+try:  # the build side (rag.build since the build/load split; rag.index before it)
+    import rag.build as rag_index  # noqa: E402
+except ImportError:  # an older tree measured as the baseline (--edit-baseline-ref)
+    import rag.index as rag_index  # noqa: E402
 from rag.embed import HashingEmbedder  # noqa: E402
 from rag.extract_cache import ExtractCache  # noqa: E402
 from rag.index import build_index  # noqa: E402

@@ -17,24 +17,25 @@ import os
 import threading
 from collections.abc import Iterator
 from pathlib import Path
-from typing import NamedTuple
+from typing import TYPE_CHECKING, NamedTuple
 
 import numpy as np
 from langchain_core.language_models import BaseChatModel
 
 from .answer import Answerer, catalog_of
-from .arxiv import FetchReport, fetch_abstracts
 from .embed import Embedder, embedder_from_settings
 from .errors import IndexStateError, QuestionError
-from .index import CURRENT, BuildReport, Index, build_index, current_folder, index_state, load_index
-from .ingest import load_corpus
+from .index import CURRENT, Index, current_folder, load_index
 from .listing import is_bare_code_list, list_answer
 from .llm import chat_model_from_settings, collect, stream_answer
-from .papers import extract_papers, load_metadata
 from .query import Catalog, check_question, parse
 from .records import Answer, Hit, Paper, Query
 from .retrieve import Filters, Reranker, Retriever, cross_encoder_reranker
 from .settings import Settings
+
+if TYPE_CHECKING:  # the build side is imported only when building (query time never needs it)
+    from .arxiv import FetchReport
+    from .build import BuildReport
 
 log = logging.getLogger(__name__)
 
@@ -88,11 +89,15 @@ class Assistant:
 
     def state(self) -> tuple[str, str]:
         """('ok' | 'missing' | 'stale' | 'incompatible', reason) of the index on disk."""
+        from .build import index_state
+
         return index_state(self.settings, self.embedder.name)
 
     def build(self, rebuild: bool = False) -> BuildReport:
         """Build or refresh the index now (only changed chunks are embedded); the next
         question uses the new build."""
+        from .build import build_index
+
         with self._lock:
             report = build_index(self.settings, self.embedder, progress=self.progress,
                                  rebuild=rebuild)
@@ -279,6 +284,10 @@ class Assistant:
                         refresh: bool = True) -> FetchReport:
         """Fetch arXiv abstracts of the corpus's papers into ``corpus/arxiv/abstracts.jsonl``
         (by id, else by title), then refresh the index so they are searchable."""
+        from .arxiv import fetch_abstracts
+        from .ingest import load_corpus
+        from .papers import extract_papers, load_metadata
+
         docs, _ = load_corpus(self.settings.corpus_dir, self.settings)
         metadata, _ = load_metadata(self.settings.metadata_dir, self.settings)
         papers = extract_papers(docs, metadata).papers.values()

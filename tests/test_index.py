@@ -118,3 +118,23 @@ def test_corrupt_file_is_skipped_and_rest_indexed(fake_settings: Settings) -> No
     report = build_index(fake_settings, HashingEmbedder(256), progress=False)
     assert report.digests == 5
     assert any("broken.pdf" in w for w in report.warnings)
+
+
+def test_query_time_code_never_imports_the_build_side() -> None:
+    """Loading an index and answering import no parsing or extraction module (issue 13: build
+    split from load); `rag.index.build_index` still resolves, from rag.build, on first use."""
+    import subprocess
+    import sys
+
+    code = ("import sys\n"
+            "from rag.assistant import Assistant\n"
+            "from rag.index import load_index\n"
+            "import rag.retrieve, rag.answer, rag.listing, rag.llm, rag.conversation, rag.cli\n"
+            "build_side = ('rag.build', 'rag.papers', 'rag.mentions', 'rag.titles', 'rag.authors',"
+            " 'rag.ingest', 'rag.extract_cache', 'rag.metadata', 'rag.readers', 'rag.parse_pool')\n"
+            "print(sorted(m for m in build_side if m in sys.modules))\n"
+            "import rag.index\n"
+            "print(rag.index.build_index.__module__)\n")
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True,
+                         check=True).stdout.split("\n")
+    assert out[0] == "[]" and out[1] == "rag.build"

@@ -97,7 +97,7 @@ def test_unchanged_corpus_is_not_parsed_or_rewritten(fake_settings: Settings,
     def no_parse(*_a: object, **_k: object) -> None:
         raise AssertionError("an unchanged corpus must not be parsed again")
 
-    monkeypatch.setattr("rag.index.load_corpus", no_parse)
+    monkeypatch.setattr("rag.build.load_corpus", no_parse)
     second = build_index(fake_settings, EMB, progress=False)
     assert second.up_to_date and second.folder == first.folder and second.embedded == 0
     assert second.chunks == first.chunks

@@ -25,11 +25,13 @@ default embedder: extractively (``llm=False``) and with the model (``llm=`` an i
     python -m eval.llm_real --report                # after labelling new sentences in
                                                     # eval/data/llm_real_audit.jsonl: recount
 
-Held out: ``--corpus unseen-dev`` or ``--corpus unseen-test`` asks the questions of a corpus the
-verification rules were not designed on (eval/data/unseen/{dev,test}, indexed alone as
-:mod:`eval.unseen` does, filtered only by the digest a question names, as there); it writes
-eval/results/llm_real_unseen.json (one entry per corpus), hand labels are read from
-eval/data/llm_real_audit_unseen.jsonl, and the held-out columns join the same section.
+Held out: ``--corpus unseen-dev``, ``unseen-test`` or ``unseen-test2`` asks the questions of a
+corpus the verification rules were not designed on (eval/data/unseen/{dev,test,test2}, indexed
+alone as :mod:`eval.unseen` does, filtered only by the digest a question names, as there); it
+writes eval/results/llm_real_unseen.json (one entry per corpus), hand labels are read from
+eval/data/llm_real_audit_unseen.jsonl (dev, test: their failures shaped the current rules) and
+eval/data/llm_real_audit_test2.jsonl (test2, sealed: run once with the final rules), and the
+held-out columns join the same section.
 """
 
 from __future__ import annotations
@@ -43,6 +45,8 @@ import time
 from pathlib import Path
 from typing import Any
 
+from langchain_core.messages import AIMessageChunk
+from langchain_core.outputs import ChatGenerationChunk
 from pydantic import PrivateAttr
 from tqdm.auto import tqdm
 
@@ -56,13 +60,15 @@ from rag.verify import MARKER_GROUP, UNSUPPORTED_MARK, parse_numbers, strip_mark
 
 from .core import cited, question_filters
 from .gold import align, digest_questions, gold_papers
-from .llm_real_report import AUDIT, AUDIT_UNSEEN, SECTION, hand_audit, held_out_columns, \
-    markdown, summarise
+from .llm_real_report import SECTION, audit_for, hand_audit, held_out_columns, markdown, \
+    summarise
 from .report import replace_section
 from .unseen import make_corpus
 
 RESULTS = Path(__file__).resolve().parent / "results"
-HELD_OUT = ("unseen-dev", "unseen-test")  # corpora the verification rules were not designed on
+# corpora the verification rules were not designed on (dev and test found the failures the
+# rules now answer; test2 is sealed: run once, for the held-out figure)
+HELD_OUT = ("unseen-dev", "unseen-test", "unseen-test2")
 OUT, OUT_UNSEEN = RESULTS / "llm_real.json", RESULTS / "llm_real_unseen.json"
 JUDGE_SHARE = 0.8
 # words that report rather than claim ("the paper proposes ..."), ignored by the judge
@@ -91,6 +97,26 @@ class TimedChat(XLlamaChat):
             if chunk.message.response_metadata.get("timings"):
                 rec["timings"] = chunk.message.response_metadata["timings"]
             yield chunk
+
+
+class ReplayChat(TimedChat):
+    """TimedChat that streams a draft recorded by an earlier run instead of generating: the
+    same model's answers (temperature 0) re-verified by the current rules. The model is loaded
+    for its tokenizer (prompt sizing) only."""
+
+    _draft: str | None = PrivateAttr(default=None)
+
+    def _stream(self, messages: Any, stop: Any = None, run_manager: Any = None,
+                **kwargs: Any) -> Any:
+        self._calls.append({"start": time.perf_counter(), "first": time.perf_counter(),
+                            "timings": None, "max_tokens": kwargs.get("max_tokens"),
+                            "replayed": self._draft is not None})
+        yield ChatGenerationChunk(message=AIMessageChunk(content=self._draft or ""))
+
+
+# what a replayed record keeps from the run that generated its draft (the model's timings)
+_TIMED = ("ttft_s", "model_ttft_s", "llm_s", "prompt_n", "cache_n", "predicted_n", "gen_tps",
+          "prompt_tps")
 
 
 def judge(sentence: str, passages: list[str], question: str) -> bool | None:
@@ -161,20 +187,21 @@ def score_question(q: dict, draft: str, ans: Answer, passages: tuple[Hit, ...]) 
 
 
 def run(gguf: str | None = None, n_questions: int | None = None, threads: int = 0,
-        settings: Settings | None = None, corpus: str = "seed") -> dict:
+        settings: Settings | None = None, corpus: str = "seed",
+        replay: list[dict] | None = None) -> dict:
     """Ask every (sampled) question of ``corpus`` ('seed', or one of HELD_OUT) extractively and
-    with the model; the figures and each question's record."""
+    with the model; the figures and each question's record. ``replay``: the records of an
+    earlier run whose drafts are re-verified instead of generated (:class:`ReplayChat`)."""
     path = resolve_gguf(gguf)
     with tempfile.TemporaryDirectory() as tmp:
         base = settings or Settings()
         s = base.model_copy(update={"index_dir": Path(tmp) / "index", "llm_small": True})
         if corpus == "seed":
-            qs, golds, held_out = digest_questions(), gold_papers(), False
+            qs, golds = digest_questions(), gold_papers()
         else:  # the held-out corpus alone, as eval.unseen indexes it
             golds, qs = make_corpus([corpus.removeprefix("unseen-")], Path(tmp) / "corpus")
             s = s.model_copy(update={"corpus_dir": Path(tmp) / "corpus"})
-            held_out = True
-        return _run(path, _sample(qs, n_questions), golds, s, threads, held_out)
+        return _run(path, _sample(qs, n_questions), golds, s, threads, corpus, replay)
 
 
 def _sample(qs: list[dict], n_questions: int | None) -> list[dict]:
@@ -189,11 +216,14 @@ def _sample(qs: list[dict], n_questions: int | None) -> list[dict]:
 
 
 def _run(path: Path, qs: list[dict], golds: list[dict], s: Settings, threads: int,
-         held_out: bool) -> dict:
+         corpus: str, replay: list[dict] | None = None) -> dict:
+    held_out = corpus != "seed"
     a = Assistant(settings=s)
     amap = align(list(a.index.papers.values()), golds)
-    chat = TimedChat(model_path=str(path), temperature=0.0, n_ctx=s.llm_context,
-                     threads=threads, max_tokens=s.llm_max_tokens)
+    chat = (ReplayChat if replay is not None else TimedChat)(
+        model_path=str(path), temperature=0.0, n_ctx=s.llm_context, threads=threads,
+        max_tokens=s.llm_max_tokens)
+    old = {r["id"]: r for r in replay or []}
     t0 = time.perf_counter()
     chat.server()
     load_s = time.perf_counter() - t0
@@ -201,17 +231,19 @@ def _run(path: Path, qs: list[dict], golds: list[dict], s: Settings, threads: in
                  "What does MoLRE do?"):  # warm the model, prompt cache and embedder
         list(a.ask_stream(warm, llm=chat))
         a.ask(warm, llm=False)
-    records = [_ask(a, chat, q, amap, held_out) for q in tqdm(qs, desc=f"llm {path.name}")]
+    records = [_ask(a, chat, q, amap, held_out, old.get(q["id"]) if replay is not None else None)
+               for q in tqdm(qs, desc=f"llm {path.name}")]
     return summarise(records, {
         "model": path.name, "gguf": str(path), "gguf_mb": round(path.stat().st_size / 2**20),
         "threads": chat.server().threads, "n_ctx": s.llm_context,
         "prompt_tokens_budget": s.llm_prompt_tokens, "max_tokens_cap": s.llm_max_tokens,
         "load_seconds": round(load_s, 2), "embedder": a.embedder.name,
-        "strict_verification": s.llm_small}, AUDIT_UNSEEN if held_out else AUDIT)
+        "strict_verification": s.llm_small, "corpus": corpus,
+        "replayed": replay is not None}, audit_for(corpus))
 
 
 def _ask(a: Assistant, chat: TimedChat, q: dict, amap: dict[str, str],
-         held_out: bool = False) -> dict:
+         held_out: bool = False, old: dict | None = None) -> dict:
     f = question_filters(q)
     # held-out questions name only a digest, as eval.unseen asks them (their dates are read
     # from the question text; since/until there are the expected range, not a filter)
@@ -221,6 +253,8 @@ def _ask(a: Assistant, chat: TimedChat, q: dict, amap: dict[str, str],
     ext = a.ask(q["question"], llm=False, **kw)
     ext_s = time.perf_counter() - t0
     chat._calls.clear()
+    if isinstance(chat, ReplayChat):
+        chat._draft = (old or {}).get("draft")
     deltas: list[str] = []
     t0 = time.perf_counter()
     ans: Any = None
@@ -252,6 +286,8 @@ def _ask(a: Assistant, chat: TimedChat, q: dict, amap: dict[str, str],
         rec.update(score_question(q, "".join(deltas), ans, plan.passages))
         rec["draft"] = "".join(deltas)[:700]
         rec["final"] = (ans.body or ans.text)[:700]
+        if isinstance(chat, ReplayChat):  # the timings are those of the generating run
+            rec.update({k: (old or {}).get(k) for k in _TIMED}, replayed=call["replayed"])
     if q["answerable"]:
         rec["gold_cited"] = cited(ans, q, amap)["gold_cited"] if not ans.abstained else False
         rec["extractive_gold_cited"] = cited(ext, q, amap)["gold_cited"] \
@@ -270,11 +306,11 @@ def write_section() -> None:
 def recount() -> None:
     """Recount the hand audits of both result files (after labelling) and rewrite the
     section."""
-    for out, audit in ((OUT, AUDIT), (OUT_UNSEEN, AUDIT_UNSEEN)):
+    for out in (OUT, OUT_UNSEEN):
         if out.is_file():
             res = json.loads(out.read_text())
-            for r in res["runs"].values():
-                r["support"].update(hand_audit(r["records"], audit))
+            for c, r in res["runs"].items():
+                r["support"].update(hand_audit(r["records"], audit_for(c)))
             out.write_text(json.dumps(res, indent=1, ensure_ascii=False))
     write_section()
 
@@ -287,6 +323,9 @@ def main() -> None:
                     "designed on them) or a held-out corpus's questions")
     ap.add_argument("--questions", type=int, help="an even sample of N questions (default all)")
     ap.add_argument("--threads", type=int, default=0, help="CPU threads (default all)")
+    ap.add_argument("--replay", action="store_true", help="re-verify the drafts recorded by the "
+                    "last run on --corpus with the current rules instead of generating them "
+                    "again (same model at temperature 0; timings kept from that run)")
     ap.add_argument("--no-write", action="store_true", help="print, write nothing")
     ap.add_argument("--report", action="store_true", help="only recount the hand audits and "
                     "rewrite the RESULTS.md section from eval/results/llm_real*.json")
@@ -294,16 +333,20 @@ def main() -> None:
     if args.report:  # after labelling new sentences in the audit files
         recount()
         return
+    held_out = args.corpus != "seed"
+    out = OUT_UNSEEN if held_out else OUT
+    replay = None
+    if args.replay:
+        key = args.corpus if held_out else resolve_gguf(args.gguf).name
+        replay = json.loads(out.read_text())["runs"][key]["records"]
     load0 = os.getloadavg()[0]
-    r = run(args.gguf, args.questions, args.threads, corpus=args.corpus)
+    r = run(args.gguf, args.questions, args.threads, corpus=args.corpus, replay=replay)
     date = dt.datetime.now().isoformat(timespec="seconds")
     load = [load0, os.getloadavg()[0]]
     summary = {k: v for k, v in r.items() if k != "records"}
     print(json.dumps(summary, indent=1))
     if args.no_write:
         return
-    held_out = args.corpus != "seed"
-    out = OUT_UNSEEN if held_out else OUT
     res = json.loads(out.read_text()) if out.is_file() else {"runs": {}}
     if held_out:  # one entry per corpus, each with its own date and load
         res["runs"][args.corpus] = {**r, "date": date, "load": load}

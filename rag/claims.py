@@ -1,6 +1,7 @@
 """What one sentence of an answer asserts: its citation markers, the names it gives, its numbers
-and links; and where in a passage it is found (:class:`Grounding`: one window of the passage,
-no conflicting polarity, direction or counts, no loop, in strict mode a near-copy from a passage
+(every one, digits or words) and links; and where in a passage it is found (:class:`Grounding`:
+one window of the passage, no conflicting polarity, direction, counts or percentages, no loop,
+the question's words it repeats in the passage too, in strict mode a near-copy from a passage
 about the question). Shared by verification (:mod:`rag.verify`), rendering and evaluation.
 """
 
@@ -9,7 +10,7 @@ from __future__ import annotations
 import re
 from collections.abc import Callable, Sequence
 
-from .query import coined_names
+from .query import QUESTION_WORDS, coined_names
 from .text import normalize_title, sentences, tokenize
 
 # A run of markers: "[1]", "[1, 3]", "[2-4]", "[1][2]", "[Passage 2]".
@@ -73,11 +74,49 @@ def found_in(name: str, padded: str) -> bool:
     return len(content) >= 3 and sum(f" {w} " in padded for w in content) / len(content) >= 0.85
 
 
+_UNITS = "two three four five six seven eight nine".split()
+_NUMBER_WORDS = {w: str(i) for i, w in enumerate(
+    "_ _ two three four five six seven eight nine ten eleven twelve thirteen fourteen fifteen "
+    "sixteen seventeen eighteen nineteen twenty".split()) if w != "_"} | {
+    w: str(10 * i) for i, w in enumerate("thirty forty fifty sixty seventy eighty ninety".split(),
+                                         3)}
+# "one" alone is a pronoun ("the one that ..."), "zero" mostly a term ("zero-shot"): left as words
+_SPELLED = re.compile(r"\b(" + "|".join(_NUMBER_WORDS) + r")(?:[-\s](one|" + "|".join(_UNITS)
+                      + r"))?\b", re.I)
+_MONTH = (r"(?:jan(?:uary)?|feb(?:ruary)?|mar(?:ch)?|apr(?:il)?|may|june?|july?|aug(?:ust)?|"
+          r"sep(?:t(?:ember)?)?|oct(?:ober)?|nov(?:ember)?|dec(?:ember)?)\.?")
+# numbers that count nothing: dates (the digest's, shown on its source card), list enumerators,
+# references to a passage by number
+_NOT_COUNTS = re.compile(
+    rf"\b{_MONTH}\s+\d{{1,2}}(?:st|nd|rd|th)?\b|\b\d{{1,2}}(?:st|nd|rd|th)?\s+(?:of\s+)?{_MONTH}"
+    r"|\b(?:19|20)\d\d-\d\d(?:-\d\d)?\b|^\s*(?:[-*•]\s*)?\(?\d{1,2}[.)](?=\s)"
+    r"|\b(?:passage|source|snippet|excerpt)s?\s*#?\d+", re.I | re.M)
+
+
+def spelled_digits(text: str) -> str:
+    """``text`` with its number words as digits ("three" as "3", "twenty-five" as "25")."""
+    def digits(m: re.Match[str]) -> str:
+        tens = int(_NUMBER_WORDS[m.group(1).lower()])
+        unit = (["one", *_UNITS].index(m.group(2).lower()) + 1) if m.group(2) else 0
+        if unit and tens < 20:  # "ten two" is two numbers, not one
+            return f"{tens} {unit}"
+        return str(tens + unit)
+    return _SPELLED.sub(digits, text)
+
+
+def _plain_number(raw: str) -> str:
+    """A number as :func:`numbers_in` writes it: "70,000" as "70000", "3.10" as "3.1"."""
+    x = raw.rstrip("%").replace(",", "").rstrip(".")
+    return x.rstrip("0").rstrip(".") if "." in x else x
+
+
 def numbers_in(text: str) -> frozenset[str]:
-    """Numbers of two or more digits in ``text`` ("70,000" as "70000"), years left out."""
-    nums = (m.replace(",", "").rstrip(".") for m in _NUMBER.findall(text))
-    return frozenset(x for x in nums if len(x.replace(".", "")) >= 2
-                     and not re.fullmatch(r"(?:19|20)\d\d", x))
+    """Every number ``text`` states, single digits, decimals and number words included ("3.1",
+    "three" as "3", "70,000" as "70000"); years, dates, list enumerators and passage numbers
+    ("passage 2") left out: they count nothing a passage must hold."""
+    text = _NOT_COUNTS.sub(" ", spelled_digits(text))
+    nums = (_plain_number(m) for m in _NUMBER.findall(text))
+    return frozenset(x for x in nums if x and not re.fullmatch(r"(?:19|20)\d\d", x))
 
 
 # ---------------------------------------------------------------------- where a claim is found
@@ -150,27 +189,41 @@ def polarity_clash(claim: str, window: str) -> bool:
     return w_neg and any(term_in(t, w_terms) for t in tokenize(claim))
 
 
+_PERCENT = "%"  # in a number's context: the number is a percentage ("87%", "87 percent")
+_PERCENT_WORD = re.compile(r"\s*(?:percent|per\s*cent|percentage)", re.I)
+
+
 def _number_contexts(text: str) -> dict[str, set[str]]:
-    """Each number of ``text`` (as :func:`numbers_in` writes it) and the terms beside it in its
-    clause: up to three before and three after."""
+    """Each number of ``text`` (as :func:`numbers_in` writes it, number words included) and the
+    terms beside it in its clause: up to three before and three after, and :data:`_PERCENT`
+    when it is a percentage."""
+    text = spelled_digits(text)
     out: dict[str, set[str]] = {}
     for m in _NUMBER_AT.finditer(text):
-        num = m.group(0).rstrip("%").replace(",", "").rstrip(".")
         after = text[m.end():m.end() + 60]
         end = _CLAUSE_END.search(after)
         before = text[max(0, m.start() - 60):m.start()]
         start = max((x.end() for x in _CLAUSE_END.finditer(before)), default=0)
-        out.setdefault(num, set()).update(tokenize(after[:end.start()] if end else after)[:3]
-                                          + tokenize(before[start:])[-3:])
+        pct = [_PERCENT] if m.group(0).endswith("%") or _PERCENT_WORD.match(after) else []
+        out.setdefault(_plain_number(m.group(0)), set()).update(
+            tokenize(after[:end.start()] if end else after)[:3] + tokenize(before[start:])[-3:]
+            + pct)
     return out
 
 
 def numbers_bound(claim: str, window: str) -> bool:
     """Whether each number of ``claim`` that ``window`` also gives counts the same thing there:
-    the word right after it in the claim ("1,122 documents") is beside it in the window."""
+    the word right after it in the claim ("1,122 documents", "0.9 seconds") is beside it in the
+    window, and a percentage in the claim is one in the window ("87%" is not "87 tasks")."""
     have = _number_contexts(window)
+    for num, beside in _number_contexts(claim).items():
+        if num not in have:
+            continue
+        if _PERCENT in beside and _PERCENT not in have[num]:
+            return False
+    claim = spelled_digits(claim)
     for m in _NUMBER_AT.finditer(claim):
-        num = m.group(0).rstrip("%").replace(",", "").rstrip(".")
+        num = _plain_number(m.group(0))
         after = claim[m.end():m.end() + 60]
         end = _CLAUSE_END.search(after)
         unit = tokenize(after[:end.start()] if end else after)[:1]
@@ -234,6 +287,8 @@ def question_names(question: str) -> list[str]:
     return out
 
 
+# words that say what kind of work is asked for, not what it is about ("What research ...")
+_ASKING = frozenset(tokenize("research researcher researchers team teams effort efforts"))
 STRICT_SHARE = 1.0  # strict (small-model) mode: every term a claim adds, within one window
 RELEVANCE = 0.3  # strict mode: idf share of the question's terms its cited passages must hold
 # (set so that 91% of the passages of the digest questions' gold papers hold it, 17% of others)
@@ -250,9 +305,9 @@ class Grounding:
         self.terms = [frozenset(tokenize(p)) for p in passages]
         self.norm = [f" {normalize_title(p)} " for p in passages]
         self.q_norm = f" {normalize_title(question)} "
-        self.q_numbers = numbers_in(question)
         self.q_names = question_names(question)
         self.topic, self.idf, self.strict = list(topic), idf, strict
+        self.asked = frozenset(topic) - QUESTION_WORDS - _ASKING
         self.windows = [[(w, frozenset(tokenize(w)), f" {normalize_title(w)} ")
                          for w in windows(p)] for p in passages]
 
@@ -273,18 +328,27 @@ class Grounding:
                    < 2 and max(self.norm[n - 1].count(f" {g} ") for n in ns) < 2
                    for g in repeated_runs(claim))
 
-    def local(self, claim: str, novel: Sequence[str], ns: Sequence[int], share: float) -> bool:
+    def given(self, terms: Sequence[str]) -> list[str]:
+        """Those of a claim's ``terms`` that it takes from what the question asks about (its
+        topic terms, question words, dates and request words such as "research" left out): a
+        sentence restating the question asserts them too ("X studies federated learning across
+        satellites"), so the passage it cites must hold them."""
+        return [t for t in terms if t in self.asked]
+
+    def local(self, claim: str, novel: Sequence[str], ns: Sequence[int], share: float,
+              given: Sequence[str] = ()) -> bool:
         """Whether ``claim`` is found within one window (:func:`windows`) of each of passages
         ``ns``, not scattered over them: the windows hold ``share`` (idf-weighted; STRICT_SHARE
-        in strict mode) of its ``novel`` terms (those the question lacks), its numbers, links
-        and names (and the question's names it repeats), and no window :func:`conflicts` with
-        it."""
-        numbers, urls = numbers_in(claim) - self.q_numbers, URL.findall(claim)
+        in strict mode) of its ``novel`` terms (those the question lacks), all its numbers
+        (the question's too), links and names (and the question's names it repeats), and no
+        window :func:`conflicts` with it; and the terms it takes from the question
+        (``given``, :meth:`given`) are all in those windows (strict mode) or passages."""
+        numbers, urls = numbers_in(claim), URL.findall(claim)
         padded_claim = f" {normalize_title(claim)} "
         names = named_things(claim) + [n for n in self.q_names if found_in(n, padded_claim)]
         chosen = []
         for n in ns:
-            fits = [(self.held(novel, t) + sum(u in w for u in urls) + sum(
+            fits = [(self.held(novel, t) + self.held(given, t) + sum(u in w for u in urls) + sum(
                 x in numbers_in(w) for x in numbers) + sum(self.mentions(nm, p, t) for nm in
                                                             names), w, t, p)
                     for w, t, p in self.windows[n - 1] if not conflicts(claim, w)]
@@ -293,8 +357,10 @@ class Grounding:
         text = "\n".join(f[1] for f in chosen)
         terms = frozenset().union(*(f[2] for f in chosen))
         padded = " ".join(f[3] for f in chosen)
+        whole = terms if self.strict else frozenset().union(*(self.terms[n - 1] for n in ns))
         return bool(chosen) and self.held(novel, terms) >= (STRICT_SHARE if self.strict
                                                             else share) \
+            and self.held(given, whole) >= 1.0 \
             and not numbers - numbers_in(text) and all(u in text for u in urls) \
             and all(self.mentions(nm, padded, terms) for nm in names)
 

@@ -252,15 +252,6 @@ class Settings(BaseSettings):
                              "point RAG_RERANKER at one or unset it")
         return v or None
 
-    @field_validator("llm_model")
-    @classmethod
-    def _gguf_file(cls, v: str | None) -> str | None:
-        """A .gguf model path must name a file (other values are model names)."""
-        if v and v.endswith(".gguf") and not Path(v).expanduser().is_file():
-            raise ValueError(f"no GGUF file at {v!r}; point RAG_LLM_MODEL at a .gguf file "
-                             "or unset it (the bundled SmolLM2 is used then)")
-        return v or None
-
     @property
     def metadata_dir(self) -> Path:
         """Folder holding arXiv metadata snapshots (``*.jsonl``) for the corpus."""

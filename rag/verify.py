@@ -14,10 +14,13 @@ similarity of the claim to the passage's closest sentence. Then:
   reported in ``unsupported`` and marked in the text;
 * a sentence naming something (a quoted or bold title, an acronym, a run of capitalised words)
   that no passage and not the question contains is unsupported whatever it cites;
-* what a sentence adds to the question must be in the passages it cites: its numbers, its
-  links verbatim and most of its terms the question lacks (small models restate the question
-  and append a wrong name or link, which the whole sentence's overlap would hide); a sentence
-  that only restates the question is not a claim and cites nothing;
+* what a sentence adds to the question must be in the passages it cites: its links verbatim
+  and most of its terms the question lacks (small models restate the question and append a
+  wrong name or link, which the whole sentence's overlap would hide); a sentence that only
+  restates the question is not a claim and cites nothing;
+* ... and what it takes from the question: each topic term of it that it repeats ("X studies
+  federated learning across satellites" citing a sepsis paper), and every number it states
+  (digits or words, the question's too; dates count nothing), a percentage as a percentage;
 * ... and within one *window* of each passage it cites (a sentence, two adjacent sentences, or
   the passage's heading line with one sentence), not scattered over it; no window it relies on
   may negate what it affirms (or the reverse), turn round a "from A to B", or give its numbers
@@ -194,7 +197,7 @@ class Verifier:
         for s in sents:
             s.fabricated = [nm for nm in named_things(s.text) if not sup.known(nm)]
             factual = len(self._terms(s.text)) >= 3 and not s.text.rstrip().endswith(":") \
-                and not _NOT_A_CLAIM.search(s.text) and bool(sup.novel(s.text))
+                and not _NOT_A_CLAIM.search(s.text) and sup.adds(s.text)
             for g in s.groups:
                 if s.fabricated:
                     dropped += len(g.nums)
@@ -320,6 +323,7 @@ class _Support:
                            verifier.idf, verifier.strict)
         self.terms, self.norm, self.q_norm = self.g.terms, self.g.norm, self.g.q_norm
         self.q_terms = frozenset(tokenize(question))
+        self.q_numbers = numbers_in(question)
         self.sents = [sentences(p) or [p] for p in passages]
         flat = [x for ps in self.sents for x in ps]
         if claims and passages:
@@ -338,8 +342,14 @@ class _Support:
         return frozenset().union(*(self.terms[n - 1] for n in ns))
 
     def novel(self, claim: str) -> list[str]:
-        """The claim's terms the question does not have: what it answers."""
-        return [t for t in self.v._terms(claim) if t not in self.q_terms]
+        """The claim's terms the question does not have: what it answers (numbers apart: each
+        must be in the passage however it is written, "3" or "three": Grounding.local)."""
+        return [t for t in self.v._terms(claim) if t not in self.q_terms and not t.isdigit()]
+
+    def adds(self, claim: str) -> bool:
+        """Whether ``claim`` says something the question does not: a term or a number (a
+        sentence that only restates the question answers nothing and cites nothing)."""
+        return bool(self.novel(claim) or numbers_in(claim) - self.q_numbers)
 
     def answers(self, claim: str, ns: Sequence[int]) -> bool:
         """Whether passages ``ns`` hold what ``claim`` adds to the question: every number and
@@ -349,7 +359,7 @@ class _Support:
         novel = self.novel(claim)  # numbers and links: checked per window (Grounding.local)
         return self.g.held(novel, self.union(ns)) >= ANSWER_SHARE and not self.g.loops(
             claim, ns) and (not self.v.strict or self.g.about_question(ns)) and self.g.local(
-            claim, novel, ns, ANSWER_SHARE)
+            claim, novel, ns, ANSWER_SHARE, self.g.given(self.v._terms(claim)))
 
     def _compute(self, claim: str) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
         if claim not in self._cache:

@@ -430,17 +430,27 @@ def test_llm_section_puts_held_out_runs_beside_the_in_sample_one(
                                                 rec("test:t2", ["E does F.", "unlabelled"])],
                                                meta, audit),
                             "date": "2026-12-07T03:10:00", "load": [2.0, 3.0]}}
+    sealed = tmp_path / "audit_test2.jsonl"
+    sealed.write_text(json.dumps({"id": "test2:u1", "sentence": "I does J.", "supported": False,
+                                  "why": "wrong"}) + "\n")
+    monkeypatch.setattr(report, "AUDIT_TEST2", sealed)
+    runs["unseen-test2"] = {**report.summarise([rec("test2:u1", ["I does J."])], meta,
+                                               report.audit_for("unseen-test2")),
+                            "date": "2026-12-07T03:20:00", "load": [2.0, 3.0]}
     cols = held_out_columns({"runs": runs})
-    assert list(cols) == ["held out: unseen-dev (1 q.)", "held out: unseen-test (2 q.)",
-                          "held out: unseen-dev + unseen-test pooled"]
-    pooled = cols["held out: unseen-dev + unseen-test pooled"]["support"]
+    inside = "unseen, in-sample for the question-word and number rules"
+    assert list(cols) == [f"{inside}: unseen-dev (1 q.)", f"{inside}: unseen-test (2 q.)",
+                          "unseen: unseen-dev + unseen-test pooled",
+                          "held out: unseen-test2 (1 q.)"]
+    assert cols["held out: unseen-test2 (1 q.)"]["support"]["after_hand_audit_supported"] == 0
+    pooled = cols["unseen: unseen-dev + unseen-test pooled"]["support"]
     assert (pooled["after_hand_audit_supported"], pooled["after_hand_audited"],
             pooled["after_not_audited"]) == (0.6667, 3, 1)
     seed = {"date": "2026-12-07T01:00:00", "load": [1.0, 1.0],
             "runs": {"tiny.gguf": report.summarise([rec("q1", ["G does H."])], meta,
                                                    tmp_path / "none.jsonl")}}
     md = report.markdown(seed, cols, {"runs": runs})
-    assert "| `tiny.gguf`, seed questions (in-sample) | held out: unseen-dev (1 q.) |" in md
-    assert "--corpus unseen-test" in md and report.HELD_OUT_NOTES in md
+    assert f"| `tiny.gguf`, seed questions (in-sample) | {inside}: unseen-dev (1 q.) |" in md
+    assert "--corpus unseen-test2" in md and report.HELD_OUT_NOTES in md
     assert "| - (0; 1 not labelled) | 1.000 (1; 0 not labelled) | 0.500 (2; 1 not labelled) " \
-        "| 0.667 (3; 1 not labelled) |" in md
+        "| 0.667 (3; 1 not labelled) | 0.000 (1; 0 not labelled) |" in md

@@ -304,3 +304,75 @@ def test_question_names_and_window_helpers() -> None:
     assert "Paper: X\nThree." in w and "One. Two." in w and "One. Two. Three." not in w
     assert conflicts("It does not need labels.", "It needs many labels.")
     assert not conflicts("It needs no labels.", "It works without labels.")
+
+
+# ------------------------------------- words and numbers taken from the question are claims too
+@pytest.fixture(scope="module", params=[False, True], ids=["default", "strict"])
+def v(request) -> Verifier:
+    """A verifier in each mode: these rules hold in both."""
+    return Verifier(HashingEmbedder(256), strict=request.param)
+
+
+SEPSIS = ("Paper: Sepsiscope; institutions: Fenwick Medical School\nSepsiscope uses "
+          "federated learning for early sepsis prediction across twelve intensive care units.")
+STALE = ("Paper: Stalewise\nStalewise down-weights stale client updates in asynchronous "
+         "federated optimisation and proves convergence at the synchronous rate.")
+
+
+def test_a_restated_question_must_be_in_the_cited_passage(v: Verifier) -> None:
+    # the question's words, attributed to a paper on the broad topic that does not say them
+    q = "Which paper studies federated learning across satellite constellations?"
+    assert marked(v.verify("The paper that studies federated learning across satellite "
+                           "constellations is Sepsiscope [1].", [SEPSIS], q), "The paper that")
+    q = "Which paper uses federated learning for sepsis prediction?"
+    assert kept(v.verify("The paper that uses federated learning for sepsis prediction is "
+                         "Sepsiscope [1].", [SEPSIS], q), "The paper that")
+    # the question's list handed back as what the paper proves
+    q = "Which papers prove convergence rates, generalization bounds or sample-complexity results?"
+    assert marked(v.verify("Stalewise proves convergence rates, generalization bounds, and "
+                           "sample-complexity results [1].", [STALE], q), "Stalewise")
+    assert kept(v.verify("Stalewise proves convergence at the synchronous rate [1].", [STALE], q),
+                "Stalewise")
+
+
+PRIVACY = ("Paper: Tallyguard\nWith a sharper accountant, a training run previously reported at "
+           "ε = 8 can be certified at ε = 3.1. It is tested on three datasets; the success rate "
+           "climbs to 87 points.")
+
+
+def test_every_number_must_be_in_the_cited_passage(v: Verifier) -> None:
+    q = "What epsilon can a run reported at epsilon 8 be certified at with Tallyguard?"
+    # a single digit, a decimal, a number word: each must be the passage's
+    assert marked(v.verify("With Tallyguard a run reported at ε = 8 can be certified at ε = 1 "
+                           "[1].", [PRIVACY], q), "With Tallyguard")
+    assert kept(v.verify("With Tallyguard a run reported at ε = 8 can be certified at ε = 3.1 "
+                         "[1].", [PRIVACY], q), "With Tallyguard")
+    assert marked(v.verify("Tallyguard is tested on five datasets [1].", [PRIVACY], q),
+                  "Tallyguard is")
+    assert kept(v.verify("Tallyguard is tested on 3 datasets [1].", [PRIVACY], q),
+                "Tallyguard is")
+
+
+def test_a_number_the_question_gives_is_a_claim_too(v: Verifier) -> None:
+    q = "Was a run at epsilon 6 certified lower by Tallyguard?"
+    assert marked(v.verify("With Tallyguard a run reported at ε = 6 can be certified at ε = 3.1 "
+                           "[1].", [PRIVACY], q), "With Tallyguard")
+
+
+def test_a_percentage_must_be_one_in_the_passage(v: Verifier) -> None:
+    q = "How often does Tallyguard succeed?"
+    assert marked(v.verify("With Tallyguard the success rate climbs to 87% [1].", [PRIVACY], q),
+                  "With Tallyguard")
+    pct = [PRIVACY.replace("87 points", "87 percent")]
+    assert kept(v.verify("With Tallyguard the success rate climbs to 87% [1].", pct, q),
+                "With Tallyguard")
+
+
+def test_numbers_that_count_nothing_are_not_claims() -> None:
+    from rag.claims import numbers_in
+
+    assert numbers_in("The epsilon of 8 is 1.") == {"8", "1"}
+    assert numbers_in("It used three seeds, twenty-five layers and an AUC of 0.910.") == {
+        "3", "25", "0.91"}
+    # dates, enumerators, passage references and "one" as a pronoun count nothing
+    assert numbers_in("1. On May 7, 2026 (passage 2) the one that won was covered.") == set()

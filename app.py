@@ -26,11 +26,9 @@ from langchain_core.language_models import BaseChatModel  # noqa: E402
 from pydantic import ValidationError  # noqa: E402
 
 import app_chats as chats  # noqa: E402
-from app_handlers import (CONCURRENCY, EXAMPLES, EXTRACTIVE, LLM, SEARCHING,  # noqa: E402,F401
-                          STORE_KEY, AssistantApp)
+from app_handlers import CONCURRENCY, EXAMPLES, EXTRACTIVE, LLM, SEARCHING, STORE_KEY, AssistantApp  # noqa: E402,F401
 from app_papers import SORTS  # noqa: E402
 from app_serve import launch, theme  # noqa: E402,F401
-
 from rag import Assistant, RagError  # noqa: E402
 from rag.backends import BACKENDS, llm_setup  # noqa: E402
 from rag.conversation import Rewriter  # noqa: E402
@@ -51,7 +49,7 @@ def build_app(assistant: Assistant, rewriter: Rewriter | None = None,
     and the other options are those of :class:`AssistantApp`."""
     h = AssistantApp(assistant, rewriter, stream_delay, chat, llm_label, notice)
     with gr.Blocks(title="digest-rag", fill_width=True) as app:
-        app.rag_app = h  # type: ignore[attr-defined] - app_serve's digest route reads it
+        app.rag_app = h  # app_serve's digest route reads it
         gr.Markdown("# digest-rag\nAsk about the papers in the research digests. Every answer "
                     "cites its sources; click a **[n]** to see the passage it comes from.",
                     elem_id="title")
@@ -59,50 +57,49 @@ def build_app(assistant: Assistant, rewriter: Rewriter | None = None,
         turns, previous = gr.State([]), gr.State(None)
         store = gr.BrowserState(chats.empty(), storage_key=STORE_KEY, secret=STORE_KEY)
         with gr.Tabs():
-            with gr.Tab("Ask", id="ask"):
-                with gr.Row():
-                    with gr.Column(scale=3, min_width=320):
-                        chatbot = gr.Chatbot(label="Chat", show_label=False, height=560,
-                                             elem_id="chat", autoscroll=False, buttons=[],
-                                             examples=[{"text": e} for e in EXAMPLES],
-                                             placeholder="**Ask about the digests** – or "
-                                             "start with one of these:", feedback_options=None)
-                        with gr.Row(elem_id="filters-line"):
-                            filt = gr.Markdown(filters_line(), elem_id="filters-label")
-                            chips = [gr.Button(k, visible=False, size="sm", scale=0,
-                                               min_width=40, elem_id=f"chip-{k}",
-                                               elem_classes="chip") for k in FILTER_KEYS]
-                        with gr.Row(elem_id="ask-row"):
-                            box = gr.Textbox(placeholder="Ask about the digests…",
-                                             show_label=False, scale=5, autofocus=True,
-                                             elem_id="question", lines=1, max_lines=4)
-                            send = gr.Button("Ask", variant="primary", scale=0, min_width=72,
-                                             elem_id="ask-btn")
-                        with gr.Row(elem_id="chat-row"):
-                            new = gr.Button("New chat", size="sm", scale=0, elem_id="new-chat")
-                            gr.Button("Copy conversation", size="sm", scale=0,
-                                      elem_id="copy-conv")
-                            past = gr.Dropdown(choices=[], label="Past chats", value=None,
-                                               scale=3, elem_id="past-chats")
-                        answer_with = gr.Radio([(h.llm_label or LLM, LLM),
-                                                (EXTRACTIVE, EXTRACTIVE)],
-                                               value=LLM if h.chat else EXTRACTIVE,
-                                               label="Answer with", elem_id="answerer",
-                                               visible=h.chat is not None)
-                        with gr.Accordion("Filters (apply to the next question)", open=False,
-                                          elem_id="filters"):
-                            with gr.Row():
-                                since = gr.Textbox(label="Since", placeholder="YYYY-MM-DD",
-                                                   elem_id="since", min_width=120)
-                                until = gr.Textbox(label="Until", placeholder="YYYY-MM-DD",
-                                                   elem_id="until", min_width=120)
-                            digest = gr.Dropdown(choices=[], label="Digest", value=None,
-                                                 elem_id="digest")
-                            has_code = gr.Checkbox(label="Only papers with code",
-                                                   elem_id="has-code")
-                    with gr.Column(scale=2, min_width=300):
-                        gr.Markdown("## Sources", elem_id="sources-title")
-                        sources = gr.HTML(sources_panel([]), elem_id="sources")
+            with gr.Tab("Ask", id="ask"), gr.Row():
+                with gr.Column(scale=3, min_width=320):
+                    chatbot = gr.Chatbot(label="Chat", show_label=False, height=560,
+                                         elem_id="chat", autoscroll=False, buttons=[],
+                                         examples=[{"text": e} for e in EXAMPLES],
+                                         placeholder="**Ask about the digests** – or "
+                                         "start with one of these:", feedback_options=None)
+                    with gr.Row(elem_id="filters-line"):
+                        filt = gr.Markdown(filters_line(), elem_id="filters-label")
+                        chips = [gr.Button(k, visible=False, size="sm", scale=0,
+                                           min_width=40, elem_id=f"chip-{k}",
+                                           elem_classes="chip") for k in FILTER_KEYS]
+                    with gr.Row(elem_id="ask-row"):
+                        box = gr.Textbox(placeholder="Ask about the digests…",
+                                         show_label=False, scale=5, autofocus=True,
+                                         elem_id="question", lines=1, max_lines=4)
+                        send = gr.Button("Ask", variant="primary", scale=0, min_width=72,
+                                         elem_id="ask-btn")
+                    with gr.Row(elem_id="chat-row"):
+                        new = gr.Button("New chat", size="sm", scale=0, elem_id="new-chat")
+                        gr.Button("Copy conversation", size="sm", scale=0,
+                                  elem_id="copy-conv")
+                        past = gr.Dropdown(choices=[], label="Past chats", value=None,
+                                           scale=3, elem_id="past-chats")
+                    answer_with = gr.Radio([(h.llm_label or LLM, LLM),
+                                            (EXTRACTIVE, EXTRACTIVE)],
+                                           value=LLM if h.chat else EXTRACTIVE,
+                                           label="Answer with", elem_id="answerer",
+                                           visible=h.chat is not None)
+                    with gr.Accordion("Filters (apply to the next question)", open=False,
+                                      elem_id="filters"):
+                        with gr.Row():
+                            since = gr.Textbox(label="Since", placeholder="YYYY-MM-DD",
+                                               elem_id="since", min_width=120)
+                            until = gr.Textbox(label="Until", placeholder="YYYY-MM-DD",
+                                               elem_id="until", min_width=120)
+                        digest = gr.Dropdown(choices=[], label="Digest", value=None,
+                                             elem_id="digest")
+                        has_code = gr.Checkbox(label="Only papers with code",
+                                               elem_id="has-code")
+                with gr.Column(scale=2, min_width=300):
+                    gr.Markdown("## Sources", elem_id="sources-title")
+                    sources = gr.HTML(sources_panel([]), elem_id="sources")
             with gr.Tab("Papers", id="papers", elem_id="papers-tab"):
                 with gr.Row(elem_id="papers-filters"):
                     p_query = gr.Textbox(label="Search papers", placeholder="title, name, "
@@ -144,8 +141,8 @@ def build_app(assistant: Assistant, rewriter: Rewriter | None = None,
                 chip.click(lambda k=key: False if k == "has_code" else None, None, target,
                            **quiet)
         p_in = [p_query, p_inst, p_code, p_sort]
-        for comp in p_in:
-            comp.change(h.papers_view, p_in, plist, show_progress="hidden", **quiet)
+        for control in (p_query, p_inst, p_code, p_sort):  # a tuple keeps each type's .change
+            control.change(h.papers_view, p_in, plist, show_progress="hidden", **quiet)
         app.load(h.refresh, store, [status, digest, p_inst, plist, *shown], **quiet).then(
             **after)
         gr.api(h.ask, api_name="ask")

@@ -91,8 +91,9 @@ def _text(content: object) -> str | None:
         return content
     if isinstance(content, list):
         parts = [p.get("text") for p in content if isinstance(p, dict) and p.get("type") == "text"]
-        if parts and all(isinstance(p, str) for p in parts):
-            return "".join(parts)  # type: ignore[arg-type]
+        texts = [p for p in parts if isinstance(p, str)]
+        if parts and len(texts) == len(parts):
+            return "".join(texts)
     return None
 
 
@@ -101,8 +102,8 @@ def _messages(history: object) -> list[dict]:
     out = []
     for m in history if isinstance(history, list) else []:
         text = _text(m.get("content")) if isinstance(m, dict) else None
-        if text is not None and m.get("role") in ("user", "assistant"):  # type: ignore[union-attr]
-            out.append({"role": m["role"], "content": text})  # type: ignore[index]
+        if text is not None and m.get("role") in ("user", "assistant"):
+            out.append({"role": m["role"], "content": text})
     return out
 
 

@@ -20,12 +20,21 @@ from app_papers import SORTS, filter_papers, papers_html
 from app_serve import base_url
 from rag import Answer, Assistant, RagError
 from rag.conversation import Rewriter, needs_subject, rewrite_followup
-from rag.llm import llm_rewriter
 from rag.export import bibtex, cited_papers, export, ris
+from rag.llm import llm_rewriter
 from rag.portable import answer_dict
-from rag.render import (FILTER_KEYS, actions_line, answer_stream, error_html, filter_chips,
-                        filters_line, llm_answer_markdown, md_escape, sources_panel,
-                        status_html)
+from rag.render import (
+    FILTER_KEYS,
+    actions_line,
+    answer_stream,
+    error_html,
+    filter_chips,
+    filters_line,
+    llm_answer_markdown,
+    md_escape,
+    sources_panel,
+    status_html,
+)
 
 log = logging.getLogger("digest-rag.app")
 

@@ -22,7 +22,7 @@ MAX_ROWS = 300  # rows rendered at once; the exports always hold every matching 
 
 def newest(p: Paper, digests: Mapping[str, Digest]) -> str:
     """The ISO date of the newest digest that mentions ``p`` ('' when undated)."""
-    dates = [digests[i].date for i in p.digest_ids if i in digests and digests[i].date]
+    dates = [d for i in p.digest_ids if i in digests and (d := digests[i].date) is not None]
     return max(dates).isoformat() if dates else ""
 
 

@@ -11,6 +11,7 @@ Policy (no script runs, nothing is fetched); anything else (PDF) as a download.
 from __future__ import annotations
 
 from pathlib import Path
+from typing import Any
 
 import gradio as gr
 from fastapi.responses import FileResponse, PlainTextResponse, Response
@@ -53,7 +54,7 @@ def base_url(request: gr.Request | None) -> str | None:
     if request is None:
         return None
     try:
-        return str(request.base_url)  # type: ignore[attr-defined]
+        return str(request.base_url)
     except (AttributeError, KeyError):
         return None
 
@@ -67,6 +68,7 @@ def digest_response(app: gr.Blocks, digest_id: str) -> Response:
         d = None
     if d is None:
         return PlainTextResponse(f"No digest {digest_id!r} in the index.", status_code=404)
+    assert h is not None  # d was found through it
     path = Path(d.path).resolve()
     corpus = Path(h.assistant.settings.corpus_dir).resolve()
     if corpus not in path.parents or not path.is_file():
@@ -80,17 +82,17 @@ def digest_response(app: gr.Blocks, digest_id: str) -> Response:
 
 
 def launch(app: gr.Blocks, host: str = "127.0.0.1", port: int = 7860,
-           block: bool = True, **kwargs: object) -> gr.Blocks:
+           block: bool = True, **kwargs: Any) -> gr.Blocks:
     """Serve ``app`` with the app's CSS and scripts (``block=False`` returns at once)."""
     quiet = bool(kwargs.pop("quiet", False))
     kwargs.setdefault("max_file_size", 0)  # uploads off: no feature takes a file
     app.launch(server_name=host, server_port=port, css=APP_CSS, head=APP_HEAD, theme=theme(),
                prevent_thread_lock=True, footer_links=["api"], quiet=True, **kwargs)
-    app.server_app.add_api_route(  # type: ignore[attr-defined]
+    app.server_app.add_api_route(
         "/digest/{digest_id}", lambda digest_id: digest_response(app, digest_id),
         methods=["GET"], include_in_schema=False)
     if not quiet:
-        print(f"digest-rag is serving on {app.local_url}")  # type: ignore[attr-defined]
+        print(f"digest-rag is serving on {app.local_url}")
     if block:
         app.block_thread()
     return app

@@ -267,7 +267,7 @@ class Answerer:
         nxt = self.index.chunks[row] if row is not None else None
         papers = tuple(self.index.papers[p] for p in nxt.paper_ids
                        if p in self.index.papers) if nxt else ()
-        if not papers or row is None:
+        if nxt is None or row is None or not papers:
             return hit
         cosine = float(self.index.dense.vectors_at([row])[0] @ query_vector)
         return dataclasses.replace(hit, chunk=nxt, paper=papers[0], papers=papers,
@@ -298,9 +298,9 @@ class Answerer:
         s = self.settings
         near_miss = coverage is not None and \
             coverage.score >= s.abstain_threshold - s.near_miss_margin
-        digests = sorted((d for d in self.index.digests.values() if d.date), key=lambda d: d.date)
-        span = (f" ({len(digests)} digests, {digests[0].date:%b %-d} to "
-                f"{digests[-1].date:%b %-d, %Y})") if digests else ""
+        dates = sorted(d.date for d in self.index.digests.values() if d.date is not None)
+        span = (f" ({len(dates)} digests, {dates[0]:%b %-d} to "
+                f"{dates[-1]:%b %-d, %Y})") if dates else ""
         text = f"The digests do not cover this question{span}, so I can't answer it from them."
         nearest = next(((p, h.digest) for h in hits if (p := self._main_paper(h, query))),
                        None) if near_miss else None

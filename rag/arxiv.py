@@ -19,9 +19,13 @@ import xml.etree.ElementTree as ET
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from .errors import ArxivError, ArxivUnavailable
 from .text import normalize_title, title_similarity
+
+if TYPE_CHECKING:
+    import httpx
 
 log = logging.getLogger(__name__)
 
@@ -65,7 +69,7 @@ def parse_feed(xml_text: str) -> list[dict]:
 class ArxivClient:
     """A polite arXiv API client (httpx), with an injectable transport, clock and sleep."""
 
-    def __init__(self, http: object | None = None, *, base_url: str = API_URL,
+    def __init__(self, http: httpx.Client | None = None, *, base_url: str = API_URL,
                  min_interval: float = 3.0, timeout: float = 15.0, retries: int = 3,
                  backoff: float = 2.0, sleep: Callable[[float], None] = time.sleep,
                  clock: Callable[[], float] = time.monotonic) -> None:
@@ -159,7 +163,7 @@ class AbstractCache:
     def add(self, rec: dict) -> None:
         self.folder.mkdir(parents=True, exist_ok=True)
         rec = {**rec, "source": "arxiv",
-               "fetched_at": dt.datetime.now(dt.timezone.utc).isoformat(timespec="seconds")}
+               "fetched_at": dt.datetime.now(dt.UTC).isoformat(timespec="seconds")}
         with open(self.path, "a", encoding="utf-8") as fh:
             fh.write(json.dumps(rec, ensure_ascii=False) + "\n")
             fh.flush()

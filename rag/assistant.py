@@ -16,8 +16,9 @@ import logging
 import os
 import threading
 from collections.abc import Iterator
+from dataclasses import dataclass
 from pathlib import Path
-from typing import TYPE_CHECKING, NamedTuple
+from typing import TYPE_CHECKING, Any, NamedTuple
 
 import numpy as np
 from langchain_core.language_models import BaseChatModel
@@ -34,7 +35,7 @@ from .retrieve import Filters, Reranker, Retriever, cross_encoder_reranker
 from .settings import Settings
 
 if TYPE_CHECKING:  # the build side is imported only when building (query time never needs it)
-    from .arxiv import FetchReport
+    from .arxiv import ArxivClient, FetchReport
     from .build import BuildReport
 
 log = logging.getLogger(__name__)
@@ -50,7 +51,8 @@ class Retrieved(NamedTuple):
     live: Live | None = None  # the index the hits came from
 
 
-class Live(NamedTuple):
+@dataclass(frozen=True)
+class Live:
     """One loaded index with everything built over it, swapped in and out as a whole."""
 
     index: Index
@@ -280,7 +282,7 @@ class Assistant:
             return list_answer(live.answerer, live.retriever, r.query, r.hits, r.vector)
         return live.answerer.answer(r.query, r.hits, r.vector)
 
-    def fetch_abstracts(self, client: object | None = None, progress: bool | None = None,
+    def fetch_abstracts(self, client: ArxivClient | None = None, progress: bool | None = None,
                         refresh: bool = True) -> FetchReport:
         """Fetch arXiv abstracts of the corpus's papers into ``corpus/arxiv/abstracts.jsonl``
         (by id, else by title), then refresh the index so they are searchable."""
@@ -294,7 +296,7 @@ class Assistant:
         ids = [p.arxiv_id for p in papers if p.arxiv_id]
         titles = [p.title for p in papers if not p.arxiv_id and len(p.title.split()) >= 4
                   and not p.title.startswith("Work by")]
-        report = fetch_abstracts(ids, titles, self.settings.metadata_dir, client,  # type: ignore[arg-type]
+        report = fetch_abstracts(ids, titles, self.settings.metadata_dir, client,
                                  progress=self.progress if progress is None else progress)
         if refresh and report.fetched:
             self.build()
@@ -304,8 +306,8 @@ class Assistant:
         """Every paper in the index, newest digest mention first."""
         index = self.index
         def newest(p: Paper) -> dt.date:
-            dates = [index.digests[m.digest_id].date for m in p.mentions
-                     if m.digest_id in index.digests and index.digests[m.digest_id].date]
+            dates = [d for m in p.mentions if m.digest_id in index.digests
+                     and (d := index.digests[m.digest_id].date) is not None]
             return max(dates) if dates else dt.date.min
         return sorted(index.papers.values(), key=lambda p: (newest(p), p.title), reverse=True)
 
@@ -334,11 +336,11 @@ def default_assistant() -> Assistant:
     return _default
 
 
-def ask(question: str, **filters: object) -> Answer:
+def ask(question: str, **filters: Any) -> Answer:
     """Answer a question from the default corpus, citing the papers. See Assistant.ask."""
-    return default_assistant().ask(question, **filters)  # type: ignore[arg-type]
+    return default_assistant().ask(question, **filters)
 
 
-def search(query: str, k: int = 10, **filters: object) -> list[Hit]:
+def search(query: str, k: int = 10, **filters: Any) -> list[Hit]:
     """Search the default corpus. See Assistant.search."""
-    return default_assistant().search(query, k=k, **filters)  # type: ignore[arg-type]
+    return default_assistant().search(query, k=k, **filters)

@@ -43,7 +43,7 @@ def _surnames(written: str) -> list[str]:
 def _real_surnames(authors: tuple[str, ...]) -> set[str]:
     """Every part of every real name, hyphens removed ("Martín-Pérez" -> "martinperez"):
     surnames can be multi-word ("Filgueira da Silva") or hyphenated."""
-    out = set()
+    out: set[str] = set()
     for a in authors:
         out.update(w.strip(".").lower().replace("-", "") for w in strip_accents(a).split()
                    if len(w.strip(".")) > 1)

@@ -311,10 +311,10 @@ def team_institutions(s: str) -> list[tuple[int, list[str]]]:
         name = m.group(1).strip()
         if _is_institution(name) and not re.match(r"(?:The|A|An|Several|Many|Other)\b", name):
             out.append((m.start(), _split_institutions(name)))
-    m = re.match(r"\W*From\s+(?=(?:the\s+)?[A-Z])", s)  # "From the University of Tartu, ..."
-    if m:
-        names, _ = institutions_after(" from " + s[m.end():], 0)
+    lead = re.match(r"\W*From\s+(?=(?:the\s+)?[A-Z])", s)  # "From the University of Tartu, ..."
+    if lead:
+        names, _ = institutions_after(" from " + s[lead.end():], 0)
         if names and all(_is_institution(n) for n in names):
-            out.append((m.start(), names))
+            out.append((lead.start(), names))
     return out
 

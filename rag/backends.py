@@ -159,7 +159,8 @@ def llm_setup(backend: str | None = None, model: str | None = None
     """(settings with --llm/--llm-model applied, chat model or None, its label, warning). An
     invalid RAG_LLM_* value, a missing extra or a bad LLM configuration give a warning and the
     extractive answerer, never a crash."""
-    flags = {k: v for k, v in (("llm_backend", backend), ("llm_model", model)) if v is not None}
+    flags: dict[str, Any] = {k: v for k, v in (("llm_backend", backend), ("llm_model", model))
+                             if v is not None}
     try:
         settings, warning = Settings(**flags), ""
     except ValidationError as err:  # an invalid RAG_LLM_* value: its default, and a warning

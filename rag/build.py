@@ -264,7 +264,7 @@ def build_index(settings: Settings, embedder: Embedder, progress: bool = True,
             manifest = {
                 "format_version": INDEX_FORMAT_VERSION, "model": embedder.name,
                 "dim": embedder.dim, "fingerprint": fingerprint,
-                "built_at": dt.datetime.now(dt.timezone.utc).isoformat(timespec="seconds"),
+                "built_at": dt.datetime.now(dt.UTC).isoformat(timespec="seconds"),
                 "counts": {"digests": len(docs), "papers": len(paperset.papers),
                            "chunks": len(chunks)},
                 "embedded": len(todo), "reused": reused,

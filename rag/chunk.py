@@ -83,8 +83,8 @@ def chunk_digest(doc: LoadedDigest, paperset: PaperSet, header: str = "paper",
                     groups.append((papers, sentence))
         part = 0
         for paper_ids, text in groups:
-            papers = [paperset.papers[pid] for pid in paper_ids if pid in paperset.papers]
-            head = context_header(doc.digest, p.section, papers, header)
+            named_papers = [paperset.papers[pid] for pid in paper_ids if pid in paperset.papers]
+            head = context_header(doc.digest, p.section, named_papers, header)
             for piece in _split_long(text, max_chars):
                 chunks.append(Chunk(
                     id=f"{p.digest_id}:{p.index}:{part}", digest_id=p.digest_id,

@@ -130,13 +130,13 @@ def _run(args: argparse.Namespace, a: Assistant) -> int:
             print(f"warning: {w}", file=sys.stderr)
         return 0
     if args.command == "fetch-abstracts":
-        r = a.fetch_abstracts()
-        for m in r.messages:
+        fetched = a.fetch_abstracts()
+        for m in fetched.messages:
             print(m, file=sys.stderr)
-        print(f"arXiv abstracts: {r.fetched} fetched, {r.cached} already cached, "
-              f"{r.not_found} not found, {r.failed} failed"
-              + (" (offline: used the cache)" if r.offline else "")
-              + (". Index refreshed." if r.fetched else "."))
+        print(f"arXiv abstracts: {fetched.fetched} fetched, {fetched.cached} already cached, "
+              f"{fetched.not_found} not found, {fetched.failed} failed"
+              + (" (offline: used the cache)" if fetched.offline else "")
+              + (". Index refreshed." if fetched.fetched else "."))
         return 0
     if args.command == "status":
         state, reason = a.state()

@@ -15,7 +15,7 @@ from __future__ import annotations
 import calendar
 import datetime as dt
 import re
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 
 from .records import Digest
@@ -33,6 +33,8 @@ DOC = r"(?:digests?|roundups?|issues?|editions?|posts?|newsletters?|round-ups?)"
 DAY = r"(\d{1,2})(?:st|nd|rd|th)?"
 # "May" the verb: "may be", "may have" ... is not the month
 _MAY_VERB = re.compile(r"\bmay\s+(be|have|i|we|you|it|they|help|not|also|use|work)\b")
+# a pattern's reader: its match -> (since, until), either open
+Reader = Callable[[re.Match[str]], tuple[dt.date | None, dt.date | None]]
 
 
 @dataclass(frozen=True)
@@ -63,14 +65,14 @@ def _day(year: int, month: str, day: str) -> dt.date | None:
         return None
 
 
-def _patterns(year: int, newest: dt.date | None) -> list[tuple[re.Pattern[str], object]]:
+def _patterns(year: int, newest: dt.date | None) -> list[tuple[re.Pattern[str], Reader]]:
     """(pattern, reader) pairs, most specific first; a reader maps a match to (since, until)."""
     P = re.compile
 
-    def month_span(m: re.Match[str], part: int, mon: int, yr: int) -> tuple:
+    def month_span(m: re.Match[str], part: int, mon: int, yr: int) -> tuple[dt.date, dt.date]:
         return _span(_year(m.group(yr), year), _MONTHS[m.group(mon)], m.group(part))
 
-    pats: list[tuple[re.Pattern[str], object]] = [
+    pats: list[tuple[re.Pattern[str], Reader]] = [
         # ISO dates
         (P(r"\b(?:between|from)\s+(\d{4}-\d{2}-\d{2})\s+(?:and|to|until|through)\s+"
            r"(\d{4}-\d{2}-\d{2})\b"),
@@ -154,14 +156,15 @@ def read_dates(question: str, digests: Sequence[Digest] = ()) -> Found | None:
             if _MAY_VERB.search(q, m.start(), min(len(q), m.end() + 12)) and "may" in m.group(0) \
                     and not re.search(r"\d", m.group(0)):
                 continue
-            since, until = reader(m)  # type: ignore[operator]
+            since, until = reader(m)
             if since is None and until is None:
                 continue
             if since and until and since > until:
                 since, until = until, since
             if since is not None and since == until and dated and since not in dated:
-                near = min(dated, key=lambda d: abs((d - since).days))
-                if abs((near - since).days) <= 3:  # "the April 4 digest" posted on April 5
+                day = since
+                near = min(dated, key=lambda d: abs((d - day).days))
+                if abs((near - day).days) <= 3:  # "the April 4 digest" posted on April 5
                     since = until = near
             a, b = m.span()
             rest = (question[:a] + question[b:]).strip().lstrip(",;: ")

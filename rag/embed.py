@@ -17,11 +17,14 @@ import os
 import re
 from collections.abc import Sequence
 from pathlib import Path
-from typing import Protocol, runtime_checkable
+from typing import TYPE_CHECKING, Protocol, runtime_checkable
 
 import numpy as np
 
 from .errors import MissingExtraError, RagError, SettingsError
+
+if TYPE_CHECKING:
+    from .settings import Settings
 
 BUNDLED = "bundled:all-MiniLM-L6-v2"
 log = logging.getLogger(__name__)
@@ -60,8 +63,8 @@ def resolve_model_path(model: str) -> Path:
     path = Path(model).expanduser()
     if not (path / "modules.json").exists() and not (path / "config.json").exists():
         raise SettingsError(f"RAG_MODEL={model!r} is not a sentence-transformers folder "
-                       "(no modules.json or config.json there).",
-                       f"point RAG_MODEL at a local model folder or use {BUNDLED!r}")
+                            "(no modules.json or config.json there).",
+                            f"point RAG_MODEL at a local model folder or use {BUNDLED!r}")
     return path
 
 
@@ -96,7 +99,9 @@ class SentenceTransformerEmbedder:
             self.name += "+int8"
         get_dim = getattr(self._model, "get_embedding_dimension", None) or \
             self._model.get_sentence_embedding_dimension
-        self.dim = int(get_dim())
+        dim = get_dim()
+        assert dim is not None  # a sentence-transformers model ends in a Pooling (or Dense) module
+        self.dim = int(dim)
 
     def encode(self, texts: Sequence[str], progress: bool = False) -> np.ndarray:
         """Queries (up to 4 texts) straight through the model; batches through
@@ -239,9 +244,9 @@ class AutoEmbedder:
         return self.torch.encode(texts, progress)
 
 
-def embedder_from_settings(settings: object) -> Embedder:
+def embedder_from_settings(settings: Settings) -> Embedder:
     """The embedder a :class:`rag.Settings` describes (model, batch size, int8, backend,
     batch precision)."""
-    return load_embedder(getattr(settings, "model"), getattr(settings, "batch_size", 32),
+    return load_embedder(settings.model, getattr(settings, "batch_size", 32),
                          getattr(settings, "int8", False), getattr(settings, "backend", "torch"),
                          getattr(settings, "batch_precision", "fp32"))

@@ -71,9 +71,8 @@ class RowFacets:
 
     def __init__(self, chunks: Sequence[Chunk], digests: Mapping[str, Digest],
                  papers: Mapping[str, Paper]) -> None:
-        self.dates = np.array([digests[c.digest_id].date.toordinal()
-                               if digests[c.digest_id].date else -1 for c in chunks],
-                              dtype=np.int64)
+        self.dates = np.array([day.toordinal() if (day := digests[c.digest_id].date) else -1
+                               for c in chunks], dtype=np.int64)
         self.digest_ids = np.array([c.digest_id for c in chunks], dtype=object)
         self.has_code = np.array([any(papers[p].code_urls for p in c.paper_ids if p in papers)
                                   for c in chunks], dtype=bool)
@@ -126,7 +125,7 @@ class LocalVectors:
         return self._matrix @ np.asarray(vector, dtype=np.float32)
 
 
-def rrf(rankings: Iterable[tuple[float, Sequence[int]]], k: int) -> dict[int, float]:
+def rrf(rankings: Iterable[tuple[float, Iterable[int]]], k: int) -> dict[int, float]:
     """Weighted reciprocal-rank fusion: each row scores the sum of weight / (k + rank), rank
     counted from 1, over the (weight, rows best first) rankings it appears in."""
     fused: dict[int, float] = {}

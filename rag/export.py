@@ -53,7 +53,7 @@ def _year(p: Paper, digests: Mapping[str, Digest]) -> str | None:
     """The arXiv id's year (2603.04567 -> 2026), else the newest digest's."""
     if p.arxiv_id and re.match(r"\d{4}\.", p.arxiv_id):
         return f"20{p.arxiv_id[:2]}"
-    dates = [digests[i].date for i in p.digest_ids if i in digests and digests[i].date]
+    dates = [d for i in p.digest_ids if i in digests and (d := digests[i].date) is not None]
     return str(max(dates).year) if dates else None
 
 
@@ -153,7 +153,8 @@ def ris(papers: Iterable[Paper], digests: Mapping[str, Digest] | None = None) ->
     """The papers as RIS records (``UNPB`` for arXiv preprints, with ID, AN = arXiv id, DO and
     UR; ``GEN`` otherwise)."""
     digests = digests or {}
-    refs, taken = [], set()
+    refs: list[dict] = []
+    taken: set[str] = set()
     for p in papers:
         year = _year(p, digests)
         url, code = _urls(p)

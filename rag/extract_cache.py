@@ -240,7 +240,10 @@ class ExtractCache:
     def save(self, path: Path | None = None) -> None:
         """Write the entries of this build's digests to ``path`` (default: where it was
         loaded from) atomically: a crash leaves the previous file whole."""
-        path = Path(path or self.path)
+        target = path or self.path
+        if target is None:
+            raise TypeError("save() needs a path: this cache was made without one")
+        path = Path(target)
         joins = {"version": self.memo.version, "matches": self.memo.used} if self.memo else {}
         data = json.dumps({"format": FORMAT, "code": code_version(), "digests": self.used,
                            "joins": joins}, ensure_ascii=False, separators=(",", ":"))

@@ -32,10 +32,19 @@ from .readers import (  # noqa: F401  (re-exported: readers lived here before)
     jsonl_records,
 )
 from .records import Digest, Passage
-from .safe_read import Limits, decode, inside, limits_of, outside_warning, read_bounded
+from .safe_read import (
+    DEFAULT_LIMITS,
+    Limits,
+    decode,
+    inside,
+    limits_of,
+    outside_warning,
+    read_bounded,
+)
 
 if TYPE_CHECKING:
     from .parse_cache import ParseCache
+    from .settings import Settings
 
 log = logging.getLogger(__name__)
 
@@ -53,7 +62,7 @@ FURNITURE = [
     r"subscribe( now)?",
     r"(leave a )?reply|cancel reply|related posts?:?",
 ]
-_FURNITURE_RE = re.compile(r"^(?:%s)$" % "|".join(FURNITURE), re.IGNORECASE)
+_FURNITURE_RE = re.compile("^(?:" + "|".join(FURNITURE) + ")$", re.IGNORECASE)
 # The topic holds no colon and the date part is stripped in code: nothing here backtracks.
 _LATEST_RE = re.compile(r"^Latest\s+(\d+)\s+papers?\s+on\s+([^:]+):(.+)$", re.IGNORECASE)
 # the same line with the date first: "21 March 2026 - Latest 15 papers on efficient inference"
@@ -172,7 +181,7 @@ def build_digest(blocks: list[Block], path: Path, data: bytes) -> LoadedDigest:
     return LoadedDigest(digest, tuple(passages))
 
 
-def parse_digest(path: Path, data: bytes, limits: Limits = Limits()
+def parse_digest(path: Path, data: bytes, limits: Limits = DEFAULT_LIMITS
                  ) -> tuple[LoadedDigest, list[str]]:
     """Parse one digest file's bytes (its name decides the reader); (digest, warnings).
     Raises DocumentError when it cannot be used. Runs in a parser process."""
@@ -195,7 +204,8 @@ def parse_digest(path: Path, data: bytes, limits: Limits = Limits()
     return build_digest(blocks, path, data), warnings
 
 
-def read_digest(path: Path, settings: object | None = None) -> tuple[LoadedDigest, list[str]]:
+def read_digest(path: Path, settings: Settings | Limits | None = None
+                ) -> tuple[LoadedDigest, list[str]]:
     """Read and parse one digest file in this process (no time limit: :func:`load_corpus`
     adds one); raises DocumentError when it cannot be used. ``settings``: a
     :class:`rag.Settings` or :class:`~rag.safe_read.Limits` (None: from the environment)."""
@@ -219,7 +229,7 @@ def corpus_files(corpus_dir: Path) -> list[Path]:
     return [p for p in _candidates(corpus_dir) if inside(p, corpus_dir)]
 
 
-def load_corpus(corpus_dir: Path, settings: object | None = None,
+def load_corpus(corpus_dir: Path, settings: Settings | Limits | None = None,
                 cache: ParseCache | None = None) -> tuple[list[LoadedDigest], list[str]]:
     """Read every digest in a folder. Returns (digests, warnings); bad files become warnings.
 
@@ -240,8 +250,9 @@ def load_corpus(corpus_dir: Path, settings: object | None = None,
     kept = {p: got for p in files if cache is not None and (got := cache.get(p)) is not None}
     parsed, notes = parse_files(parse_digest, [p for p in files if p not in kept], limits)
     warnings += notes
-    for path, (doc, warns) in parsed if cache is not None else ():
-        cache.put(path, doc, warns)
+    if cache is not None:
+        for path, (doc, warns) in parsed:
+            cache.put(path, doc, warns)
     if kept:  # back in file order
         done = dict(parsed)
         parsed = [(p, kept.get(p) or done[p]) for p in files if p in kept or p in done]

@@ -122,7 +122,10 @@ class TokenCache:
     def save(self, path: Path | None = None) -> None:
         """Write the entries of the texts used since loading to ``path`` (default: where it
         was loaded from) atomically, with the vocabulary they use."""
-        path = Path(path or self.path)
+        target = path or self.path
+        if target is None:
+            raise TypeError("save() needs a path: this cache was made without one")
+        path = Path(target)
         keys = sorted(self.used & self.entries.keys())
         parts = [self.entries[k] for k in keys]
         terms = np.concatenate([p[0] for p in parts]) if parts else np.zeros(0, np.int64)

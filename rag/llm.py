@@ -19,6 +19,7 @@ from __future__ import annotations
 
 import dataclasses
 import re
+from collections import deque
 from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass
 from typing import Any
@@ -39,8 +40,7 @@ from .backends import (  # noqa: F401
 )
 from .draft import NO_ANSWER, MarkerBuffer, clean_draft, drop_marked, says_no_answer
 from .embed import Embedder
-from .errors import LLMError
-from .errors import RagError
+from .errors import LLMError, RagError
 from .records import Answer, Citation, Evidence, Hit, Query
 from .settings import Settings
 from .verify import Verifier
@@ -231,7 +231,7 @@ def stream_answer(chat_model: BaseChatModel, query: Query, hits: Sequence[Hit], 
             yield ans.text
             yield dataclasses.replace(ans, notes=(*ans.notes, NO_ROOM_NOTE))
             return
-        kwargs = {"max_tokens": plan.max_tokens} if plan.max_tokens and \
+        kwargs: dict[str, Any] = {"max_tokens": plan.max_tokens} if plan.max_tokens and \
             chat_model._llm_type in _TAKES_MAX_TOKENS else {}
         for chunk in chat_model.stream(list(plan.messages), **kwargs):
             cut_off = cut_off or chunk.response_metadata.get("finish_reason") == "length"
@@ -305,9 +305,7 @@ def build_answer(query: Query, draft: str, passages: Sequence[Hit], hits: Sequen
 
 def collect(stream: Iterator[str | Answer]) -> Answer:
     """The final Answer of an :func:`stream_answer` stream (the deltas are discarded)."""
-    last: Any = None
-    for last in stream:
-        pass
+    last = (deque(stream, maxlen=1) or [None])[0]
     assert isinstance(last, Answer), "an answer stream ends with its Answer"
     return last
 

@@ -48,9 +48,11 @@ class Index:
             self.paper_rows = PaperRows(self.chunks.columns, self.chunks.names["papers"])
             return
         self.chunk_row = {c.id: i for i, c in enumerate(self.chunks)}
+        rows: dict[str, list[int]] = {}
         for row, c in enumerate(self.chunks):
             for pid in c.paper_ids:
-                self.paper_rows.setdefault(pid, []).append(row)  # type: ignore[attr-defined]
+                rows.setdefault(pid, []).append(row)
+        self.paper_rows = rows
 
     @functools.cached_property
     def _rows(self) -> tuple[dict[str, np.ndarray], dict[str, list[str]]]:

@@ -75,10 +75,10 @@ def resolve_gguf(model: str | None) -> Path:
                                   "set RAG_LLM_MODEL to the path of a local .gguf file, or unset "
                                   "it to use the bundled SmolLM2 (`make llm`)")
         return path.resolve()
-    path = bundled_gguf()
-    if path is None:
+    bundled = bundled_gguf()
+    if bundled is None:
         raise MissingModelError()
-    return path
+    return bundled
 
 
 def _xllamacpp() -> Any:

@@ -104,7 +104,7 @@ def sentence_mentions(text: str, digest_id: str, index: int) -> list[RawMention]
             title = " ".join(title.split())
             rm = RawMention(digest_id, index, a + ta, a + tb, title=title, how=how)
             best = None
-            for i, (ga, gb, g) in enumerate(authors):
+            for i, (ga, gb, _g) in enumerate(authors):
                 if i in taken:
                     continue
                 dist = ga - tb if ga >= tb else ta - gb

@@ -19,16 +19,20 @@ import re
 from collections import defaultdict
 from collections.abc import Callable
 from dataclasses import replace
+from functools import partial
 from pathlib import Path
-from typing import Protocol
+from typing import TYPE_CHECKING, Protocol
 
 from .ingest import LoadedDigest, parse_files
 from .readers import jsonl_lines, name_list, optional_text
 from .records import Paper
-from .safe_read import decode, inside, limits_of, outside_warning
+from .safe_read import Limits, decode, inside, limits_of, outside_warning
 from .sources import PaperText
 from .text import normalize_title, slugify, strip_accents, tokenize
 from .titles import similar_normalized, similar_title_keys
+
+if TYPE_CHECKING:
+    from .settings import Settings
 
 log = logging.getLogger(__name__)
 
@@ -54,7 +58,8 @@ def parse_metadata_file(path: Path, data: bytes) -> tuple[list[dict], list[str]]
     return out, warnings
 
 
-def load_metadata(folder: Path, settings: object | None = None) -> tuple[list[dict], list[str]]:
+def load_metadata(folder: Path, settings: Settings | Limits | None = None
+                  ) -> tuple[list[dict], list[str]]:
     """Read every ``*.jsonl`` arXiv snapshot in ``folder``; bad lines and files become
     warnings naming them. Files are size-bounded and parsed under the time limit of
     ``settings`` (a :class:`rag.Settings` or :class:`~rag.safe_read.Limits`; None: from the
@@ -124,9 +129,9 @@ class MetadataIndex:
             authors = first_author_keys(metadata)
         self.author_keys = authors
         self.by_author: dict[tuple[str, str], list[dict]] = defaultdict(list)
-        for rec, key in zip(metadata, authors):
-            if key is not None:
-                self.by_author[key].append(rec)
+        for rec, author in zip(metadata, authors):
+            if author is not None:
+                self.by_author[author].append(rec)
 
     def to_json(self) -> dict:
         """The index as JSON-able lists, for :meth:`__init__`'s ``stored``."""
@@ -136,11 +141,13 @@ class MetadataIndex:
     @staticmethod
     def valid(stored: object, n: int) -> bool:
         """``stored`` has the shape :meth:`to_json` gives for ``n`` records."""
+        if not isinstance(stored, dict):  # JSON from disk: a list or a string, say
+            return False
         try:
             blocks = stored["blocks"].values()
             return len(stored["nt"]) == len(stored["pre"]) == len(stored["authors"]) == n and \
                 all(isinstance(v, list) and v for v in blocks) and \
-                (not blocks or (0 <= min(map(min, blocks)) and max(map(max, blocks)) < n)) and \
+                (not blocks or (min(map(min, blocks)) >= 0 and max(map(max, blocks)) < n)) and \
                 all(k is None or (isinstance(k, list) and len(k) == 2) for k in stored["authors"])
         except (KeyError, TypeError, AttributeError):
             return False
@@ -275,26 +282,26 @@ def join_metadata(papers: dict[str, Paper], metadata: list[dict],
 
     keys = first_author_keys(metadata) if docs and exhaustive else None
 
-    def memoised(key: str, match: Callable[[], dict | None]) -> dict | None:
+    def memoised(key: str, match: Callable[[MetadataIndex | None], dict | None]) -> dict | None:
         if memo is None:
-            return match()
+            return match(index())
         key = hashlib.blake2b(key.encode("utf-8", "surrogatepass"), digest_size=12).hexdigest()
         found = memo.get(key)
         if not isinstance(found, str):
-            rec = match()
+            rec = match(index())
             memo.put(key, rec["arxiv_id"] if rec else "")
             return rec
         return records.get(found)
 
     for pid, paper in papers.items():
         rec = memoised(f"t\x1f{paper.title}\x1f{paper.short_name or ''}",
-                       lambda: match_metadata(paper, metadata, index()))
+                       partial(match_metadata, paper, metadata))
         score = 1.0
         if rec is None and docs:
             context = " ".join(text.get((m.digest_id, m.passage_index), "")
                                for m in paper.mentions)
             rec = memoised("a\x1f" + "\x1f".join(paper.authors) + "\x1e" + context,
-                           lambda: match_by_authors(paper, metadata, context, keys, index()))
+                           partial(match_by_authors, paper, metadata, context, keys))
             score = 0.5
         if rec is None:
             continue

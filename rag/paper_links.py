@@ -29,9 +29,12 @@ def link_names(docs: list[LoadedDigest], papers: dict[str, Paper],
     A name is looked up by its first run of word characters, which a passage naming it holds
     as a whole word: each passage costs one pass over its own words, not one test per name."""
     by_word: dict[str, list[tuple[str, str]]] = defaultdict(list)
-    for pid, p in papers.items():
-        if p.short_name and len(p.short_name) >= 3 and is_name_like(p.short_name):
-            by_word[_WORD.search(p.short_name).group()].append((p.short_name, pid))
+    for pid, paper in papers.items():
+        name = paper.short_name
+        if name and len(name) >= 3 and is_name_like(name):
+            first = _WORD.search(name)
+            assert first is not None  # a name-like token starts with a letter
+            by_word[first.group()].append((name, pid))
     for doc in docs:
         for p in doc.passages:
             for word in set(_WORD.findall(p.text)) & by_word.keys():
@@ -104,19 +107,19 @@ def attach_urls(docs: list[LoadedDigest], papers: dict[str, Paper],
                 inside = [s for s in here if s[0] < end and s[1] > pos and end > pos]
                 before = [s for s in here if s[0] <= pos]
                 if inside:
-                    pid = inside[0][2]
+                    owner: str | None = inside[0][2]
                 else:
-                    pid = max(before, key=lambda s: (s[0], -s[1]))[2] if before else (
+                    owner = max(before, key=lambda s: (s[0], -s[1]))[2] if before else (
                         here[0][2] if here else _repo_owner(url, in_digest, papers)
                         or _author_owner(p.text, in_digest, papers))
-                if pid is None:
+                if owner is None:
                     continue
                 if not here:
-                    spans[(p.digest_id, p.index)].append((0, len(p.text), pid))
-                    _add_mention(papers, pid, p.digest_id, p.index)
-                paper = papers[pid]
+                    spans[(p.digest_id, p.index)].append((0, len(p.text), owner))
+                    _add_mention(papers, owner, p.digest_id, p.index)
+                paper = papers[owner]
                 if kind == "arxiv":
-                    papers[pid] = replace(paper, arxiv_id=paper.arxiv_id or arxiv_id_of(url))
+                    papers[owner] = replace(paper, arxiv_id=paper.arxiv_id or arxiv_id_of(url))
                     continue
                 field_ = "data_urls" if kind == "data" else "code_urls"
                 claim = UrlClaim(url, "data" if kind == "data" else "code", p.digest_id, p.index)
@@ -124,7 +127,7 @@ def attach_urls(docs: list[LoadedDigest], papers: dict[str, Paper],
                     paper = replace(paper, **{field_: getattr(paper, field_) + (url,)})
                 if claim not in paper.url_claims:
                     paper = replace(paper, url_claims=paper.url_claims + (claim,))
-                papers[pid] = paper
+                papers[owner] = paper
 
 
 def _repo_owner(url: str, candidates: list[str], papers: dict[str, Paper]) -> str | None:

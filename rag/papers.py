@@ -263,8 +263,8 @@ def extract_papers(docs: list[LoadedDigest], metadata: list[dict] | None = None,
         for m in f.mentions:
             reg.add(m)
     for f in finds:  # pass 2: bullets
-        for b in f.bullets:
-            _merge_bullet(f.digest_id, b, reg)
+        for bullet in f.bullets:
+            _merge_bullet(f.digest_id, bullet, reg)
 
     papers, by_draft = _freeze(reg.drafts)
     spans: dict[tuple[str, int], list[Span]] = defaultdict(list)

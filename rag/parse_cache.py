@@ -134,7 +134,10 @@ class ParseCache:
 
     def save(self, path: Path | None = None) -> None:
         """Write the entries of this build's files atomically."""
-        path = Path(path or self.path)
+        target = path or self.path
+        if target is None:
+            raise TypeError("save() needs a path: this cache was made without one")
+        path = Path(target)
         data = json.dumps({"code": self.version, "files": self.used}, ensure_ascii=False,
                           separators=(",", ":"))
         write_atomic(path, data)

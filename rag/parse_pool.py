@@ -24,6 +24,7 @@ contained per file, but there is no time limit.
 from __future__ import annotations
 
 import atexit
+import contextlib
 import importlib
 import logging
 import os
@@ -71,7 +72,7 @@ def call(func: Callable[..., Any], args: tuple) -> Outcome:
         return Outcome("refused", reason=str(err))
     except RecursionError:
         return Outcome("failed", reason="nested too deeply to parse (RecursionError)")
-    except Exception as err:  # a parser bug or a library's: this file fails, not the build
+    except Exception as err:  # noqa: BLE001 - a parser bug or a library's: this file fails, not the build
         text = f"{type(err).__name__}: {err}"
         return Outcome("failed", reason=text if len(text) <= 300 else text[:297] + "...")
 
@@ -107,10 +108,8 @@ def serve(task_fd: int, result_fd: int, parent: int | None = None) -> None:
     warnings.simplefilter("ignore")  # (pypdf's); the parsers return their own warnings
     rx, tx = Connection(task_fd, writable=False), Connection(result_fd, readable=False)
     for name in PRELOAD:  # imported before the first task's clock starts
-        try:
+        with contextlib.suppress(ImportError):
             importlib.import_module(name)
-        except ImportError:
-            pass
     tx.send(_READY)
     while True:
         try:
@@ -127,7 +126,7 @@ def serve(task_fd: int, result_fd: int, parent: int | None = None) -> None:
             tx.send(outcome)
         except (EOFError, OSError):
             return
-        except Exception as err:  # an unpicklable result
+        except Exception as err:  # noqa: BLE001 - an unpicklable result
             tx.send(Outcome("failed", reason=f"its result could not be returned ({err})"))
 
 
@@ -249,7 +248,7 @@ class ParsePool:
 
     def _staff(self, want: int) -> None:
         """Drop workers that exited or retired; start new ones up to ``want``."""
-        keep = []
+        keep: list[_Worker] = []
         for w in self._workers:
             if w.usable() and len(keep) < self.size:
                 keep.append(w)

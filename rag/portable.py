@@ -14,7 +14,7 @@
 from __future__ import annotations
 
 import re
-from collections.abc import Callable
+from collections.abc import Callable, Iterable
 from urllib.parse import quote
 
 from .markdown import code_links
@@ -233,8 +233,8 @@ def answer_dict(answer: Answer, searched: str | None = None, base_url: str | Non
                 ) -> dict:
     """The API's JSON for an answer: ``answer`` is :func:`answer_markdown`; every other text
     field is plain text (:func:`plain`) and every URL a clean http(s) one (others dropped)."""
-    def urls(xs: object) -> list[str]:
-        return [u for u in (clean_url(x) for x in (xs or ())) if u]  # type: ignore[union-attr]
+    def urls(xs: Iterable[str] | None) -> list[str]:
+        return [u for u in (clean_url(x) for x in (xs or ())) if u]
 
     cites = []
     for c in answer.citations:

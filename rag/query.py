@@ -149,8 +149,8 @@ class Catalog:
                         if len(name) >= 3:
                             cat.surnames.setdefault(name, set()).add(pid)
                     else:
-                        key = strip_accents(name).lower()
-                        cat.people.setdefault(key, set()).add(pid)
+                        person = strip_accents(name).lower()
+                        cat.people.setdefault(person, set()).add(pid)
             for inst in p.institutions:
                 for key in institution_keys(inst):
                     anchor = min(key, key=len)

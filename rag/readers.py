@@ -18,10 +18,14 @@ import re
 import unicodedata
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from .errors import DocumentError
 from .records import Link
 from .safe_read import truncate_warning
+
+if TYPE_CHECKING:
+    from bs4 import BeautifulSoup
 
 MAX_PASSAGE_CHARS = 5000  # the default of Settings.max_passage_chars
 MAX_HTML_DEPTH = 256  # the default of Settings.max_html_depth
@@ -166,10 +170,12 @@ class _Tree:
     anchors: dict[int | None, list] = field(default_factory=dict)  # li id -> its <a href>s
 
 
-def _walk(soup: object) -> _Tree:
-    tree, depth = _Tree(), {}
-    for tag in soup.find_all(True):  # type: ignore[attr-defined]  (document order)
+def _walk(soup: BeautifulSoup) -> _Tree:
+    tree = _Tree()
+    depth: dict[int, int] = {}
+    for tag in soup.find_all(True):  # document order
         up, key = tag.parent, id(tag)
+        assert up is not None  # a found tag sits inside the soup at least
         d = depth[key] = depth.get(id(up), 0) + 1
         tree.deepest = max(tree.deepest, d)
         tree.lists[key] = tree.lists.get(id(up), 0) + (up.name in ("ul", "ol"))

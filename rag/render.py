@@ -13,7 +13,9 @@ from __future__ import annotations
 
 import html
 import re
+from collections import deque
 from collections.abc import Iterator, Mapping
+from typing import Any
 from urllib.parse import quote
 
 from .attribution import disagreements
@@ -292,10 +294,7 @@ def answer_markdown(answer: Answer, turn: int | None = None) -> str:
     """The complete chat message for an answer (extractive or LLM)."""
     if answer.body:
         return llm_answer_markdown(answer, turn)
-    out = ""
-    for out in answer_stream(answer, turn):
-        pass
-    return out
+    return (deque(answer_stream(answer, turn), maxlen=1) or [""])[0]  # the last, complete one
 
 
 def actions_line(turn: int, exports: bool = True) -> str:
@@ -307,7 +306,7 @@ def actions_line(turn: int, exports: bool = True) -> str:
     return out
 
 
-def status_html(status: Mapping[str, object], answers: str = "") -> str:
+def status_html(status: Mapping[str, Any], answers: str = "") -> str:
     """The index status line: digests, papers, chunks, model, which build and when (and who
     answers)."""
     built = str(status.get("built_at", "")).replace("T", " ")[:16]

@@ -16,8 +16,12 @@ import codecs
 import re
 from dataclasses import dataclass
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from .errors import DocumentError
+
+if TYPE_CHECKING:
+    from .settings import Settings
 
 MB = 1024 * 1024
 
@@ -55,22 +59,25 @@ class Limits:
     max_html_depth: int = 256
 
     @classmethod
-    def from_settings(cls, settings: object | None = None) -> Limits:
+    def from_settings(cls, settings: Settings | None = None) -> Limits:
         """The limits of ``settings`` (a :class:`rag.Settings`; None reads the environment)."""
         if settings is None:
             from .settings import Settings
 
             settings = Settings()
         s = settings
-        return cls(max_file_bytes=int(s.max_file_mb * MB),  # type: ignore[attr-defined]
-                   max_text_chars=s.max_text_chars,  # type: ignore[attr-defined]
-                   max_passage_chars=s.max_passage_chars,  # type: ignore[attr-defined]
-                   parse_timeout_s=s.parse_timeout_s,  # type: ignore[attr-defined]
-                   parse_workers=s.parse_workers,  # type: ignore[attr-defined]
-                   max_html_depth=s.max_html_depth)  # type: ignore[attr-defined]
+        return cls(max_file_bytes=int(s.max_file_mb * MB),
+                   max_text_chars=s.max_text_chars,
+                   max_passage_chars=s.max_passage_chars,
+                   parse_timeout_s=s.parse_timeout_s,
+                   parse_workers=s.parse_workers,
+                   max_html_depth=s.max_html_depth)
 
 
-def limits_of(settings: object | None) -> Limits:
+DEFAULT_LIMITS = Limits()  # the defaults of rag.Settings
+
+
+def limits_of(settings: Settings | Limits | None) -> Limits:
     """``settings`` as :class:`Limits`: a Limits is returned as is, a Settings converted."""
     return settings if isinstance(settings, Limits) else Limits.from_settings(settings)
 

@@ -17,11 +17,23 @@ from __future__ import annotations
 import re
 from dataclasses import dataclass
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from .errors import DocumentError
 from .ingest import parse_files
 from .readers import clean_text, jsonl_lines, name_list, optional_text, pdf_pages
-from .safe_read import Limits, decode, inside, limits_of, outside_warning, read_bounded
+from .safe_read import (
+    DEFAULT_LIMITS,
+    Limits,
+    decode,
+    inside,
+    limits_of,
+    outside_warning,
+    read_bounded,
+)
+
+if TYPE_CHECKING:
+    from .settings import Settings
 
 PAPERS_DIR = "papers"
 
@@ -46,7 +58,7 @@ _ABSTRACT_END = re.compile(r"\b(?:1\.?\s+Introduction|Introduction|Keywords|Inde
 PAPER_SUFFIXES = (".pdf", ".jsonl", ".bib")
 
 
-def read_pdf_paper(path: Path, data: bytes | None = None, limits: Limits = Limits()
+def read_pdf_paper(path: Path, data: bytes | None = None, limits: Limits = DEFAULT_LIMITS
                    ) -> PaperText:
     """A paper PDF: title (metadata or first line), abstract, and page texts; read from
     ``data`` (else the file). Warnings (text over the limit) are dropped; see
@@ -76,7 +88,7 @@ def _pdf_paper(path: Path, data: bytes | None, limits: Limits) -> tuple[PaperTex
                      arxiv_id=aid.group(1) if aid else None), warnings
 
 
-def read_jsonl_abstracts(path: Path, data: bytes | None = None, limits: Limits = Limits()
+def read_jsonl_abstracts(path: Path, data: bytes | None = None, limits: Limits = DEFAULT_LIMITS
                          ) -> tuple[list[PaperText], list[str]]:
     """User abstracts, one JSON object per line with at least "title" and "abstract" (text);
     optional "arxiv_id" (text) and "authors" (a list of names). A bad line or field is a
@@ -144,12 +156,13 @@ def _bib_fields(body: str) -> tuple[dict[str, str], list[str]]:
             value, i = body[i + 1:end], end + 1
         else:
             m2 = _BIB_BARE.match(body, i)
+            assert m2 is not None  # [^,}]* matches anywhere, if only the empty string
             value, i = m2.group(0), max(m2.end(), i + 1)
         fields[key] = clean_text(_BRACES.sub("", value))
     return fields, problems
 
 
-def read_bibtex_abstracts(path: Path, data: bytes | None = None, limits: Limits = Limits()
+def read_bibtex_abstracts(path: Path, data: bytes | None = None, limits: Limits = DEFAULT_LIMITS
                           ) -> tuple[list[PaperText], list[str]]:
     """User abstracts from BibTeX entries with title and abstract (eprint = arXiv id). An
     entry with a missing field or an unclosed brace or quote is a warning naming the file and
@@ -185,7 +198,7 @@ def read_bibtex_abstracts(path: Path, data: bytes | None = None, limits: Limits 
     return out, warnings
 
 
-def parse_paper_file(path: Path, data: bytes, limits: Limits = Limits()
+def parse_paper_file(path: Path, data: bytes, limits: Limits = DEFAULT_LIMITS
                      ) -> tuple[list[PaperText], list[str]]:
     """Parse one file of the papers folder from its bytes; (paper texts, warnings). Raises
     DocumentError when the file cannot be used. Runs in a parser process."""
@@ -209,7 +222,7 @@ def _paper_candidates(corpus_dir: Path) -> list[Path]:
                   if p.suffix.lower() in PAPER_SUFFIXES and p.is_file())
 
 
-def load_paper_texts(corpus_dir: Path, settings: object | None = None
+def load_paper_texts(corpus_dir: Path, settings: Settings | Limits | None = None
                      ) -> tuple[list[PaperText], list[str]]:
     """Every paper text under ``corpus_dir/papers``; unreadable, refused, failing or timed-out
     files become warnings naming them (:mod:`rag.parse_pool` runs each under

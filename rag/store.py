@@ -15,8 +15,8 @@ from typing import Any, Protocol
 
 import numpy as np
 
-from .settings import Settings
 from .lexical_cache import TokenCache
+from .settings import Settings
 from .text import tokenize
 
 
@@ -85,6 +85,7 @@ class FaissStore:
             import faiss
 
             n = len(self)
+            index: faiss.Index
             if not self.approximate:
                 index = faiss.IndexFlatIP(self.dim)
             else:
@@ -110,8 +111,9 @@ class FaissStore:
         index = self._faiss()
         if allowed is None:
             if self.approximate:
-                params = faiss.SearchParametersIVF(nprobe=min(self.nprobe, index.nlist))
-                scores, ids = index.search(q, min(k, n), params=params)
+                ivf = faiss.SearchParametersIVF()
+                ivf.nprobe = min(self.nprobe, index.nlist)
+                scores, ids = index.search(q, min(k, n), params=ivf)
             else:
                 scores, ids = index.search(q, min(k, n))
         elif self.approximate and len(allowed) <= self.exact_rows:
@@ -125,9 +127,12 @@ class FaissStore:
             k = min(k, len(allowed))
             if self.approximate:  # probe more lists when the filter removes most rows
                 probe = int(self.nprobe * min(8.0, n / len(allowed)))
-                params = faiss.SearchParametersIVF(sel=sel, nprobe=min(probe, index.nlist))
+                ivf = faiss.SearchParametersIVF()
+                ivf.nprobe = min(probe, index.nlist)
+                params: faiss.SearchParameters = ivf
             else:
-                params = faiss.SearchParameters(sel=sel)
+                params = faiss.SearchParameters()
+            params.sel = sel
             scores, ids = index.search(q, min(k, n), params=params)
             del packed  # the selector reads it during the search only
         keep = ids[0] >= 0

@@ -54,9 +54,10 @@ def row_columns(chunks: Sequence[Chunk], vectors: np.ndarray | None = None
             pair_rows.append(i)
             pair_papers.append(papers.setdefault(pid, len(papers)))
     order = np.argsort(hashes, kind="stable")
-    cols = {"id_hash": hashes[order], "id_rows": order.astype(np.int64), "digest": digest_of,
-            "own_text": own_text, "pair_rows": np.asarray(pair_rows, dtype=np.int64),
-            "pair_papers": np.asarray(pair_papers, dtype=np.int32)}
+    cols: dict[str, np.ndarray] = {
+        "id_hash": hashes[order], "id_rows": order.astype(np.int64), "digest": digest_of,
+        "own_text": own_text, "pair_rows": np.asarray(pair_rows, dtype=np.int64),
+        "pair_papers": np.asarray(pair_papers, dtype=np.int32)}
     if vectors is not None:
         cols["centroid"] = (vectors.mean(0) if len(vectors) else
                             np.zeros(vectors.shape[1], np.float32)).astype(np.float32)
@@ -75,7 +76,8 @@ def write_table(folder: Path, chunks: Sequence[Chunk], keys: Sequence[str],
             offsets[i + 1] = offsets[i] + len(line)
     cols, names = row_columns(chunks, vectors)
     with open(folder / ROWS, "wb") as fh:
-        np.savez(fh, offsets=offsets, **cols)
+        # mypy checks **cols against savez's keyword allow_pickle: bool as well
+        np.savez(fh, offsets=offsets, **cols)  # type: ignore[arg-type]
     (folder / ROWS_META).write_text(json.dumps(names), encoding="utf-8")
 
 
@@ -135,7 +137,7 @@ class KeyColumn(Sequence[str]):
     def __len__(self) -> int:
         return len(self._table)
 
-    def __getitem__(self, i):  # type: ignore[no-untyped-def]
+    def __getitem__(self, i):
         if isinstance(i, slice):
             return [self[j] for j in range(*i.indices(len(self)))]
         return self._table.record(int(i))["key"]

@@ -129,6 +129,14 @@ def _title_runs(s: str, stops: tuple[int, ...] = ()) -> list[tuple[int, int, str
     return out
 
 
+_CONNECTOR_ALT = "|".join(CONNECTORS)
+# a Title Case run right before the authors: "..., in Title by", "Title, by", "Title (Authors"
+_TITLE_BEFORE_AUTHORS = re.compile(
+    r"(?:^|[(,:]\s*|\b(?:in|of|is|are|was|were)\s+|\b(?!(?:" + _CONNECTOR_ALT + r")\b)[a-z]+\s+)"
+    r"((?:[A-Z0-9][\w\-’']*:?)"
+    r"(?:\s+(?:[A-Z0-9][\w\-’']*:?|(?:" + _CONNECTOR_ALT + r")))+)(?:,?\s+(?:by|from)\s+|\s+\()$")
+
+
 def find_titles(s: str, authors: list[tuple[int, int, str]]) -> list[tuple[int, int, str, str]]:
     """Title spans in a sentence as (start, end, title, how), how being 'quoted', 'paren',
     'cue' (after "in their paper", "Authors from X in", "introduce") or 'run'."""
@@ -159,26 +167,23 @@ def find_titles(s: str, authors: list[tuple[int, int, str]]) -> list[tuple[int, 
     weak = [m.end() for m in re.finditer(r"(?<![\w-])(?:in|introduces?|presents?|proposes?|"
                                          r"developed|describes?|analy[sz]es?|revisits?|"
                                          r"stud(?:y|ies))\s+(?=[A-Z0-9])|^\W*In\s+(?=[A-Z0-9])", s)]
-    for a, b, _ in authors:  # "Authors (Inst) in Title,", "Authors from X introduce Title, a"
+    for _a, b, _ in authors:  # "Authors (Inst) in Title,", "Authors from X introduce Title, a"
         pm = re.match(r"\s*\(([^()]+)\)", s[b:])  # "Yoo et al. (Specializing ...)"
         if pm and looks_like_title(pm.group(1)) and len(pm.group(1).split()) >= 4 \
                 and not INSTITUTION_WORDS.search(pm.group(1)) \
                 and not NAME_LIST.fullmatch(pm.group(1)):  # "(Adyen and TU Delft)"
             add(b + pm.start(1), b + pm.end(1), pm.group(1), True, "paren")
         _, after = institutions_after(s, b)
-        m = re.match(r",?\s*(?:in|introduces?|presents?|proposes?|developed|develops?)\s+"
-                     r"(?=[A-Z0-9])", s[after:])
-        if m:
-            strong.append(after + m.end())
+        verb = re.match(r",?\s*(?:in|introduces?|presents?|proposes?|developed|develops?)\s+"
+                        r"(?=[A-Z0-9])", s[after:])
+        if verb:
+            strong.append(after + verb.end())
     for a, _, _ in authors:
         # "..., in Title by", "highlight is Title by", "Title, by", "Title (Authors, ...)"
         # (not "..., with Title by": a title part)
-        m = re.search(r"(?:^|[(,:]\s*|\b(?:in|of|is|are|was|were)\s+|\b(?!(?:%s)\b)[a-z]+\s+)"
-                      r"((?:[A-Z0-9][\w\-’']*:?)"
-                      r"(?:\s+(?:[A-Z0-9][\w\-’']*:?|(?:%s)))+)(?:,?\s+(?:by|from)\s+|\s+\()$"
-                      % ("|".join(CONNECTORS), "|".join(CONNECTORS)), s[:a])
-        if m and len(m.group(1).split()) >= 4:
-            add(m.start(1), m.end(1), m.group(1), True, "paren")
+        before = _TITLE_BEFORE_AUTHORS.search(s[:a])
+        if before and len(before.group(1).split()) >= 4:
+            add(before.start(1), before.end(1), before.group(1), True, "paren")
     runs = [r for r in _title_runs(s, tuple(a for a, _, _ in authors))
             if not INSTITUTION_WORDS.search(r[2])]
     for c in strong + weak:

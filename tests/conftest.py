@@ -16,6 +16,14 @@ from rag import Assistant, Settings  # noqa: E402
 from rag.embed import HashingEmbedder  # noqa: E402
 
 ROOT = Path(__file__).resolve().parent.parent
+
+
+def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
+    """Every test on the real bundled model is marked real_model (the seed_real fixture), so
+    `make test-fast` leaves them out without each test having to say so."""
+    for item in items:
+        if "seed_real" in getattr(item, "fixturenames", ()):
+            item.add_marker(pytest.mark.real_model)
 CORPUS = ROOT / "corpus"
 
 

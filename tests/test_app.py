@@ -378,6 +378,7 @@ def snippet_lines() -> list[str]:
     return lines
 
 
+@pytest.mark.slow
 def test_readme_client_snippet_runs_against_live_app(live_url: str) -> None:
     """Runs exactly the snippet's three lines (with the live app's address)."""
     code = "\n".join(snippet_lines())
@@ -430,6 +431,7 @@ CONCURRENT = [
 ]
 
 
+@pytest.mark.slow
 def test_eight_concurrent_clients(live_url: str) -> None:
     from gradio_client import Client
 

@@ -308,6 +308,7 @@ def test_a_file_over_the_size_setting_is_skipped_by_name(tmp_path: Path, monkeyp
     assert len(docs) == 6 and warnings == []
 
 
+@pytest.mark.slow
 def test_a_parse_over_the_time_limit_is_skipped_and_the_build_goes_on(tmp_path: Path) -> None:
     corpus = make_corpus(tmp_path, [])
     unit = "<ul>" + "<li>item <a href='x'>l</a><ul>" * 120 + "</ul></li>" * 120 + "</ul>"
@@ -330,6 +331,7 @@ def test_in_process_parsing_still_contains_failures(tmp_path: Path) -> None:
     assert {"Bib Good Paper", "After Deep", "Numbered Authors"} <= {t.title for t in texts}
 
 
+@pytest.mark.slow
 def test_pool_kills_a_stuck_or_crashed_worker_and_carries_on() -> None:
     import os
 
@@ -344,6 +346,7 @@ def test_pool_kills_a_stuck_or_crashed_worker_and_carries_on() -> None:
         assert [o.value for o in pool.run(abs, [(-1,), (-2,), (-3,)])] == [1, 2, 3]
 
 
+@pytest.mark.slow
 def test_the_index_build_survives_every_bad_input_at_once(tmp_path: Path) -> None:
     corpus = make_corpus(tmp_path, TABLE)
     settings = Settings(corpus_dir=corpus, index_dir=tmp_path / "index", model="hashing-256")

@@ -19,6 +19,8 @@ from eval.report import SECTION, write_results_md
 from rag import Settings
 from rag.embed import HashingEmbedder
 
+pytestmark = pytest.mark.slow  # runs eval suites: left out by `make test-fast`
+
 DOCS = {
     "d1": ("Aspirin and heart attacks", "Daily aspirin lowers the risk of a heart attack."),
     "d2": ("Vitamin D and bones", "Vitamin D supplements improve bone density in the elderly."),

@@ -26,6 +26,8 @@ from rag.settings import Settings
 from rag.text import normalize_title, title_similarity
 from rag.titles import similar_normalized, similar_title_keys
 
+pytestmark = pytest.mark.slow  # synthetic corpora: left out by `make test-fast`
+
 ROOT = Path(__file__).resolve().parents[1]
 DEV = ROOT / "eval" / "data" / "unseen" / "dev"
 CORPORA = {"seed": (ROOT / "corpus", ROOT / "corpus" / "arxiv"),

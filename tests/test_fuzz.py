@@ -25,6 +25,8 @@ from rag.parse_pool import ParsePool
 from rag.safe_read import Limits
 from rag.sources import load_paper_texts
 
+pytestmark = pytest.mark.slow  # hypothesis fuzzing: left out by `make test-fast`
+
 CASE_TIMEOUT = 20.0
 LIMITS = Limits(parse_timeout_s=CASE_TIMEOUT)
 CORPUS = Path(__file__).resolve().parents[1] / "corpus"

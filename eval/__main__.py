@@ -223,6 +223,7 @@ SUITES = {  # name: (module, what it measures); each writes eval/results/<name>.
     "stores": ("eval.stores", "FAISS and Qdrant stores side by side on SciFact"),
     "robustness": ("eval.robustness", "fuzzed inputs through every reader"),
     "hardening": ("eval.hardening", "damaged indexes, re-index at 1000 digests, app under load"),
+    "house": ("eval.house", "import time of the package, module sizes"),
 }
 
 

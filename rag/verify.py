@@ -1,10 +1,9 @@
 """Verify the citations of an LLM-written answer against the passages it was given.
 
-Models get ``[n]`` markers wrong: off by one, out of range, missing, or attached to a sentence
-about a paper no passage mentions. :class:`Verifier` splits the answer into sentences (and
-sentences into clauses at their marker groups) and scores every (claim, passage) pair by
-*support*: the idf-weighted share of the claim's terms found in the passage, plus the embedding
-similarity of the claim to the passage's closest sentence. Then:
+Models get ``[n]`` markers wrong (off by one, out of range, missing, on the wrong sentence).
+:class:`Verifier` splits the answer into sentences (and clauses at marker groups) and scores
+every (claim, passage) pair by *support*: the idf-weighted share of the claim's terms found in
+the passage plus the embedding similarity of the claim to the passage's closest sentence. Then:
 
 * a number outside ``1..len(passages)`` is dropped, or replaced by the best supporting passage;
 * a number whose passage does not support its claim (or supports it far less than another
@@ -14,25 +13,21 @@ similarity of the claim to the passage's closest sentence. Then:
   reported in ``unsupported`` and marked in the text;
 * a sentence naming something (a quoted or bold title, an acronym, a run of capitalised words)
   that no passage and not the question contains is unsupported whatever it cites;
-* what a sentence adds to the question must be in the passages it cites: its links verbatim
-  and most of its terms the question lacks (small models restate the question and append a
-  wrong name or link, which the whole sentence's overlap would hide); a sentence that only
+* the passages a sentence cites must hold what it adds to the question (its links verbatim and
+  most of its new terms: small models restate the question and append a wrong name or link),
+  each topic term it repeats from the question ("X studies federated learning across
+  satellites" citing a sepsis paper) and every number it states (digits or words, the
+  question's too; dates count nothing; a percentage as a percentage); a sentence that only
   restates the question is not a claim and cites nothing;
-* ... and what it takes from the question: each topic term of it that it repeats ("X studies
-  federated learning across satellites" citing a sepsis paper), and every number it states
-  (digits or words, the question's too; dates count nothing), a percentage as a percentage;
-* ... and within one *window* of each passage it cites (a sentence, two adjacent sentences, or
-  the passage's heading line with one sentence), not scattered over it; no window it relies on
-  may negate what it affirms (or the reverse), turn round a "from A to B", or give its numbers
-  for other things; a sentence saying a run of words twice (a small model's loop) is
-  unsupported (:class:`rag.claims.Grounding`);
-* strict mode (small models, which paraphrase badly and write about the wrong passage): every
-  term a sentence adds must be in that window (a near-copy), and the passages it cites must be
-  about the question: mention a name it gives and hold a share of its terms.
+* ... within one *window* of each cited passage (a sentence, two adjacent ones, or the heading
+  line with one), where nothing may negate what it affirms, turn round a "from A to B" or give
+  its numbers for other things; a sentence saying a run of words twice (a small model's loop)
+  is unsupported (:class:`rag.claims.Grounding`);
+* strict mode (small models): every term a sentence adds must be in that window (a near-copy),
+  and its cited passages must be about the question (a name it gives, a share of its terms).
 
-The text is renumbered ``[1]..[k]`` in order of first citation, so a source list built from
-:attr:`Verification.cited` holds exactly the passages the text cites. What a sentence asserts
-(markers, names, numbers, links) is read by :mod:`rag.claims`.
+The text is renumbered ``[1]..[k]`` in order of first citation (:attr:`Verification.cited`
+holds exactly the passages it cites); :mod:`rag.claims` reads what a sentence asserts.
 """
 
 from __future__ import annotations
@@ -342,8 +337,7 @@ class _Support:
         return frozenset().union(*(self.terms[n - 1] for n in ns))
 
     def novel(self, claim: str) -> list[str]:
-        """The claim's terms the question does not have: what it answers (numbers apart: each
-        must be in the passage however it is written, "3" or "three": Grounding.local)."""
+        """The claim's terms the question lacks (numbers apart: Grounding.local checks them)."""
         return [t for t in self.v._terms(claim) if t not in self.q_terms and not t.isdigit()]
 
     def adds(self, claim: str) -> bool:

@@ -138,6 +138,9 @@ _Q_CAPS = re.compile(r"(?<!^)(?<![.!?]\s)\b([A-Z][\w.&-]*(?:\s+(?:of|for|and|de|
                      r"[A-Z][\w.&-]*)*)")
 
 
+_YEAR = re.compile(r"(?<![\w.,])(?:19|20)\d\d(?![\w.,]\d)")
+
+
 def windows(passage: str) -> list[str]:
     """Where one claim may be found in ``passage``: each sentence, each two adjacent sentences,
     and, when the passage opens with a one-sentence line (a heading: what it is about), that
@@ -345,6 +348,10 @@ class Grounding:
         (``given``, :meth:`given`) are all in those windows (strict mode) or passages."""
         numbers, urls = numbers_in(claim), URL.findall(claim)
         padded_claim = f" {normalize_title(claim)} "
+        # a year counts nothing, but it is still a claim: in a cited passage or the question
+        if any(all(f" {y} " not in t for t in (self.q_norm, *(self.norm[n - 1] for n in ns)))
+               for y in _YEAR.findall(claim)):
+            return False
         names = named_things(claim) + [n for n in self.q_names if found_in(n, padded_claim)]
         chosen = []
         for n in ns:

@@ -353,6 +353,16 @@ def test_every_number_must_be_in_the_cited_passage(v: Verifier) -> None:
                 "Tallyguard is")
 
 
+def test_a_year_must_be_in_the_cited_passage_or_the_question(v: Verifier) -> None:
+    """Years count nothing (the number rule leaves them out), but a year a sentence gives is
+    still something it asserts: an invented "(2022)" is unsupported."""
+    q = "What epsilon can a run reported at epsilon 8 be certified at with Tallyguard?"
+    said = "With Tallyguard (2022) a run reported at ε = 8 can be certified at ε = 3.1 [1]."
+    assert marked(v.verify(said, [PRIVACY], q), "With Tallyguard")
+    dated = [PRIVACY.replace("With a sharper", "In 2022, with a sharper")]
+    assert kept(v.verify(said, dated, q), "With Tallyguard")
+
+
 def test_a_number_the_question_gives_is_a_claim_too(v: Verifier) -> None:
     q = "Was a run at epsilon 6 certified lower by Tallyguard?"
     assert marked(v.verify("With Tallyguard a run reported at ε = 6 can be certified at ε = 3.1 "

@@ -24,6 +24,8 @@ or cluster (docs/qdrant/README.md).
 
 from __future__ import annotations
 
+import atexit
+import contextlib
 import hashlib
 import json
 from collections import Counter
@@ -88,6 +90,8 @@ def connect(settings: Settings) -> QdrantClient:
     from qdrant_client import QdrantClient
 
     where = _where(settings)
+    if not _CLIENTS:
+        atexit.register(close_all)
     if where not in _CLIENTS:
         try:
             if settings.qdrant_url:
@@ -101,6 +105,15 @@ def connect(settings: Settings) -> QdrantClient:
         except _errors() as err:
             raise _failed(settings, "open", err) from err
     return _CLIENTS[where]
+
+
+def close_all() -> None:
+    """Close every client this process opened (at exit: a local-mode client left to the garbage
+    collector closes after the interpreter has torn its modules down, and says so on stderr)."""
+    while _CLIENTS:
+        _, client = _CLIENTS.popitem()
+        with contextlib.suppress(Exception):  # closing is best effort at exit
+            client.close()
 
 
 def token_id(token: str) -> int:

@@ -31,7 +31,7 @@ from rag import Settings  # noqa: E402
 from rag.embed import embedder_from_settings  # noqa: E402
 from rag.index import build_index, load_index  # noqa: E402
 
-from .report import replace_section  # noqa: E402
+from .report import publish  # noqa: E402
 from .scale_corpus import distinct_corpus  # noqa: E402
 
 HERE = Path(__file__).resolve().parent
@@ -108,9 +108,7 @@ def main(argv: list[str] | None = None) -> dict:
            "model": settings.model, "load_avg_end": os.getloadavg(), "sizes": sizes}
     print(json.dumps(res, indent=1))
     if not args.no_write:
-        OUT.parent.mkdir(parents=True, exist_ok=True)
-        OUT.write_text(json.dumps(res, indent=1), encoding="utf-8")
-        replace_section(HERE / "RESULTS.md", SECTION, markdown(res))
+        publish(res, OUT, SECTION, markdown(res))
     return res
 
 

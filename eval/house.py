@@ -21,7 +21,7 @@ import sys
 import time
 from pathlib import Path
 
-from .report import replace_section
+from .report import publish
 
 HERE = Path(__file__).resolve().parent
 ROOT = HERE.parent
@@ -73,9 +73,7 @@ def main(argv: list[str] | None = None) -> dict:
     args = p.parse_args(argv)
     r = measure(args.runs)
     print(json.dumps(r, indent=1))
-    OUT.parent.mkdir(parents=True, exist_ok=True)
-    OUT.write_text(json.dumps(r, indent=1), encoding="utf-8")
-    replace_section(HERE / "RESULTS.md", SECTION, markdown(r))
+    publish(r, OUT, SECTION, markdown(r))
     return r
 
 

@@ -255,6 +255,14 @@ def write_results_md(r: dict, path: Path) -> None:
     replace_section(path, SECTION, section_markdown(r))
 
 
+def publish(result: dict, json_path: Path, heading: str, markdown: str) -> None:
+    """Write a suite's figures to ``json_path`` and its section of the RESULTS.md beside the
+    results folder (eval/results/x.json -> eval/RESULTS.md)."""
+    json_path.parent.mkdir(parents=True, exist_ok=True)
+    json_path.write_text(json.dumps(result, indent=1), encoding="utf-8")
+    replace_section(json_path.parent.parent / "RESULTS.md", heading, markdown)
+
+
 def replace_section(path: Path, heading: str, markdown: str) -> None:
     """Replace the ``heading`` section of a markdown file (or append it), keeping the rest."""
     text = path.read_text(encoding="utf-8") if path.is_file() else "# Evaluation results\n\n"

@@ -53,7 +53,7 @@ from rag.settings import Settings  # noqa: E402
 from .beir import BeirBench, beir_present, beir_run, load_beir, ndcg10  # noqa: E402
 from .embcache import CACHE, CachedEmbedder  # noqa: E402
 from .metrics import latency_summary  # noqa: E402
-from .report import replace_section  # noqa: E402
+from .report import publish, replace_section  # noqa: E402
 
 ROOT = Path(__file__).resolve().parent.parent
 CHECKED = 50  # queries also run through the engine itself (local mode: seconds each)
@@ -315,9 +315,7 @@ def main(argv: list[str] | None = None) -> dict:
             result["digest"] = digest(settings, emb, Path(tmp))
     emb.save()
     result["meta"]["load_avg_end"] = os.getloadavg()
-    OUT.parent.mkdir(parents=True, exist_ok=True)
-    OUT.write_text(json.dumps(result, indent=1), encoding="utf-8")
-    replace_section(RESULTS, SECTION, stores_markdown(result))
+    publish(result, OUT, SECTION, stores_markdown(result))
     print(json.dumps({k: v for k, v in result.items() if k != "meta"}, indent=1))
     return result
 

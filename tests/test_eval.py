@@ -456,3 +456,15 @@ def test_llm_section_puts_held_out_runs_beside_the_in_sample_one(
     assert "--corpus unseen-test2" in md and report.HELD_OUT_NOTES in md
     assert "| - (0; 1 not labelled) | 1.000 (1; 0 not labelled) | 0.500 (2; 1 not labelled) " \
         "| 0.667 (3; 1 not labelled) | 0.000 (1; 0 not labelled) |" in md
+
+
+def test_publish_writes_the_json_and_only_its_own_section(tmp_path: Path) -> None:
+    """eval.report.publish: the figures go to results/<name>.json and the suite's section of the
+    RESULTS.md beside results/ is replaced, the other sections kept."""
+    from eval.report import publish
+
+    (tmp_path / "RESULTS.md").write_text("# Evaluation results\n\n## Other\n\nkept\n\n## Mine\n\nold\n")
+    publish({"x": 1}, tmp_path / "results" / "mine.json", "## Mine", "## Mine\n\nnew\n")
+    assert json.loads((tmp_path / "results" / "mine.json").read_text()) == {"x": 1}
+    text = (tmp_path / "RESULTS.md").read_text()
+    assert "kept" in text and "new" in text and "old" not in text

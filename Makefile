@@ -37,9 +37,9 @@ test: install
 test-fast: install
 	$(PY) -m pytest -n 2 -m "not real_model and not browser and not llm and not slow"
 
-# ruff's wider rule set on the package and the app
+# ruff's wider rule set on the package and the app (app.py + ui/)
 lint: install
-	$(VENV)/bin/ruff check rag/ app*.py
+	$(VENV)/bin/ruff check rag/ ui/ app.py
 	$(VENV)/bin/mypy
 
 eval: install

@@ -6,9 +6,9 @@ serves on http://127.0.0.1:7860 (``--host``/``--port`` or RAG_HOST/RAG_PORT to c
 With ``--llm``/``--llm-model`` (or RAG_LLM_*) an LLM's tokens stream into the chat, the verified
 answer replaces the draft, and "Answer with" can still pick the extractive answerer.
 API clients call the ``/ask`` endpoint (see README.md). This file lays out the UI and wires
-its events; the handlers live in ``app_handlers``, rendering and escaping in ``rag.render``,
-the page's behaviour in ``app_script``, its style in ``app_style``, chats in ``app_chats``,
-the papers list in ``app_papers`` and serving in ``app_serve``.
+its events; the handlers live in ``ui.handlers``, rendering and escaping in ``ui.render``,
+the page's behaviour in ``ui.script``, its style in ``ui.style``, chats in ``ui.chats``,
+the papers list in ``ui.papers`` and serving in ``ui.serve``.
 """
 
 from __future__ import annotations
@@ -25,15 +25,15 @@ import gradio as gr  # noqa: E402
 from langchain_core.language_models import BaseChatModel  # noqa: E402
 from pydantic import ValidationError  # noqa: E402
 
-import app_chats as chats  # noqa: E402
-from app_handlers import CONCURRENCY, EXAMPLES, EXTRACTIVE, LLM, SEARCHING, STORE_KEY, AssistantApp  # noqa: E402,F401
-from app_papers import SORTS  # noqa: E402
-from app_serve import launch, theme  # noqa: E402,F401
+import ui.chats as chats  # noqa: E402
 from rag import Assistant, RagError  # noqa: E402
-from rag.backends import BACKENDS, llm_setup  # noqa: E402
-from rag.conversation import Rewriter  # noqa: E402
+from rag.answer.llm_backends import BACKENDS, llm_setup  # noqa: E402
 from rag.errors import SettingsError  # noqa: E402
-from rag.render import FILTER_KEYS, filters_line, sources_panel  # noqa: E402
+from ui.conversation import Rewriter  # noqa: E402
+from ui.handlers import CONCURRENCY, EXAMPLES, EXTRACTIVE, LLM, SEARCHING, STORE_KEY, AssistantApp  # noqa: E402,F401
+from ui.papers import SORTS  # noqa: E402
+from ui.render import FILTER_KEYS, filters_line, sources_panel  # noqa: E402
+from ui.serve import launch, theme  # noqa: E402,F401
 
 
 def _example_text(evt: gr.SelectData) -> str:
@@ -49,7 +49,7 @@ def build_app(assistant: Assistant, rewriter: Rewriter | None = None,
     and the other options are those of :class:`AssistantApp`."""
     h = AssistantApp(assistant, rewriter, stream_delay, chat, llm_label, notice)
     with gr.Blocks(title="digest-rag", fill_width=True) as app:
-        app.rag_app = h  # app_serve's digest route reads it
+        app.rag_app = h  # ui.serve's digest route reads it
         gr.Markdown("# digest-rag\nAsk about the papers in the research digests. Every answer "
                     "cites its sources; click a **[n]** to see the passage it comes from.",
                     elem_id="title")

@@ -31,11 +31,11 @@ os.environ.setdefault("TOKENIZERS_PARALLELISM", "false")
 from tqdm.auto import tqdm  # noqa: E402
 
 from rag import Assistant, Settings  # noqa: E402
-from rag.embed import embedder_from_settings  # noqa: E402
+from rag.index.embed import embedder_from_settings  # noqa: E402
 
 from . import costs, report, sweep  # noqa: E402
-from .beir import BeirBench, beir_present, cross_validate, doc_text, load_beir  # noqa: E402
 from .baseline import BaselineIndex  # noqa: E402
+from .beir import BeirBench, beir_present, cross_validate, doc_text, load_beir  # noqa: E402
 from .digest import DigestBench, ladder  # noqa: E402
 from .embcache import CACHE, CachedEmbedder  # noqa: E402
 from .gold import digest_questions  # noqa: E402
@@ -156,7 +156,7 @@ def scifact_section(args: argparse.Namespace, settings: Settings, emb: CachedEmb
     bar.update()
     # live latency: the product retriever with real query encoding (bare model, no cache)
     bar.set_postfix_str("BEIR: live search latency")
-    from rag.retrieve import Retriever
+    from rag.answer.retrieve import Retriever
 
     live = Retriever(index, bare, settings)  # type: ignore[arg-type]
     texts = list(queries.values())[: 100 if args.quick else 300]

@@ -15,7 +15,7 @@ from dataclasses import dataclass, field
 
 import numpy as np
 
-from rag.embed import Embedder
+from rag.index.embed import Embedder
 
 CHUNK_SIZE, CHUNK_OVERLAP = 1000, 200
 

@@ -4,9 +4,9 @@
 folder into plain dicts (BEIR style: ``corpus[doc_id] = {"title", "text"}``,
 ``queries[qid] = text``, ``qrels[qid][doc_id] = grade``). :func:`beir_index` turns each
 document into one :class:`rag.records.Chunk` (title as the context header, as the product's
-``context_header="paper"`` does) and builds a real :class:`rag.index.Index` from the
-project's :class:`~rag.store.FaissStore` and :class:`~rag.store.LexicalIndex`, so that
-:class:`rag.retrieve.Retriever` - the same code the product runs - is what gets measured.
+``context_header="paper"`` does) and builds a real :class:`rag.index.load.Index` from the
+project's :class:`~rag.index.stores.FaissStore` and :class:`~rag.index.stores.LexicalIndex`, so that
+:class:`rag.answer.retrieve.Retriever` - the same code the product runs - is what gets measured.
 The dataset is read where it lies; nothing is copied into the repository.
 """
 
@@ -21,13 +21,13 @@ from pathlib import Path
 
 import numpy as np
 
-from rag.embed import Embedder, content_key
+from rag.answer.retrieve import Retriever
 from rag.errors import RagError
-from rag.index import Index
+from rag.index.embed import Embedder, content_key
+from rag.index.load import Index
+from rag.index.stores import FaissStore, LexicalIndex
 from rag.records import Chunk, Digest, Paper, Query
-from rag.retrieve import Retriever
 from rag.settings import Settings
-from rag.store import FaissStore, LexicalIndex
 from rag.text import sentences
 
 BEIR_DIGEST = "beir"
@@ -94,7 +94,7 @@ def word_piece_counter(model: str) -> Callable[[list[str]], list[int]]:
     try:
         from transformers import AutoTokenizer
 
-        from rag.embed import resolve_model_path
+        from rag.index.embed import resolve_model_path
 
         tok = AutoTokenizer.from_pretrained(str(resolve_model_path(model)))
     except (ImportError, OSError, ValueError, RagError):
@@ -145,7 +145,7 @@ def paper_index(corpus: dict[str, dict], embedder: Embedder, settings: Settings,
                 count: Callable[[list[str]], list[int]], progress: bool = False
                 ) -> tuple[Index, dict]:
     """Each document as a paper: its windows are its passages (one vector each) and its
-    title + text its profile, so :meth:`rag.retrieve.Retriever.rank_papers` scores it over all
+    title + text its profile, so :meth:`rag.answer.retrieve.Retriever.rank_papers` scores it over all
     its parts, exactly as the product ranks papers for list questions."""
     chunks = [Chunk(id=f"{did}#{i}", digest_id=BEIR_DIGEST, passage_index=n, section="",
                     text=w, embed_text=w, paper_ids=(did,))

@@ -28,8 +28,9 @@ os.environ.setdefault("HF_HUB_OFFLINE", "1")
 os.environ.setdefault("TOKENIZERS_PARALLELISM", "false")
 
 from rag import Settings  # noqa: E402
-from rag.embed import embedder_from_settings  # noqa: E402
-from rag.index import build_index, load_index  # noqa: E402
+from rag.index.build import build_index  # noqa: E402
+from rag.index.embed import embedder_from_settings  # noqa: E402
+from rag.index.load import load_index  # noqa: E402
 
 from .report import publish  # noqa: E402
 from .scale_corpus import distinct_corpus  # noqa: E402

@@ -1,4 +1,4 @@
-"""Calibrate abstention: fit the coverage model of ``rag.answer`` on the tuning questions.
+"""Calibrate abstention: fit the coverage model of ``rag.answer.compose`` on the tuning questions.
 
 The tuning questions are the seed set (eval/data/digest_questions.jsonl and the seed list
 questions) and the tuning halves of the unseen corpus (eval/data/unseen/dev and test, see
@@ -15,7 +15,7 @@ question) estimates how the rule does on questions it was not fitted on. Both fi
 question that names a retrieved paper (author, institution, short name) as answered, as
 ``ask()`` answers it whatever its score.
 
-    python -m eval.calibrate            # prints the constants for rag/answer.py
+    python -m eval.calibrate            # prints the constants for rag/answer/compose.py
     -> eval/results/abstention.json     # features, weights, in-sample and LOO figures
 """
 
@@ -33,8 +33,8 @@ import numpy as np  # noqa: E402
 from tqdm.auto import tqdm  # noqa: E402
 
 from rag import Assistant  # noqa: E402
-from rag.answer import COVERAGE_FEATURES  # noqa: E402
-from rag.listing import is_bare_code_list  # noqa: E402
+from rag.answer.compose import COVERAGE_FEATURES  # noqa: E402
+from rag.answer.lists import is_bare_code_list  # noqa: E402
 
 from .core import question_filters  # noqa: E402
 from .embcache import CachedEmbedder  # noqa: E402
@@ -54,7 +54,7 @@ def features(a: Assistant, questions: list[dict]) -> tuple[np.ndarray, np.ndarra
         cov = a.answerer.coverage(r.query, r.hits, r.vector)
         rows.append(cov.features())
         # answered whatever the score: it names a retrieved paper, or asks for every paper
-        # with code (rag.listing)
+        # with code (rag.answer.lists)
         named.append(cov.named or is_bare_code_list(r.query))
     return np.asarray(rows, dtype=float), np.asarray(named, dtype=bool)
 
@@ -107,7 +107,7 @@ def calibrate(x: np.ndarray, y: np.ndarray, max_wrong: float,
         keep = np.arange(len(y)) != i
         wi, bi, ci = fit_rule(x[keep], y[keep], max_wrong)
         loo[i] = float(x[i] @ wi + bi) > ci and not named[i]
-    # rag.answer's score is "covered" log-odds minus the cut: abstain when score < 0
+    # rag.answer.compose's score is "covered" log-odds minus the cut: abstain when score < 0
     covered_w, covered_b = -w, -(b - cut)
     return {"features": list(COVERAGE_FEATURES), "weights": [round(float(v), 4) for v in covered_w],
             "bias": round(float(covered_b), 4), "max_wrong": max_wrong,
@@ -121,7 +121,7 @@ def main(argv: list[str] | None = None) -> dict:
     p.add_argument("--out", type=Path, default=OUT)
     args = p.parse_args(argv)
     from rag import Settings
-    from rag.embed import embedder_from_settings
+    from rag.index.embed import embedder_from_settings
 
     emb = CachedEmbedder(embedder_from_settings(Settings()))
     questions: list[dict] = []

@@ -24,13 +24,13 @@ import numpy as np
 from tqdm.auto import tqdm
 
 from rag import Assistant, Settings
-from rag.chunk import chunk_corpus
-from rag.embed import Embedder, embedder_from_settings, native_bf16
-from rag.index import build_index
-from rag.ingest import load_corpus
-from rag.papers import extract_papers, load_metadata
+from rag.answer.retrieve import Filters
+from rag.corpus.ingest import load_corpus
+from rag.extract.papers import extract_papers, load_metadata
+from rag.index.build import build_index
+from rag.index.chunk import chunk_corpus
+from rag.index.embed import Embedder, embedder_from_settings, native_bf16
 from rag.records import Answer, Hit
-from rag.retrieve import Filters
 
 from .gold import align, digest_questions, gold_papers, precision_recall
 from .metrics import search_ask_times
@@ -317,7 +317,7 @@ def core_markdown(res: dict, calib: dict | None) -> str:
             "the unseen corpus, each over its own corpus (eval/results/abstention.json); the "
             "leave-one-out figures refit without each of those questions (pooled). A question "
             "that names a retrieved paper's author, institution, short name or title is "
-            "answered whatever its score (rag.query.Catalog). Within 2 "
+            "answered whatever its score (rag.answer.query.Catalog). Within 2 "
             "log-odds of the cut (`RAG_NEAR_MISS_MARGIN`) the abstention names the nearest "
             "paper. Unanswerable "
             "questions still answered: " + (", ".join(ab["answered_unanswerable_ids"]) or "none")

@@ -18,7 +18,7 @@ import tempfile
 import time
 from pathlib import Path
 
-from rag.embed import Embedder
+from rag.index.embed import Embedder
 
 ROOT = Path(__file__).resolve().parent.parent
 
@@ -29,8 +29,8 @@ def peak_mb():  # VmHWM: this process's own peak (ru_maxrss would count the pare
         return int(re.search(r"VmHWM:\s+(\d+)", fh.read()).group(1)) / 1024
 t0 = time.perf_counter()
 from rag import Settings
-from rag.embed import embedder_from_settings
-from rag.index import build_index
+from rag.index.embed import embedder_from_settings
+from rag.index.build import build_index
 s = Settings()
 e = embedder_from_settings(s)
 getattr(e, "torch", None)  # RAG_BACKEND=auto loads its batch model lazily: count it as load

@@ -22,9 +22,9 @@ from pathlib import Path
 import numpy as np
 
 from rag import Assistant, Settings
-from rag.embed import Embedder
+from rag.answer.retrieve import Filters
 from rag.dates import read_dates
-from rag.retrieve import Filters
+from rag.index.embed import Embedder
 
 from .baseline import BaselineIndex
 from .core import ranked_keys
@@ -183,7 +183,7 @@ class DigestBench:
 def digest_texts(a: Assistant) -> tuple[dict[str, str], dict[str, list[tuple[int, int, tuple]]]]:
     """Each digest's text (its passages joined by blank lines, what the baseline splits) and
     the character spans of the project's chunks in it, with their paper ids."""
-    from rag.ingest import load_corpus
+    from rag.corpus.ingest import load_corpus
 
     docs, _ = load_corpus(a.settings.corpus_dir)
     by_passage: dict[tuple[str, int], list] = {}

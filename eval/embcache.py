@@ -1,8 +1,8 @@
 """Embedding cache for the benchmark: vectors stored by content hash under ``eval/cache/``.
 
-:class:`CachedEmbedder` wraps any :class:`rag.embed.Embedder` and keeps every vector it
+:class:`CachedEmbedder` wraps any :class:`rag.index.embed.Embedder` and keeps every vector it
 computes in ``<cache>/<model>/vectors.npy`` (float32 rows) plus ``keys.json`` (the
-:func:`rag.embed.content_key` of each row, same order) - plain numpy and JSON, no pickle. A
+:func:`rag.index.embed.content_key` of each row, same order) - plain numpy and JSON, no pickle. A
 text seen before (same model, same text) is never encoded again, so a rerun of the SciFact
 benchmark takes seconds. The wrapper has the embedder's own ``name`` and ``dim``, so indexes
 built through it are indistinguishable from ones built with the bare model.
@@ -20,7 +20,7 @@ from pathlib import Path
 
 import numpy as np
 
-from rag.embed import Embedder, content_key
+from rag.index.embed import Embedder, content_key
 
 CACHE = Path(__file__).resolve().parent / "cache"
 

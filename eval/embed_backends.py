@@ -1,6 +1,6 @@
 """Embedding backends side by side: torch fp32, torch int8, ONNX fp32 and ONNX int8.
 
-Plus, for reference only (not an option of rag.embed), torch fp32 under ``torch.autocast``
+Plus, for reference only (not an option of rag.index.embed), torch fp32 under ``torch.autocast``
 bfloat16, which uses the CPU's AMX / AVX512-BF16 units where it has them (this one has both).
 
 One run, same inputs, same process, the four backends interleaved (each query and each batch
@@ -39,11 +39,11 @@ from pathlib import Path
 
 import numpy as np
 
-from rag.chunk import chunk_corpus
-from rag.embed import BUNDLED, Embedder, SentenceTransformerEmbedder, resolve_model_path
-from rag.embed_onnx import OnnxEmbedder
-from rag.ingest import load_corpus
-from rag.papers import extract_papers, load_metadata
+from rag.corpus.ingest import load_corpus
+from rag.extract.papers import extract_papers, load_metadata
+from rag.index.chunk import chunk_corpus
+from rag.index.embed import BUNDLED, Embedder, SentenceTransformerEmbedder, resolve_model_path
+from rag.index.embed_onnx import OnnxEmbedder
 from rag.settings import Settings
 
 ROOT = Path(__file__).resolve().parent

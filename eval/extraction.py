@@ -1,5 +1,5 @@
 """Paper extraction against a gold list: precision, recall and exact-title rate of
-:func:`rag.papers.extract_papers` against a gold paper list.
+:func:`rag.extract.papers.extract_papers` against a gold paper list.
 
 Usage::
 
@@ -23,8 +23,8 @@ import argparse
 import time
 from pathlib import Path
 
-from rag.ingest import load_corpus
-from rag.papers import extract_papers, load_metadata
+from rag.corpus.ingest import load_corpus
+from rag.extract.papers import extract_papers, load_metadata
 from rag.records import Paper
 from rag.text import normalize_title
 

@@ -5,7 +5,7 @@ after one digest of 1,000 was edited.
     python -m eval.extraction_scale --sizes 5,50,150 --baseline-sizes 5,50 --edit-size 150
     python -m eval.extraction_scale --from-json           # RESULTS.md and plot from the JSON
 
-* **extraction**: :func:`rag.papers.extract_papers` (arXiv snapshot joined) on corpora of N
+* **extraction**: :func:`rag.extract.papers.extract_papers` (arXiv snapshot joined) on corpora of N
   distinct digests (:mod:`eval.scale_corpus`: copies of the 5 seed digests whose papers never
   merge across copies), cold (every digest read) and warm (every digest's finds from the
   extraction cache, all papers merged again: what a re-index does), with the title
@@ -40,18 +40,17 @@ os.environ.setdefault("HF_HUB_OFFLINE", "1")
 
 import numpy as np  # noqa: E402
 
-import rag.extract_cache as extract_cache  # noqa: E402
-try:  # the build side (rag.build since the build/load split; rag.index before it)
-    import rag.build as rag_index  # noqa: E402
-except ImportError:  # an older tree measured as the baseline (--edit-baseline-ref)
-    import rag.index as rag_index  # noqa: E402
-from rag.embed import HashingEmbedder  # noqa: E402
-from rag.extract_cache import ExtractCache  # noqa: E402
-from rag.index import build_index  # noqa: E402
-from rag.ingest import load_corpus  # noqa: E402
-from rag.papers import extract_papers, load_metadata  # noqa: E402
+import rag.extract.cache as extract_cache  # noqa: E402
+
+# --edit-baseline-ref runs this module on an older rag/: one with the subpackages (2026-12-07 on)
+import rag.index.build as rag_index  # noqa: E402
+from rag.corpus.ingest import load_corpus  # noqa: E402
+from rag.extract.cache import ExtractCache  # noqa: E402
+from rag.extract.papers import extract_papers, load_metadata  # noqa: E402
+from rag.index.build import build_index  # noqa: E402
+from rag.index.embed import HashingEmbedder  # noqa: E402
+from rag.index.stores import LexicalIndex  # noqa: E402
 from rag.settings import Settings  # noqa: E402
-from rag.store import LexicalIndex  # noqa: E402
 
 from .report import replace_section  # noqa: E402
 from .scale_corpus import distinct_corpus  # noqa: E402
@@ -65,8 +64,12 @@ EDIT = ("\nIn a follow-up study, Ana Quillfeather et al. (University of Lisbon) 
 _BASELINE_SCRIPT = """
 import json, sys, time
 from pathlib import Path
-import rag.papers as P
-from rag.ingest import load_corpus
+try:
+    import rag.extract.papers as P
+    from rag.corpus.ingest import load_corpus
+except ImportError:  # a tree from before the subpackages (issue 16)
+    import rag.papers as P
+    from rag.ingest import load_corpus
 count = [0]
 matches = P._Draft.matches
 def counted(self, title, short):
@@ -307,14 +310,14 @@ def markdown(r: dict) -> str:
         lines += ["", f"Caches in the index folder after: {e['cache_file_mb']} MB (extraction "
                   "finds and metadata matches, parses, BM25 term counts, the metadata "
                   "snapshot's match index). What an edit re-does now: the edited file is "
-                  "parsed (`rag/parse_cache.py`: parses by path and content hash, taken from the "
+                  "parsed (`rag/corpus/parse_cache.py`: parses by path and content hash, taken from the "
                   "build's file stamps, so unchanged files are not read) and read for papers "
-                  "(`rag/extract_cache.py`); papers are merged anew over all digests' cached "
+                  "(`rag/extract/cache.py`); papers are merged anew over all digests' cached "
                   "finds (exact, the same as a full merge), but metadata matches and "
                   "attribution checks come from a memo keyed by each paper's names for the "
                   "same snapshot, and the snapshot's match index is kept, not rebuilt; BM25 "
                   "weights are computed from cached per-text term counts "
-                  "(`rag/lexical_cache.py`, only new texts tokenised) in a few numpy passes, "
+                  "(`rag/index/lexical_cache.py`, only new texts tokenised) in a few numpy passes, "
                   "the same weights bm25s computes from scratch (tested equal); JSON is "
                   "written compact (json's C encoder). Each build still writes a whole new "
                   "build folder and FAISS is filled anew from the reused vectors.", "",

@@ -16,10 +16,10 @@ from pathlib import Path
 
 from hypothesis import strategies as st
 
-from rag.ingest import parse_digest
-from rag.metadata import parse_metadata_file
-from rag.safe_read import Limits
-from rag.sources import parse_paper_file
+from rag.corpus.ingest import parse_digest
+from rag.corpus.paper_texts import parse_paper_file
+from rag.corpus.safe_read import Limits
+from rag.extract.metadata import parse_metadata_file
 from tests.test_ingest import make_pdf
 
 ROOT = Path(__file__).resolve().parent.parent

@@ -53,9 +53,7 @@ def match_score(paper: Paper, gold: dict) -> float:
             if nm == nt:
                 best = max(best, 1.0)
             elif len(min(nm, nt, key=len).split()) >= 2 and (nm.startswith(nt) or
-                                                              nt.startswith(nm)):
-                best = max(best, 0.9)
-            elif title_similarity(mine, t) >= 0.9:
+                                                              nt.startswith(nm)) or title_similarity(mine, t) >= 0.9:
                 best = max(best, 0.9)
     if gold.get("short_name") and paper.short_name and \
             gold["short_name"].lower() == paper.short_name.lower():

@@ -41,7 +41,8 @@ from tqdm.auto import tqdm  # noqa: E402
 
 from rag import Assistant, Settings  # noqa: E402
 from rag.errors import IndexStateError  # noqa: E402
-from rag.index import build_index, current_folder, load_index  # noqa: E402
+from rag.index.build import build_index  # noqa: E402
+from rag.index.load import current_folder, load_index  # noqa: E402
 
 from .report import replace_section  # noqa: E402
 

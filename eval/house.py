@@ -43,8 +43,8 @@ def measure(runs: int = 7) -> dict:
     """Import time of the package (and its bare-interpreter baseline) and module sizes."""
     bare = _start("pass", runs)
     package = _start("import rag", runs)
-    lines = {p.name: len(p.read_text(encoding="utf-8").splitlines())
-             for p in sorted((ROOT / "rag").glob("*.py"))}
+    lines = {str(p.relative_to(ROOT)): len(p.read_text(encoding="utf-8").splitlines())
+             for p in sorted((ROOT / "rag").rglob("*.py"))}
     return {"when": f"{dt.datetime.now():%Y-%m-%d %H:%M}", "cpus": os.cpu_count(),
             "load_avg": os.getloadavg()[0],
             "python_start_s": statistics.median(bare), "import_rag_s": statistics.median(package),

@@ -4,11 +4,11 @@ xllamacpp, against the extractive answer on the same questions, in the same run.
 Every question of eval/data/digest_questions.jsonl (answerable and unanswerable; ``--questions
 N`` takes an even sample) is asked twice on one index of the seed corpus with the product's
 default embedder: extractively (``llm=False``) and with the model (``llm=`` an in-process
-:class:`rag.local_llm.XLlamaChat`, small-model mode, temperature 0). Measured:
+:class:`rag.answer.local_llm.XLlamaChat`, small-model mode, temperature 0). Measured:
 
 * support: each sentence of the model's raw draft (before verification) and of its verified
   text (after) is judged against the passages it cites by :func:`judge`, a check independent of
-  :mod:`rag.verify`: the sentence's content words that are not in the question (the words that
+  :mod:`rag.answer.verify`: the sentence's content words that are not in the question (the words that
   carry an answer) must be in the cited passages (at least :data:`JUDGE_SHARE` of them, by idf
   weight of none, stemmed). A sentence that only restates the question has no such words and is
   counted apart;
@@ -51,17 +51,16 @@ from pydantic import PrivateAttr
 from tqdm.auto import tqdm
 
 from rag import Assistant, Settings
-from rag.draft import clean_draft, says_no_answer
-from rag.llm import FALLBACK_NOTE, paper_header, plan_prompt
-from rag.local_llm import XLlamaChat, resolve_gguf
+from rag.answer.draft import clean_draft, says_no_answer
+from rag.answer.llm import FALLBACK_NOTE, paper_header, plan_prompt
+from rag.answer.local_llm import XLlamaChat, resolve_gguf
+from rag.answer.verify import MARKER_GROUP, UNSUPPORTED_MARK, parse_numbers, strip_markers
 from rag.records import Answer, Hit
 from rag.text import split_sentences, tokenize
-from rag.verify import MARKER_GROUP, UNSUPPORTED_MARK, parse_numbers, strip_markers
 
 from .core import cited, question_filters
 from .gold import align, digest_questions, gold_papers
-from .llm_real_report import SECTION, audit_for, hand_audit, held_out_columns, markdown, \
-    summarise
+from .llm_real_report import SECTION, audit_for, hand_audit, held_out_columns, markdown, summarise
 from .report import replace_section
 from .unseen import make_corpus
 

@@ -70,7 +70,7 @@ written to llm_verify.json): citation precision 0.984 (previous 0.983) with the 
 (0.000).
 
 The rules before issue 14, for reference. Verification in small-model mode
-(`rag.verify.Verifier(strict=True)`, rules in `rag.claims.Grounding`). The run before them
+(`rag.answer.verify.Verifier(strict=True)`, rules in `rag.answer.claims.Grounding`). The run before them
 (2026-12-07T00:55, the same 259 draft sentences: the model runs at temperature 0 on the same
 prompts) kept 85 cited sentences, 0.859 supported by the automatic judge and 0.776 by hand, with 107
 answers replaced. What passed wrongly were relations stated in the passage's own words. Now a

@@ -37,7 +37,7 @@ from langchain_core.language_models.fake_chat_models import GenericFakeChatModel
 from langchain_core.messages import AIMessage
 
 from rag import Assistant, Settings
-from rag.embed import HashingEmbedder, embedder_from_settings
+from rag.index.embed import HashingEmbedder, embedder_from_settings
 from rag.records import Answer, Hit
 from rag.text import sentences, split_sentences
 

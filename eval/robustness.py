@@ -4,7 +4,7 @@ Hypothesis generates inputs for each reader (plain-text, Markdown, HTML and PDF 
 paper PDFs, JSONL and BibTeX abstract files; arXiv metadata JSONL) with the strategies of
 :mod:`eval.fuzz_inputs`. Each input is run three ways:
 
-1. reader: the file's parser alone, in a worker of :class:`rag.parse_pool.ParsePool` with a
+1. reader: the file's parser alone, in a worker of :class:`rag.corpus.parse_pool.ParsePool` with a
    per-case time bound (``--case-timeout``): ``ok``, ``refused`` (a DocumentError naming the
    file and the fix), ``failed`` (any other exception: a parser bug the loaders contain) or
    ``timeout`` (a hang);
@@ -39,13 +39,13 @@ from hypothesis import HealthCheck, Phase, given, seed, settings
 from hypothesis import strategies as st
 from tqdm.auto import tqdm
 
-from rag.chunk import chunk_corpus
-from rag.ingest import load_corpus
-from rag.metadata import load_metadata
-from rag.papers import extract_papers
-from rag.parse_pool import ParsePool
-from rag.safe_read import Limits
-from rag.sources import load_paper_texts
+from rag.corpus.ingest import load_corpus
+from rag.corpus.paper_texts import load_paper_texts
+from rag.corpus.parse_pool import ParsePool
+from rag.corpus.safe_read import Limits
+from rag.extract.metadata import load_metadata
+from rag.extract.papers import extract_papers
+from rag.index.chunk import chunk_corpus
 
 from .fuzz_inputs import READERS, job
 
@@ -230,7 +230,7 @@ def markdown(r: dict) -> str:
         digest-like lines built from the tokens the parsers look for, long repetitions of them
         (up to {r['largest_input_bytes'] / 2**20:.1f} MB), random bytes, byte mutations of real
         digests and of a PDF, JSON nested up to 200,000 deep or of the wrong types. Each case
-        runs alone in a parser process (`rag.parse_pool`) under a {r['case_timeout']:g} s
+        runs alone in a parser process (`rag.corpus.parse_pool`) under a {r['case_timeout']:g} s
         bound.""")
     loaders = para(f"""Loaders (`load_corpus`, `load_paper_texts`, `load_metadata`, as a build
         calls them), the same inputs in batches of {r['batch']} files beside the seed corpus:

@@ -20,16 +20,19 @@ import re
 from functools import lru_cache
 from pathlib import Path
 
-from rag.ingest import load_corpus
+from rag.code_version import module_file
+from rag.corpus.ingest import load_corpus
+from rag.extract.mentions import label_name, passage_mentions
+from rag.extract.papers import extract_papers, load_metadata
 from rag.lexicon import CONNECTORS, INSTITUTION_WORDS
-from rag.mentions import label_name, passage_mentions
-from rag.papers import extract_papers, load_metadata
 from rag.text import STOPWORDS
 
 ROOT = Path(__file__).resolve().parent.parent
 SEED = ROOT / "corpus"
-_HEURISTIC_SOURCES = ("authors", "titles", "mentions", "lexicon", "urls", "papers",
-                      "paper_links", "metadata", "text", "dates", "ingest", "readers")
+_HEURISTIC_SOURCES = ("rag.extract.authors", "rag.extract.titles", "rag.extract.mentions",
+                      "rag.lexicon", "rag.urls", "rag.extract.papers", "rag.extract.paper_links",
+                      "rag.extract.metadata", "rag.text", "rag.dates", "rag.corpus.ingest",
+                      "rag.corpus.readers")
 _LETTERS = re.compile(r"[A-Za-z]+")
 _ARXIV_ID = re.compile(r"(?<![\d.])\d{4}\.\d{4,5}(?![\d])")
 _URL_HOST = re.compile(r"(https?://(?!(?:www\.)?arxiv\.org/)[^/\s\"'<>]+/)")
@@ -40,7 +43,7 @@ def _protected() -> frozenset[str]:
     """Lowercase words the extraction heuristics name: never renamed."""
     words: set[str] = set()
     for name in _HEURISTIC_SOURCES:
-        words |= {w.lower() for s in _literals(ROOT / "rag" / f"{name}.py")
+        words |= {w.lower() for s in _literals(module_file(name))
                   for w in _LETTERS.findall(s)}
     return frozenset(words | set(CONNECTORS) | set(STOPWORDS))
 

@@ -7,7 +7,7 @@
 1. **recall on real vectors**: MiniLM (the bundled model, vectors cached by
    :mod:`eval.embcache`) of SciFact's 5,183 abstracts (one chunk each, as eval/beir.py) plus
    the seed corpus's chunks; queries: SciFact's 300 test queries. recall@10 of FAISS IVF
-   (:class:`rag.store.FaissStore` forced approximate) against exact search, per ``nprobe``,
+   (:class:`rag.index.stores.FaissStore` forced approximate) against exact search, per ``nprobe``,
    unfiltered and with random filters keeping 50 / 10 / 1 % of rows.
 2. **engine at size**: :func:`eval.scale_synth.synthetic_vectors` (mixes of those real
    vectors, documented there) at each size: build time, file size, recall@10 against exact
@@ -59,8 +59,9 @@ def real_data(limit: int = 0) -> dict:
     SciFact test queries and sentences."""
     from eval.beir import beir_chunks, load_beir
     from eval.embcache import CachedEmbedder
-    from rag.embed import embedder_from_settings
-    from rag.index import build_index, load_index
+    from rag.index.build import build_index
+    from rag.index.embed import embedder_from_settings
+    from rag.index.load import load_index
     from rag.settings import Settings
     from rag.text import sentences
 
@@ -127,7 +128,7 @@ def chosen_nprobe(rows: list[dict]) -> int:
 
 
 def flat_latency(x: np.ndarray, q: np.ndarray) -> dict:
-    from rag.store import FaissStore
+    from rag.index.stores import FaissStore
 
     flat = FaissStore(x.shape[1], ann_threshold=0)
     flat.add(x)
@@ -247,8 +248,8 @@ def main(argv: list[str] | None = None) -> int:
     if args.child:
         child(args.child[0], args.child[1], float(args.child[2]), args.child[3])
         return 0
-    from eval.scale_report import markdown, plot
     from eval.report import replace_section
+    from eval.scale_report import markdown, plot
 
     if not args.from_json:
         r = measure([int(s) for s in args.sizes.split(",") if s], args)
@@ -261,7 +262,7 @@ def main(argv: list[str] | None = None) -> int:
 
 def measure(sizes: list[int], args: argparse.Namespace) -> dict:
     from eval.scale_synth import synthetic_vectors
-    from rag.store import FaissStore, ivf_lists
+    from rag.index.stores import FaissStore, ivf_lists
 
     data = real_data(args.docs)
     x, q = data["vectors"], data["queries"]

@@ -6,8 +6,8 @@
   norm ~``noise``. Neighbourhoods are continuous between real documents instead of N random
   points (which no embedding model produces) or copies of a few thousand.
 * :func:`write_build`: a complete build folder of N chunks through the product's own writers
-  (FaissStore, LexicalIndex, :func:`rag.table.write_table`, manifest with checksums) so that
-  :func:`rag.index.load_index` and :class:`rag.Assistant` load it as they load a real one.
+  (FaissStore, LexicalIndex, :func:`rag.index.table.write_table`, manifest with checksums) so that
+  :func:`rag.index.load.load_index` and :class:`rag.Assistant` load it as they load a real one.
   Each chunk's text is two real SciFact sentences; N/500 digests (dated over two years), one
   paper per 10 chunks (every other chunk names one; 30 % of papers have a code link). The
   BM25 index is built from pre-tokenised sentences (the project's tokenizer, run once per
@@ -24,12 +24,13 @@ from pathlib import Path
 
 import numpy as np
 
-from rag.index import CURRENT, corpus_fingerprint
-from rag.integrity import folder_checksums, seal
+from rag.index.build import corpus_fingerprint
+from rag.index.integrity import folder_checksums, seal
+from rag.index.load import CURRENT
+from rag.index.stores import FaissStore, LexicalIndex
+from rag.index.table import write_table
 from rag.records import Chunk, Digest, Paper, to_dict
 from rag.settings import INDEX_FORMAT_VERSION, Settings
-from rag.store import FaissStore, LexicalIndex
-from rag.table import write_table
 from rag.text import tokenize
 
 CHUNKS_PER_DIGEST = 500

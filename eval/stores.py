@@ -3,7 +3,7 @@
 SciFact (BEIR, read in place) is indexed once with the real MiniLM vectors (eval/cache); the
 FAISS engine is the product's default path, the Qdrant engine gets a collection filled from
 the very same vectors and texts (qdrant-client's local mode, in memory: no server). Each is
-measured with the product's :class:`rag.retrieve.Retriever` (query vectors precomputed, so the
+measured with the product's :class:`rag.answer.retrieve.Retriever` (query vectors precomputed, so the
 latencies are retrieval only): nDCG@10, top-10 agreement with FAISS, search p50. Local mode
 scores sparse vectors in pure Python, one document at a time (~2.5 s a query over SciFact's
 5,183 documents on this machine), so its latency says nothing about a Qdrant server, which
@@ -44,10 +44,10 @@ import numpy as np
 os.environ.setdefault("HF_HUB_OFFLINE", "1")
 os.environ.setdefault("TOKENIZERS_PARALLELISM", "false")
 
-from rag.embed import embedder_from_settings  # noqa: E402
-from rag.engines import RowFacets  # noqa: E402
-from rag.qdrant_store import QdrantEngine, fill_collection  # noqa: E402
-from rag.retrieve import Retriever  # noqa: E402
+from rag.answer.retrieve import Retriever  # noqa: E402
+from rag.index.embed import embedder_from_settings  # noqa: E402
+from rag.index.engines import RowFacets  # noqa: E402
+from rag.index.qdrant import QdrantEngine, fill_collection  # noqa: E402
 from rag.settings import Settings  # noqa: E402
 
 from .beir import BeirBench, beir_present, beir_run, load_beir, ndcg10  # noqa: E402
@@ -148,7 +148,7 @@ class PrefetchLists:
     def __init__(self, engine: QdrantEngine, bench: BeirBench) -> None:
         from qdrant_client import models
 
-        from rag.qdrant_store import DENSE, SPARSE, query_sparse
+        from rag.index.qdrant import DENSE, SPARSE, query_sparse
 
         self.engine, self.lists, self.seconds = engine, {}, []
         c = min(engine.settings.candidates, len(engine.index.chunks))
@@ -168,7 +168,7 @@ class PrefetchLists:
         Qdrant's RRF with constant ``k``, or (k 0) by this project's RRF."""
         from qdrant_client.hybrid.fusion import reciprocal_rank_fusion
 
-        from rag.engines import Candidates, rrf
+        from rag.index.engines import Candidates, rrf
 
         lists, vectors = self.lists, self.engine.vectors
         c = min(settings.candidates, len(self.engine.index.chunks))

@@ -42,7 +42,7 @@ os.environ.setdefault("TOKENIZERS_PARALLELISM", "false")
 import numpy as np  # noqa: E402
 
 from rag import Assistant, Settings  # noqa: E402
-from rag.portable import answer_dict  # noqa: E402
+from rag.output.portable import answer_dict  # noqa: E402
 from rag.text import normalize_title  # noqa: E402
 
 from .gold import align, digest_questions, gold_papers  # noqa: E402

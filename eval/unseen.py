@@ -36,7 +36,7 @@ import numpy as np  # noqa: E402
 from tqdm.auto import tqdm  # noqa: E402
 
 from rag import Answer, Assistant, Settings  # noqa: E402
-from rag.embed import Embedder, embedder_from_settings  # noqa: E402
+from rag.index.embed import Embedder, embedder_from_settings  # noqa: E402
 from rag.text import normalize_title  # noqa: E402
 
 from .core import ranked_keys  # noqa: E402

@@ -23,20 +23,20 @@ from typing import TYPE_CHECKING, Any, NamedTuple
 import numpy as np
 from langchain_core.language_models import BaseChatModel
 
-from .answer import Answerer, catalog_of
-from .embed import Embedder, embedder_from_settings
-from .errors import IndexStateError, QuestionError
-from .index import CURRENT, Index, current_folder, load_index
-from .listing import is_bare_code_list, list_answer
-from .llm import chat_model_from_settings, collect, stream_answer
-from .query import Catalog, check_question, parse
-from .records import Answer, Hit, Paper, Query
-from .retrieve import Filters, Reranker, Retriever, cross_encoder_reranker
-from .settings import Settings
+from rag.answer.compose import Answerer, catalog_of
+from rag.answer.lists import is_bare_code_list, list_answer
+from rag.answer.llm import chat_model_from_settings, collect, stream_answer
+from rag.answer.query import Catalog, check_question, parse
+from rag.answer.retrieve import Filters, Reranker, Retriever, cross_encoder_reranker
+from rag.errors import IndexStateError, QuestionError
+from rag.index.embed import Embedder, embedder_from_settings
+from rag.index.load import CURRENT, Index, current_folder, load_index
+from rag.records import Answer, Hit, Paper, Query
+from rag.settings import Settings
 
 if TYPE_CHECKING:  # the build side is imported only when building (query time never needs it)
-    from .arxiv import ArxivClient, FetchReport
-    from .build import BuildReport
+    from rag.corpus.arxiv import ArxivClient, FetchReport
+    from rag.index.build import BuildReport
 
 log = logging.getLogger(__name__)
 
@@ -91,14 +91,14 @@ class Assistant:
 
     def state(self) -> tuple[str, str]:
         """('ok' | 'missing' | 'stale' | 'incompatible', reason) of the index on disk."""
-        from .build import index_state
+        from rag.index.build import index_state
 
         return index_state(self.settings, self.embedder.name)
 
     def build(self, rebuild: bool = False) -> BuildReport:
         """Build or refresh the index now (only changed chunks are embedded); the next
         question uses the new build."""
-        from .build import build_index
+        from rag.index.build import build_index
 
         with self._lock:
             report = build_index(self.settings, self.embedder, progress=self.progress,
@@ -241,7 +241,7 @@ class Assistant:
         """Stream an answer: ``str`` deltas of the draft as the model writes it, then, as the
         last item, the verified :class:`Answer`, whose ``text`` replaces the draft (its
         citations are checked and renumbered). Without an LLM the draft is the whole
-        extractive answer, yielded once. See ``rag.llm.stream_answer``.
+        extractive answer, yielded once. See ``rag.answer.llm.stream_answer``.
         """
         if llm is None or llm is True:
             chat = chat_model_from_settings(self.settings)
@@ -286,9 +286,9 @@ class Assistant:
                         refresh: bool = True) -> FetchReport:
         """Fetch arXiv abstracts of the corpus's papers into ``corpus/arxiv/abstracts.jsonl``
         (by id, else by title), then refresh the index so they are searchable."""
-        from .arxiv import fetch_abstracts
-        from .ingest import load_corpus
-        from .papers import extract_papers, load_metadata
+        from rag.corpus.arxiv import fetch_abstracts
+        from rag.corpus.ingest import load_corpus
+        from rag.extract.papers import extract_papers, load_metadata
 
         docs, _ = load_corpus(self.settings.corpus_dir, self.settings)
         metadata, _ = load_metadata(self.settings.metadata_dir, self.settings)

@@ -17,12 +17,12 @@ from collections.abc import Sequence
 
 from pydantic import ValidationError
 
-from .assistant import Assistant
-from .backends import BACKENDS
-from .errors import RagError, SettingsError
-from .export import cited_papers, export
-from .portable import answer_markdown
-from .records import to_dict
+from rag.answer.llm_backends import BACKENDS
+from rag.assistant import Assistant
+from rag.errors import RagError, SettingsError
+from rag.output.export import cited_papers, export
+from rag.output.portable import answer_markdown
+from rag.records import to_dict
 
 
 def _parser() -> argparse.ArgumentParser:
@@ -103,7 +103,7 @@ def main(argv: Sequence[str] | None = None) -> int:
 
 
 def _serve_llm(args: argparse.Namespace) -> int:
-    from .local_llm import serve
+    from rag.answer.local_llm import serve
 
     env = os.environ.get("RAG_LLM_MODEL", "")
     serve(args.gguf or (env if env.endswith(".gguf") else None), port=args.port, n_ctx=args.ctx,

@@ -1,12 +1,12 @@
 """Dates: the date range a question implies, and the date a document states.
 
-:func:`read_dates` (used by :mod:`rag.query`) reads a question's range. It knows months and
+:func:`read_dates` (used by :mod:`rag.answer.query`) reads a question's range. It knows months and
 their parts ("late April" = Apr 21-30), open ranges ("since", "after", "before", "until"),
 closed ones ("in May", "between March and May", "from March 10 to April 2"), one digest's day
 ("the March 7 digest", "the 7 March 2026 issue", also with a topic between: "the April 4
 transfer learning digest"), ISO dates, and phrases relative to the newest digest ("last
 week's digest", "the latest digest", "last month"). Dates without a year take the newest
-digest's year. :func:`parse_date` (used by :mod:`rag.ingest`) reads 'Mar. 7, 2026',
+digest's year. :func:`parse_date` (used by :mod:`rag.corpus.ingest`) reads 'Mar. 7, 2026',
 '7 March 2026' or '2026-03-07' in a digest.
 """
 
@@ -18,7 +18,7 @@ import re
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 
-from .records import Digest
+from rag.records import Digest
 
 _MONTHS = {m.lower(): i for i, m in enumerate(calendar.month_name) if m}
 _MONTHS.update({m.lower(): i for i, m in enumerate(calendar.month_abbr) if m})

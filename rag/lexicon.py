@@ -1,8 +1,9 @@
 """Lexicon: the word lists and word-shape tests that every mention finder shares.
 
 Connector words, institution words, and the tests for a coined name ("MoLRE", "T-PaiNN") and
-for title-case text. :mod:`rag.authors`, :mod:`rag.titles`, :mod:`rag.mentions`,
-:mod:`rag.papers` and :mod:`rag.paper_links` build on them.
+for title-case text. :mod:`rag.extract.authors`, :mod:`rag.extract.titles`,
+:mod:`rag.extract.mentions`, :mod:`rag.extract.papers` and :mod:`rag.extract.paper_links` build on
+them.
 """
 
 from __future__ import annotations

@@ -220,7 +220,7 @@ class Citation:
 
 @dataclass(frozen=True)
 class Query:
-    """A question as :func:`rag.query.parse` read it, once: every later stage takes this.
+    """A question as :func:`rag.answer.query.parse` read it, once: every later stage takes this.
 
     ``text`` is the question as asked (cleaned); ``search_text`` is what the rankers search
     (date phrases removed); ``terms`` are its stemmed content words (question words out).
@@ -306,6 +306,6 @@ class Answer:
     @property
     def text(self) -> str:
         """The answer as markdown with [n] markers and a numbered source list."""
-        from .markdown import answer_markdown
+        from rag.output.markdown import answer_markdown
 
         return answer_markdown(self)

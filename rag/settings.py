@@ -70,7 +70,7 @@ class Settings(BaseSettings):
         1200, ge=200, description="Longest chunk: longer text is split at sentence ends, a "
         "longer sentence at spaces (or mid-word), so no chunk is ever longer than this.")
 
-    # limits on one corpus file (rag/safe_read.py, rag/parse_pool.py)
+    # limits on one corpus file (rag/corpus/safe_read.py, rag/corpus/parse_pool.py)
     max_file_mb: float = Field(
         20.0, gt=0, description="Largest file read from the corpus (digests, paper PDFs, "
         "abstract and metadata files); a bigger one is skipped with a warning naming it.")
@@ -107,7 +107,8 @@ class Settings(BaseSettings):
         None, description="Path of a local cross-encoder model folder; None disables reranking."
     )
 
-    # dense search at scale (rag/store.py FaissStore); measured by `python -m eval.scale_search`
+    # dense search at scale (rag/index/stores.py FaissStore); measured by `python -m
+    # eval.scale_search`
     ann_threshold: int = Field(
         100_000, ge=0, description="Rows from which dense search is approximate (FAISS "
         "IndexIVFFlat) instead of exact (IndexFlatIP); 0 keeps it exact at any size. Below it "
@@ -131,11 +132,11 @@ class Settings(BaseSettings):
         "over them (a matrix product on their vectors) even above ann_threshold; a wider "
         "filter runs the approximate index with more lists probed.")
 
-    # search engine (rag/engines.py); every other stage is unaware which one runs
+    # search engine (rag/index/engines.py); every other stage is unaware which one runs
     store: Literal["faiss", "qdrant"] = Field(
         "faiss", description="Who runs hybrid search: 'faiss' (default: FAISS + BM25 in this "
         "process) or 'qdrant' (one Qdrant collection of dense + BM25 sparse vectors, extra "
-        "[qdrant]; rag/qdrant_store.py, docs/qdrant/README.md).")
+        "[qdrant]; rag/index/qdrant.py, docs/qdrant/README.md).")
     qdrant_url: str = Field(
         "", description="Qdrant server or cluster URL (e.g. http://localhost:6333); empty: "
         "qdrant-client's local mode in index_dir/qdrant (one process at a time).")
@@ -167,7 +168,7 @@ class Settings(BaseSettings):
     paper_dense_share: float = Field(
         0.6, ge=0, le=1, description="When whole papers are ranked (list and topic questions, "
         "long documents): share of the z-scored best-passage cosine beside the z-scored profile "
-        "BM25 (rag.retrieve.rank_papers; chosen on the digest list questions, inside the "
+        "BM25 (rag.answer.retrieve.rank_papers; chosen on the digest list questions, inside the "
         "plateau that 5-fold CV finds on SciFact: eval/RESULTS.md).")
     list_margin: float = Field(
         1.0, ge=0, description="A list answer keeps every paper whose fused score (in standard "
@@ -176,8 +177,9 @@ class Settings(BaseSettings):
     list_max: int = Field(12, ge=1, description="Most papers a list answer names.")
     abstain_threshold: float = Field(
         0.0,
-        description="Abstain when the question's coverage score (rag.answer.Answerer.coverage, "
-        "log-odds that the corpus covers the question minus the cut-off that "
+        description="Abstain when the question's coverage score "
+        "(rag.answer.compose.Answerer.coverage, log-odds that the corpus covers the question "
+        "minus the cut-off that "
         "`python -m eval.calibrate` fits on eval/data/digest_questions.jsonl) is below this. "
         "Lower abstains less; -1 or 1 shift the cut by one unit of log-odds.",
     )
@@ -188,7 +190,7 @@ class Settings(BaseSettings):
         "words the digests do not use. 0 never names one.",
     )
 
-    # LLM answers (rag/llm.py); each backend but 'extractive' is an optional pip extra
+    # LLM answers (rag/answer/llm.py); each backend but 'extractive' is an optional pip extra
     llm_backend: str = Field(
         "extractive",
         pattern="^(extractive|openai|ollama|llamacpp|local)$",
@@ -215,7 +217,7 @@ class Settings(BaseSettings):
     llm_context: int = Field(
         2048, ge=256, description="Context window in tokens of local GGUF models (local, "
         "llamacpp, `rag serve-llm` uses its own --ctx); in small-model mode prompt plus answer "
-        "are fit into it for any backend (rag/budget.py).")
+        "are fit into it for any backend (rag/answer/budget.py).")
     llm_threads: int = Field(0, ge=0, description="CPU threads of local GGUF models; 0: all.")
     llm_small: bool | None = Field(
         None, description="Small-model mode: a shorter prompt, passages cut to "
@@ -238,9 +240,9 @@ class Settings(BaseSettings):
     extract_cache: bool = Field(
         True, description="Keep what each digest names (its paper mentions) in "
         "index_dir/extract-cache.json, by the digest's content hash, so that a build reads "
-        "again only the digests that changed (rag/extract_cache.py), and each text's BM25 "
+        "again only the digests that changed (rag/extract/cache.py), and each text's BM25 "
         "term counts in index_dir/lexical-cache.npz, by the text's hash, so that only new "
-        "texts are tokenised (rag/lexical_cache.py); `rag index --rebuild` reads every "
+        "texts are tokenised (rag/index/lexical_cache.py); `rag index --rebuild` reads every "
         "digest and tokenises every text again.")
 
     @field_validator("reranker")

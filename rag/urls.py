@@ -4,9 +4,9 @@ A URL is written out in the text, sits behind a link (HTML <a>, markdown [text](
 arXiv reference ("arXiv:2603.04567"); its kind comes from the words just before it ("Dataset
 available at ...") and its host: code hosts give code, data hosts data, and other sites data
 when the words before them speak of data ("images come from the ..."). Used by
-:mod:`rag.mentions` and :mod:`rag.paper_links`; :func:`url_spans` (the one link parser) and
-:func:`clean_url` (may this become a link?) also serve the renderers (:mod:`rag.render`,
-:mod:`rag.portable`, :mod:`rag.export`).
+:mod:`rag.extract.mentions` and :mod:`rag.extract.paper_links`; :func:`url_spans` (the one link
+parser) and :func:`clean_url` (may this become a link?) also serve the renderers (:mod:`ui.render`,
+:mod:`rag.output.portable`, :mod:`rag.output.export`).
 """
 
 from __future__ import annotations

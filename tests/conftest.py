@@ -13,7 +13,7 @@ os.environ.setdefault("HF_HUB_OFFLINE", "1")
 os.environ.setdefault("TOKENIZERS_PARALLELISM", "false")
 
 from rag import Assistant, Settings  # noqa: E402
-from rag.embed import HashingEmbedder  # noqa: E402
+from rag.index.embed import HashingEmbedder  # noqa: E402
 
 ROOT = Path(__file__).resolve().parent.parent
 

@@ -8,11 +8,12 @@ import faiss
 import numpy as np
 import pytest
 
-from rag.embed import HashingEmbedder
-from rag.index import build_index, load_index
-from rag.retrieve import Retriever
+from rag.answer.retrieve import Retriever
+from rag.index.build import build_index
+from rag.index.embed import HashingEmbedder
+from rag.index.load import load_index
+from rag.index.stores import FaissStore, ivf_lists
 from rag.settings import Settings
-from rag.store import FaissStore, ivf_lists
 
 DIM = 32
 

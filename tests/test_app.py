@@ -31,10 +31,10 @@ from langchain_core.messages import AIMessage, AIMessageChunk, BaseMessage
 from langchain_core.outputs import ChatGenerationChunk, ChatResult
 
 import app
-import app_chats as chats
-import rag.backends
+import rag.answer.llm_backends
+import ui.chats as chats
 from rag import Assistant, Settings
-from rag.embed import HashingEmbedder
+from rag.index.embed import HashingEmbedder
 
 ROOT = Path(__file__).resolve().parent.parent
 OUTPUT = ROOT / "tests" / "output"
@@ -359,7 +359,7 @@ def test_main_llm_flags_and_fallbacks(monkeypatch: pytest.MonkeyPatch,
         seen.append(settings)
         return chat
 
-    monkeypatch.setattr(rag.backends, "chat_model_from_settings", chat_from)
+    monkeypatch.setattr(rag.answer.llm_backends, "chat_model_from_settings", chat_from)
     printed = main(["--llm", "ollama", "--llm-model", "llama3.2:3b"])
     assert seen[-1].llm_backend == "ollama" and seen[-1].llm_model == "llama3.2:3b"
     assert built["chat"] is chat and built["llm_label"] == "ollama llama3.2:3b"

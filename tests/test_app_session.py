@@ -17,7 +17,7 @@ from pathlib import Path
 import pytest
 
 import app
-import app_chats as chats
+import ui.chats as chats
 from rag import Assistant
 from tests.test_app import ROOT, Chat, fake_assistant_over, free_port, live_app, respond, run
 

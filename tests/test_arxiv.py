@@ -8,7 +8,7 @@ from pathlib import Path
 import httpx
 import pytest
 
-from rag.arxiv import (
+from rag.corpus.arxiv import (
     AbstractCache,
     ArxivClient,
     fetch_abstracts,

@@ -2,9 +2,9 @@
 
 from __future__ import annotations
 
-from rag.attribution import attribution_issues
-from rag.ingest import load_corpus
-from rag.papers import extract_papers, load_metadata
+from rag.corpus.ingest import load_corpus
+from rag.extract.attribution import attribution_issues
+from rag.extract.papers import extract_papers, load_metadata
 from rag.records import Paper
 from tests.conftest import CORPUS
 

@@ -1,8 +1,8 @@
 """Bad inputs, table-driven: every file that once hung or aborted a build, or was indexed as
 garbage, next to the five good seed digests, good paper texts and the seed arXiv metadata.
 
-For each row the ingest-level loaders (rag.ingest.load_corpus, rag.sources.load_paper_texts,
-rag.metadata.load_metadata) must return without raising, give exactly one warning naming the
+For each row the ingest-level loaders (rag.corpus.ingest.load_corpus, rag.corpus.paper_texts.load_paper_texts,
+rag.extract.metadata.load_metadata) must return without raising, give exactly one warning naming the
 bad file (with the reason and a fix), and load everything else exactly as without it. One
 end-to-end case builds the whole index (hashing embedder) over all the bad files at once.
 """
@@ -24,14 +24,14 @@ import pytest
 from pypdf import PdfReader, PdfWriter
 
 from rag import Assistant, Settings
-from rag.chunk import chunk_corpus
-from rag.embed import HashingEmbedder
-from rag.ingest import load_corpus
-from rag.metadata import load_metadata
-from rag.parse_pool import ParsePool
-from rag.papers import extract_papers
-from rag.safe_read import Limits
-from rag.sources import load_paper_texts
+from rag.corpus.ingest import load_corpus
+from rag.corpus.paper_texts import load_paper_texts
+from rag.corpus.parse_pool import ParsePool
+from rag.corpus.safe_read import Limits
+from rag.extract.metadata import load_metadata
+from rag.extract.papers import extract_papers
+from rag.index.chunk import chunk_corpus
+from rag.index.embed import HashingEmbedder
 from tests.test_ingest import GOOD_TXT, make_pdf
 
 CORPUS = Path(__file__).resolve().parents[1] / "corpus"
@@ -279,8 +279,8 @@ def test_decoded_and_bounded_files_read_right(tmp_path: Path) -> None:
 
 
 def test_links_inside_the_corpus_are_followed_and_outside_never_read(tmp_path: Path) -> None:
-    from rag.ingest import corpus_files
-    from rag.sources import paper_files
+    from rag.corpus.ingest import corpus_files
+    from rag.corpus.paper_texts import paper_files
 
     rows = [r for r in TABLE if "symlink" in r.id]
     corpus = make_corpus(tmp_path, rows)
@@ -366,7 +366,7 @@ def test_the_index_build_survives_every_bad_input_at_once(tmp_path: Path) -> Non
 
 
 def test_no_bm25s_debug_line_in_the_log(caplog) -> None:
-    from rag.store import LexicalIndex
+    from rag.index.stores import LexicalIndex
 
     with caplog.at_level(logging.DEBUG):
         LexicalIndex().build(["one text", "another text"])

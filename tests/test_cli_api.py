@@ -11,7 +11,7 @@ import rag
 from rag import Assistant
 from rag.cli import main
 from rag.records import Answer, Citation, Digest, Item, Paper, Quote
-from rag.render import answer_markdown, link, paper_card
+from ui.render import answer_markdown, link, paper_card
 
 
 @pytest.fixture

@@ -9,7 +9,7 @@ from pathlib import Path
 import pytest
 
 from rag.cli import main
-from rag.index import current_folder
+from rag.index.load import current_folder
 
 
 @pytest.fixture

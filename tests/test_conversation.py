@@ -5,8 +5,8 @@ from __future__ import annotations
 import pytest
 
 from rag import Answer, Assistant, Item, Paper, Query
-from rag.conversation import needs_subject, rewrite_followup, subject
-from rag.query import parse
+from rag.answer.query import parse
+from ui.conversation import needs_subject, rewrite_followup, subject
 
 
 @pytest.fixture(scope="module")

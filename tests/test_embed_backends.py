@@ -1,4 +1,4 @@
-"""Embedding backends: the ONNX Runtime backend (rag/embed_onnx.py) against torch, its cache
+"""Embedding backends: the ONNX Runtime backend (rag/index/embed_onnx.py) against torch, its cache
 key, its clear errors when the [onnx] extra is missing, and the RAG_BACKEND setting."""
 
 from __future__ import annotations
@@ -11,9 +11,9 @@ import pytest
 from pydantic import ValidationError
 
 from rag import Settings
-from rag.embed import BUNDLED, load_embedder, resolve_model_path
-from rag.embed_onnx import cached_onnx_path, model_stamp
 from rag.errors import MissingExtraError, RagError
+from rag.index.embed import BUNDLED, load_embedder, resolve_model_path
+from rag.index.embed_onnx import cached_onnx_path, model_stamp
 
 TEXTS = [
     "What speeds up interatomic potential training?",
@@ -79,7 +79,7 @@ def _cosines(a: np.ndarray, b: np.ndarray) -> np.ndarray:
 
 @pytest.mark.real_model
 def test_onnx_vectors_match_torch(onnx_cache: Path) -> None:
-    from rag.embed_onnx import OnnxEmbedder
+    from rag.index.embed_onnx import OnnxEmbedder
 
     torch_emb = load_embedder(BUNDLED)
     path = resolve_model_path(BUNDLED)
@@ -100,7 +100,7 @@ def test_onnx_vectors_match_torch(onnx_cache: Path) -> None:
 
 @pytest.mark.real_model
 def test_onnx_tokenizer_matches_sentence_transformers(onnx_cache: Path) -> None:
-    from rag.embed_onnx import _Tokenizer
+    from rag.index.embed_onnx import _Tokenizer
 
     torch_emb = load_embedder(BUNDLED)
     ours = _Tokenizer(resolve_model_path(BUNDLED))(TEXTS)
@@ -112,7 +112,7 @@ def test_onnx_tokenizer_matches_sentence_transformers(onnx_cache: Path) -> None:
 
 @pytest.mark.real_model
 def test_onnx_int8_has_its_own_name_and_close_vectors(onnx_cache: Path) -> None:
-    from rag.embed_onnx import OnnxEmbedder
+    from rag.index.embed_onnx import OnnxEmbedder
 
     emb = OnnxEmbedder(resolve_model_path(BUNDLED), BUNDLED, int8=True, cache_dir=onnx_cache)
     assert emb.name == f"{BUNDLED}+onnx-int8"  # the index manifest tells it apart
@@ -143,7 +143,7 @@ def test_auto_backend_queries_on_onnx_batches_on_torch_bf16(
 
 
 def test_native_bf16_reads_cpu_flags(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> None:
-    from rag import embed
+    from rag.index import embed
 
     info = tmp_path / "cpuinfo"
     real_path = embed.Path
@@ -159,12 +159,12 @@ def test_auto_backend_falls_back_to_torch_when_onnx_fails(
         monkeypatch: pytest.MonkeyPatch, caplog: pytest.LogCaptureFixture) -> None:
     """'auto' must never fail because of its ONNX fast path (missing extra, unwritable cache,
     a failed export): it logs why and encodes queries with torch."""
-    import rag.embed_onnx
+    import rag.index.embed_onnx
 
     def broken(*args: object, **kwargs: object) -> None:
         raise RuntimeError("export failed")
 
-    monkeypatch.setattr(rag.embed_onnx, "OnnxEmbedder", broken)
+    monkeypatch.setattr(rag.index.embed_onnx, "OnnxEmbedder", broken)
     emb = load_embedder(BUNDLED, backend="auto", batch_precision="fp32")
     assert emb.query_encoder is None and "export failed" in caplog.text
     assert emb.encode(["peatland fire detection"]).shape == (1, 384)

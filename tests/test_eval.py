@@ -17,7 +17,7 @@ from eval.embcache import CachedEmbedder
 from eval.metrics import BEIR_METRICS, DIGEST_METRICS, evaluate_run
 from eval.report import SECTION, write_results_md
 from rag import Settings
-from rag.embed import HashingEmbedder
+from rag.index.embed import HashingEmbedder
 
 pytestmark = pytest.mark.slow  # runs eval suites: left out by `make test-fast`
 
@@ -252,8 +252,8 @@ def test_build_cost_judges_the_median_of_paired_ratios(fake_settings: Settings) 
 def test_ui_section_marks_targets_met_and_unmet(tmp_path) -> None:
     """eval.ui's RESULTS.md section: the ≤ 1 s first-text target is judged on the slowest
     question and the concurrency target needs every user correct."""
-    from eval.ui import SECTION, ui_markdown
     from eval.report import replace_section
+    from eval.ui import SECTION, ui_markdown
 
     def st(med: float, p95: float, mx: float) -> dict:
         return {"n": 10, "median_s": med, "p95_s": p95, "max_s": mx}
@@ -359,7 +359,7 @@ def test_unseen_dev_corpus_is_scored_per_kind(tmp_path: Path) -> None:
     every gold paper of the hand-written digests is extracted, and each question kind gets
     its figure."""
     from eval.unseen import evaluate
-    from rag.embed import HashingEmbedder
+    from rag.index.embed import HashingEmbedder
 
     res = evaluate(["dev"], HashingEmbedder(256), Settings(model="hashing-256"), tmp_path,
                    progress=False)

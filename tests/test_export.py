@@ -17,12 +17,12 @@ from markdown_it import MarkdownIt
 
 from rag import Answer, Assistant
 from rag.cli import main
-from rag.export import authors, bibtex, cited_papers, ris
-from rag.portable import answer_dict, answer_markdown, md_text, plain, turn_markdown
+from rag.output.export import authors, bibtex, cited_papers, ris
+from rag.output.portable import answer_dict, answer_markdown, md_text, plain, turn_markdown
 from rag.records import Citation, Digest, Item, Paper, Quote
-from rag.render import answer_stream
 from rag.urls import clean_url, find_urls, url_spans
 from tests.test_app import fake_assistant_over
+from ui.render import answer_stream
 
 ROOT = Path(__file__).resolve().parent.parent
 HOSTILE_HTML = """<html><head><title>Evil Weekly</title>

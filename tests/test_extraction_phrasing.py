@@ -13,8 +13,8 @@ from pathlib import Path
 
 import pytest
 
-from rag.ingest import load_corpus
-from rag.papers import PaperSet, extract_papers
+from rag.corpus.ingest import load_corpus
+from rag.extract.papers import PaperSet, extract_papers
 from rag.records import Paper
 from rag.text import normalize_title
 from rag.urls import classify_url

@@ -14,17 +14,17 @@ from pathlib import Path
 
 import pytest
 
-import rag.extract_cache as extract_cache
+import rag.extract.cache as extract_cache
 from eval.scale_corpus import distinct_corpus
-from rag.embed import HashingEmbedder
-from rag.extract_cache import CACHE_FILE, ExtractCache
-from rag.index import build_index
-from rag.ingest import load_corpus
-from rag.paper_links import _whole_name
-from rag.papers import PaperSet, extract_papers, load_metadata
+from rag.corpus.ingest import load_corpus
+from rag.extract.cache import CACHE_FILE, ExtractCache
+from rag.extract.paper_links import _whole_name
+from rag.extract.papers import PaperSet, extract_papers, load_metadata
+from rag.extract.titles import similar_normalized, similar_title_keys
+from rag.index.build import build_index
+from rag.index.embed import HashingEmbedder
 from rag.settings import Settings
 from rag.text import normalize_title, title_similarity
-from rag.titles import similar_normalized, similar_title_keys
 
 pytestmark = pytest.mark.slow  # synthetic corpora: left out by `make test-fast`
 
@@ -131,7 +131,7 @@ def test_near_identical_titles_share_a_blocking_key(a: str, b: str) -> None:
 
 
 def count_reads(monkeypatch: pytest.MonkeyPatch) -> list[str]:
-    """Digest ids read by rag.mentions.digest_finds through the cache."""
+    """Digest ids read by rag.extract.mentions.digest_finds through the cache."""
     read: list[str] = []
     real = extract_cache.digest_finds
 

@@ -3,7 +3,7 @@
 The inputs (``eval/fuzz_inputs.py``) are those of ``python -m eval.robustness``: digest-like
 lines, long repetitions, random bytes, mutations of real files, JSON nested or typed wrongly;
 a few hundred per reader here, over 10,000 in the benchmark. Each case runs in a worker of
-:class:`rag.parse_pool.ParsePool`, so a hang fails the test after ``CASE_TIMEOUT`` seconds
+:class:`rag.corpus.parse_pool.ParsePool`, so a hang fails the test after ``CASE_TIMEOUT`` seconds
 instead of hanging CI. A reader may accept a file or refuse it with a DocumentError that names
 the file and the fix; any other exception, or a timeout, is a bug. Derandomized: CI sees the
 same cases every run.
@@ -19,11 +19,11 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from eval.fuzz_inputs import READERS, job
-from rag.ingest import load_corpus
-from rag.metadata import load_metadata
-from rag.parse_pool import ParsePool
-from rag.safe_read import Limits
-from rag.sources import load_paper_texts
+from rag.corpus.ingest import load_corpus
+from rag.corpus.paper_texts import load_paper_texts
+from rag.corpus.parse_pool import ParsePool
+from rag.corpus.safe_read import Limits
+from rag.extract.metadata import load_metadata
 
 pytestmark = pytest.mark.slow  # hypothesis fuzzing: left out by `make test-fast`
 

@@ -13,18 +13,19 @@ import bm25s
 import numpy as np
 import pytest
 
-import rag.lexical_cache as lexical_cache
+import rag.index.lexical_cache as lexical_cache
 from eval.scale_corpus import distinct_corpus
-from rag.embed import HashingEmbedder
-from rag.extract_cache import ExtractCache
-from rag.index import build_index, current_folder, load_index
-from rag.ingest import load_corpus
-from rag.lexical_cache import TokenCache
-from rag.parse_cache import ParseCache
-from rag.papers import extract_papers, load_metadata
-from rag.safe_read import Limits
+from rag.corpus.ingest import load_corpus
+from rag.corpus.parse_cache import ParseCache
+from rag.corpus.safe_read import Limits
+from rag.extract.cache import ExtractCache
+from rag.extract.papers import extract_papers, load_metadata
+from rag.index.build import build_index
+from rag.index.embed import HashingEmbedder
+from rag.index.lexical_cache import TokenCache
+from rag.index.load import current_folder, load_index
+from rag.index.stores import LexicalIndex
 from rag.settings import Settings
-from rag.store import LexicalIndex
 from rag.text import tokenize
 
 TEXTS = [

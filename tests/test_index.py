@@ -9,11 +9,12 @@ import numpy as np
 import pytest
 
 from rag import Assistant, Settings
-from rag.embed import HashingEmbedder
 from rag.errors import CorpusError, IndexStateError
-from rag.index import build_index, current_folder, index_state, load_index
+from rag.index.build import build_index, index_state
+from rag.index.embed import HashingEmbedder
+from rag.index.load import current_folder, load_index
+from rag.index.stores import FaissStore
 from rag.settings import INDEX_FORMAT_VERSION
-from rag.store import FaissStore
 
 
 def test_build_writes_manifest_and_no_pickle(fake_settings: Settings) -> None:
@@ -121,20 +122,22 @@ def test_corrupt_file_is_skipped_and_rest_indexed(fake_settings: Settings) -> No
 
 
 def test_query_time_code_never_imports_the_build_side() -> None:
-    """Loading an index and answering import no parsing or extraction module (issue 13: build
-    split from load); `rag.index.build_index` still resolves, from rag.build, on first use."""
+    """Loading an index, answering and the app import nothing that parses, chunks, extracts or
+    builds (issue 13: build split from load; issue 16: the packages show it). Of rag.extract only
+    the attribution check is query-time: answers and source cards state a digest's disagreement."""
     import subprocess
     import sys
 
     code = ("import sys\n"
             "from rag.assistant import Assistant\n"
-            "from rag.index import load_index\n"
-            "import rag.retrieve, rag.answer, rag.listing, rag.llm, rag.conversation, rag.cli\n"
-            "build_side = ('rag.build', 'rag.papers', 'rag.mentions', 'rag.titles', 'rag.authors',"
-            " 'rag.ingest', 'rag.extract_cache', 'rag.metadata', 'rag.readers', 'rag.parse_pool')\n"
-            "print(sorted(m for m in build_side if m in sys.modules))\n"
-            "import rag.index\n"
-            "print(rag.index.build_index.__module__)\n")
-    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True,
-                         check=True).stdout.split("\n")
-    assert out[0] == "[]" and out[1] == "rag.build"
+            "from rag.index.load import load_index\n"
+            "import rag.answer.retrieve, rag.answer.compose, rag.answer.lists, rag.answer.llm\n"
+            "import rag.cli, ui.conversation, ui.render, ui.handlers\n"
+            "print(' '.join(sorted(m for m in sys.modules if m.startswith('rag.'))))\n")
+    loaded = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True,
+                            check=True).stdout.split()
+    assert "rag.index.load" in loaded and "rag.answer.compose" in loaded
+    build_side = [m for m in loaded if m.startswith(("rag.corpus", "rag.extract."))
+                  and m != "rag.extract.attribution"
+                  or m in ("rag.index.build", "rag.index.chunk", "rag.index.embed_onnx")]
+    assert build_side == []

@@ -13,8 +13,8 @@ from pathlib import Path
 import pytest
 from pypdf import PdfWriter
 
+from rag.corpus.ingest import load_corpus, parse_date, read_digest
 from rag.errors import CorpusError
-from rag.ingest import load_corpus, parse_date, read_digest
 from rag.records import Link
 
 CORPUS = Path(__file__).resolve().parents[1] / "corpus"

@@ -11,11 +11,12 @@ import numpy as np
 import pytest
 
 from rag import Settings
-from rag.embed import HashingEmbedder
 from rag.errors import IndexStateError
-from rag.index import build_index, current_folder, load_index
-from rag.integrity import folder_checksums, seal
-from rag.store import FaissStore
+from rag.index.build import build_index
+from rag.index.embed import HashingEmbedder
+from rag.index.integrity import folder_checksums, seal
+from rag.index.load import current_folder, load_index
+from rag.index.stores import FaissStore
 
 EMB = HashingEmbedder(256)
 
@@ -97,7 +98,7 @@ def test_unchanged_corpus_is_not_parsed_or_rewritten(fake_settings: Settings,
     def no_parse(*_a: object, **_k: object) -> None:
         raise AssertionError("an unchanged corpus must not be parsed again")
 
-    monkeypatch.setattr("rag.build.load_corpus", no_parse)
+    monkeypatch.setattr("rag.index.build.load_corpus", no_parse)
     second = build_index(fake_settings, EMB, progress=False)
     assert second.up_to_date and second.folder == first.folder and second.embedded == 0
     assert second.chunks == first.chunks

@@ -11,14 +11,15 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from rag.answer import catalog_of
-from rag.embed import HashingEmbedder
+from rag.answer.compose import catalog_of
+from rag.answer.query import Catalog
 from rag.errors import IndexStateError
-from rag.index import build_index, current_folder, load_index
-from rag.query import Catalog
+from rag.index.build import build_index
+from rag.index.embed import HashingEmbedder
+from rag.index.load import current_folder, load_index
+from rag.index.table import ChunkTable
 from rag.records import Chunk
 from rag.settings import Settings
-from rag.table import ChunkTable
 from rag.text import tokenize
 
 EMB = HashingEmbedder(256)
@@ -93,12 +94,12 @@ def test_a_verified_index_loads_again_without_hashing_and_changes_are_caught(
         if p.is_file():
             os.utime(p, (old, old))  # written a minute ago: past the racily-clean window
     load_index(fake_settings, EMB.name)  # hashes every file, remembers the stamps
-    import rag.integrity
+    import rag.index.integrity
 
     def no_hash(path: Path) -> str:
         raise AssertionError(f"{path} hashed again")
 
-    monkeypatch.setattr(rag.integrity, "file_sha256", no_hash)
+    monkeypatch.setattr(rag.index.integrity, "file_sha256", no_hash)
     load_index(fake_settings, EMB.name)  # every file unchanged: trusted by its stamp
     monkeypatch.undo()
     path = folder / "vectors.npy"

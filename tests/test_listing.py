@@ -1,5 +1,5 @@
 """"Which papers released code?": every paper with a code link in the filtered digests
-(rag.listing), with the fake hashing embedder."""
+(rag.answer.lists), with the fake hashing embedder."""
 
 from __future__ import annotations
 
@@ -7,8 +7,8 @@ import datetime as dt
 import re
 
 from rag import Assistant
-from rag.listing import is_bare_code_list, subject_phrase
-from rag.query import parse
+from rag.answer.lists import is_bare_code_list, subject_phrase
+from rag.answer.query import parse
 
 
 def test_a_bare_code_list_is_read_from_the_question() -> None:
@@ -69,8 +69,8 @@ def test_a_question_naming_an_author_lists_exactly_their_papers(seed_fake: Assis
 
 
 def test_a_shortened_code_list_says_so(seed_fake: Assistant, monkeypatch) -> None:  # noqa: ANN001
-    import rag.listing
+    import rag.answer.lists
 
-    monkeypatch.setattr(rag.listing, "CODE_LIST_MAX", 3)
+    monkeypatch.setattr(rag.answer.lists, "CODE_LIST_MAX", 3)
     ans = seed_fake.ask("Which papers released code?")
     assert len(ans.items) == 3 and "these are the first 3" in ans.lead

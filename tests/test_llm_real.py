@@ -24,10 +24,10 @@ import pytest
 from langchain_core.callbacks import BaseCallbackHandler
 
 from rag import Answer, Assistant, Settings
-from rag.backends import chat_model_from_settings
-from rag.llm import FALLBACK_NOTE, plan_prompt
-from rag.local_llm import bundled_gguf, installed
-from rag.verify import UNSUPPORTED_MARK
+from rag.answer.llm import FALLBACK_NOTE, plan_prompt
+from rag.answer.llm_backends import chat_model_from_settings
+from rag.answer.local_llm import bundled_gguf, installed
+from rag.answer.verify import UNSUPPORTED_MARK
 
 pytestmark = pytest.mark.llm
 
@@ -139,7 +139,7 @@ def test_openai_backend_against_the_served_model(served: str, small: Assistant) 
 
 
 def test_local_backend_in_process(small: Assistant) -> None:
-    from rag.local_llm import XLlamaChat
+    from rag.answer.local_llm import XLlamaChat
 
     chat = chat_model_from_settings(Settings(llm_backend="local", llm_model=GGUF,
                                              llm_temperature=0.0, llm_max_tokens=MAX_TOKENS))

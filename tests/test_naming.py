@@ -1,11 +1,11 @@
-"""Questions that name a paper by short name, author or institution (rag.naming), and the
+"""Questions that name a paper by short name, author or institution (rag.answer.name_keys), and the
 answers they get (fake hashing embedder: the names are all the answer can go on)."""
 
 from __future__ import annotations
 
 from rag import Assistant
-from rag.naming import institution_keys, person_names
-from rag.query import Catalog
+from rag.answer.name_keys import institution_keys, person_names
+from rag.answer.query import Catalog
 from rag.records import Paper
 
 

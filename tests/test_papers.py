@@ -12,9 +12,9 @@ from pathlib import Path
 import pytest
 
 from eval.gold import align, gold_papers, precision_recall
-from rag.ingest import load_corpus
-from rag.mentions import classify_url
-from rag.papers import clean_author_list, extract_papers, load_metadata, match_metadata
+from rag.corpus.ingest import load_corpus
+from rag.extract.mentions import classify_url
+from rag.extract.papers import clean_author_list, extract_papers, load_metadata, match_metadata
 from rag.records import Paper
 from rag.text import normalize_title
 
@@ -369,7 +369,7 @@ def test_one_sentence_phrasings(tmp_path, sentence, title, authors, institutions
 def test_generic_bullet_labels_name_no_paper() -> None:
     """Section-like labels ("- Results: ...", "- Model: ...") are not taken for paper names,
     while a coined name still is."""
-    from rag.titles import label_name
+    from rag.extract.titles import label_name
 
     for label in ("Results", "Model", "Dataset", "Evaluation Metrics", "Applications",
                   "Datasets & Benchmarks"):

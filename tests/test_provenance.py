@@ -9,7 +9,7 @@ import datetime as dt
 from pathlib import Path
 
 from rag import Assistant
-from rag.attribution import disagreements
+from rag.extract.attribution import disagreements
 from rag.records import Digest, Mention, Paper, UrlClaim
 
 REAL = "000_0535b448ae7ff890"
@@ -81,7 +81,7 @@ def test_disagreements_name_each_side_and_ignore_additions() -> None:
 
 
 def test_api_markdown_keeps_each_link_with_its_digest(fake_assistant: Assistant) -> None:
-    from rag.portable import answer_dict
+    from rag.output.portable import answer_dict
 
     a = _poisoned(fake_assistant)
     out = answer_dict(a.ask("Where is the code for ZACAF?"))
@@ -96,7 +96,7 @@ def test_api_markdown_keeps_each_link_with_its_digest(fake_assistant: Assistant)
 
 def test_source_card_shows_each_link_with_its_digest_and_the_conflict(
         fake_assistant: Assistant) -> None:
-    from rag.render import paper_card
+    from ui.render import paper_card
 
     a = _poisoned(fake_assistant)
     ans = a.ask("Where is the code for ZACAF?")

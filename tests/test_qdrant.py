@@ -14,11 +14,12 @@ import pytest
 pytest.importorskip("qdrant_client")
 
 from rag import Assistant, Settings  # noqa: E402
-from rag.embed import HashingEmbedder  # noqa: E402
+from rag.answer.retrieve import Filters, Retriever  # noqa: E402
 from rag.errors import IndexStateError, MissingExtraError  # noqa: E402
-from rag.index import build_index, load_index  # noqa: E402
-from rag.qdrant_store import bm25_weights, connect, token_id  # noqa: E402
-from rag.retrieve import Filters, Retriever  # noqa: E402
+from rag.index.build import build_index  # noqa: E402
+from rag.index.embed import HashingEmbedder  # noqa: E402
+from rag.index.load import load_index  # noqa: E402
+from rag.index.qdrant import bm25_weights, connect, token_id  # noqa: E402
 from rag.text import tokenize  # noqa: E402
 
 from .conftest import CORPUS  # noqa: E402

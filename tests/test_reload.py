@@ -10,8 +10,9 @@ from pathlib import Path
 import pytest
 
 from rag import Assistant, Settings
-from rag.embed import HashingEmbedder
-from rag.index import build_index, current_folder
+from rag.index.build import build_index
+from rag.index.embed import HashingEmbedder
+from rag.index.load import current_folder
 
 NEW_DIGEST = """Latest 3 papers on Quantum Knitting: May 31, 2026
 

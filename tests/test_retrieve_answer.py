@@ -9,11 +9,11 @@ import re
 import pytest
 
 from rag import Assistant
-from rag.chunk import chunk_corpus
-from rag.errors import QuestionError
-from rag.ingest import load_corpus
-from rag.papers import extract_papers
+from rag.corpus.ingest import load_corpus
 from rag.dates import read_dates
+from rag.errors import QuestionError
+from rag.extract.papers import extract_papers
+from rag.index.chunk import chunk_corpus
 from rag.records import Digest
 
 
@@ -21,7 +21,7 @@ def date_filters(q: str, year: int) -> tuple:
     """(since, until, rest) of a question over a corpus whose newest digest is in ``year``."""
     f = read_dates(q, [Digest("x", "x", dt.date(year, 6, 30), None, "", "")])
     return (f.since, f.until, f.rest) if f else (None, None, q)
-from rag.retrieve import Filters, Retriever
+from rag.answer.retrieve import Filters, Retriever
 from rag.text import sentences
 from tests.conftest import CORPUS
 
@@ -123,7 +123,7 @@ def test_off_topic_question_abstains(seed_fake: Assistant) -> None:
 def test_near_miss_abstention_names_the_nearest_paper(seed_fake: Assistant) -> None:
     """An abstention within settings.near_miss_margin of the cut names the paper of the best
     hit (it still abstains and cites nothing); outside the margin it names none."""
-    from rag.answer import Answerer
+    from rag.answer.compose import Answerer
 
     q = "Which paper detects peat fires from satellite images?"
     hits = seed_fake.search(q, k=20)
@@ -150,7 +150,7 @@ def test_an_opening_sentence_answers_through_the_paper_it_leads_into(seed_fake: 
     nxt = index.chunks[index.chunk_row[lead.id] + 1]
     assert not lead.paper_ids and nxt.paper_ids and nxt.passage_index == lead.passage_index
     hit = Hit(lead, 1.0, index.digests[lead.digest_id], None, (), 0.9, 3.0)
-    from rag.answer import Answerer
+    from rag.answer.compose import Answerer
 
     always = seed_fake.settings.model_copy(update={"abstain_threshold": -1e9})
     query = seed_fake.read("Which paper models climate with transfer learning?")
@@ -270,7 +270,7 @@ def test_top_k_equals_a_stable_full_sort() -> None:
     (ties broken by row), including many tied and zero scores."""
     import numpy as np
 
-    from rag.retrieve import top_k
+    from rag.answer.retrieve import top_k
 
     rng = np.random.default_rng(1)
     for n in (1, 5, 50, 1000):

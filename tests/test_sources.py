@@ -7,9 +7,9 @@ import json
 from pathlib import Path
 
 from rag import Assistant
-from rag.embed import HashingEmbedder
-from rag.index import build_index
-from rag.sources import load_paper_texts
+from rag.corpus.paper_texts import load_paper_texts
+from rag.index.build import build_index
+from rag.index.embed import HashingEmbedder
 from tests.test_ingest import make_pdf
 
 MOLRE = "Specializing Foundation Models via Mixture of Low-Rank Experts for Comprehensive Head CT Analysis"

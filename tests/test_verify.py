@@ -1,4 +1,4 @@
-"""Citation verification of LLM answers (rag/verify.py): scripted misbehaving answers, checked
+"""Citation verification of LLM answers (rag/answer/verify.py): scripted misbehaving answers, checked
 against hand-written passages (stable) and, through eval/llm_verify.py, against the seed corpus.
 Uses the hashing embedder, so support comes mostly from lexical overlap."""
 
@@ -9,8 +9,8 @@ import re
 import pytest
 
 from rag import Assistant
-from rag.embed import HashingEmbedder
-from rag.verify import UNSUPPORTED_MARK, Verifier, named_things, parse_numbers, strip_markers
+from rag.answer.verify import UNSUPPORTED_MARK, Verifier, named_things, parse_numbers, strip_markers
+from rag.index.embed import HashingEmbedder
 
 PASSAGES = [
     # 1
@@ -291,7 +291,7 @@ def test_strict_mode_takes_only_near_copies(verifier: Verifier, strict: Verifier
 
 
 def test_question_names_and_window_helpers() -> None:
-    from rag.claims import conflicts, question_names, term_in, windows
+    from rag.answer.claims import conflicts, question_names, term_in, windows
 
     assert question_names("Which paper is from Lakeside Polytechnic Institute?") == [
         "Lakeside Polytechnic Institute"]
@@ -379,7 +379,7 @@ def test_a_percentage_must_be_one_in_the_passage(v: Verifier) -> None:
 
 
 def test_numbers_that_count_nothing_are_not_claims() -> None:
-    from rag.claims import numbers_in
+    from rag.answer.claims import numbers_in
 
     assert numbers_in("The epsilon of 8 is 1.") == {"8", "1"}
     assert numbers_in("It used three seeds, twenty-five layers and an AUC of 0.910.") == {

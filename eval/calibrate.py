@@ -1,11 +1,10 @@
 """Calibrate abstention: fit the coverage model of ``rag.answer.compose`` on the tuning questions.
 
 The tuning questions are the seed set (eval/data/digest_questions.jsonl and the seed list
-questions) and the tuning halves of the unseen corpus (eval/data/unseen/dev and test, see
-``eval.unseen.TUNING``), each asked over its own corpus; the sealed test2 half is never read
-here. For every question (answerable or not) it
-retrieves as
-``ask()`` does and computes the answerer's coverage features (``COVERAGE_FEATURES``: the idf
+questions) and the tuning halves of the unseen corpus (eval/data/unseen/dev, test and test2,
+see ``eval.unseen.TUNING``), each asked over its own corpus; the sealed half
+(``eval.unseen.SEALED``) is never read here. For every question (answerable or not) it
+retrieves as ``ask()`` does and computes the answerer's coverage features (``COVERAGE_FEATURES``: the idf
 share of question terms in the best passage, the cosine of the question's topic words, and how
 far the best passage's cosine stands above the question's mean cosine to all passages). A logistic
 regression (L2, standardised features) predicts "unanswerable"; the cut-off is the highest that

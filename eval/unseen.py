@@ -1,14 +1,15 @@
 """Digests the project was never tuned on: the second evaluation corpus, with a sealed half.
 
     python -m eval.unseen            # seeds, dev and test (what tuning may look at)
-    python -m eval.unseen --final    # also the sealed test2 half and the mixed corpus
+    python -m eval.unseen --final    # also the sealed test3 half and the mixed corpus
 
-``eval/data/unseen/{dev,test,test2}/`` hold digests written by hand for evaluation (other
+``eval/data/unseen/{dev,test,test2,test3}/`` hold digests written by hand for evaluation (other
 topics: federated learning, diffusion, domain adaptation, graph learning, RL for robotics,
 speech, forecasting, proteins, efficient inference; .txt, .md and .html), their gold paper
 lists and questions. ``test`` was the sealed half until its figures were read (2026-12-02);
-since then it is tuning data beside ``dev``, and ``test2`` (written later, by someone who did
-not tune the system) is the sealed half, read only with ``--final``. Each corpus is indexed on
+since then it is tuning data beside ``dev``; ``test2`` (written later, by someone who did not
+tune the system) was the sealed half until it was read (2026-12-07) and is tuning data since;
+``test3`` (written the same way after that) is the sealed half, read only with ``--final``. Each corpus is indexed on
 its own and mixed (every part together: each part's questions asked over the mixed index).
 Per corpus and question set (plain dicts, BEIR style):
 
@@ -48,13 +49,14 @@ ROOT = DATA.parent.parent
 UNSEEN = DATA / "unseen"
 OUT = Path(__file__).resolve().parent / "results" / "unseen.json"
 SINGLE = ("topic", "numeric", "code", "author", "dataset")
-TUNING = ("seed", "dev", "test")  # what tuning may read (test: read once, 2026-12-02)
-SEALED = "test2"  # read only by --final
+TUNING = ("seed", "dev", "test", "test2")  # what tuning may read (test read once 2026-12-02,
+#                                           test2 read once 2026-12-07)
+SEALED = "test3"  # read only by --final
 
 
 def corpus_parts(name: str) -> tuple[list[Path], list[Path], list[dict], list[dict]]:
-    """(digest files, metadata files, gold papers, questions) of 'seed', 'dev', 'test' or
-    'test2'.
+    """(digest files, metadata files, gold papers, questions) of 'seed' or a half under
+    ``eval/data/unseen`` ('dev', 'test', 'test2', 'test3').
     Gold keys and question ids are prefixed with the part so that mixed corpora stay apart."""
     if name == "seed":
         digests = sorted(p for p in (ROOT / "corpus").iterdir() if p.is_file())
@@ -197,7 +199,7 @@ def evaluate(parts: list[str], embedder: Embedder, settings: Settings, workdir: 
 
 def run(final: bool = False, settings: Settings | None = None,
         embedder: Embedder | None = None) -> dict:
-    """The tuning parts alone; with ``final`` also the sealed test2 alone and every part mixed."""
+    """The tuning parts alone; with ``final`` also the sealed half alone and every part mixed."""
     settings = settings or Settings()
     embedder = embedder or CachedEmbedder(embedder_from_settings(settings))
     with tempfile.TemporaryDirectory(prefix="unseen-") as tmp:
@@ -232,9 +234,11 @@ def unseen_markdown(res: dict, meta: str) -> str:
     """The RESULTS.md section: every figure per corpus, alone and mixed, with the targets."""
     cols = [("seed", "seed", "seed digests (in-sample)"), ("dev", "dev", "dev half (tuned on)"),
             ("test", "test", "old test half (read 12-02, tuned on since)"),
-            ("test2", "test2", "**test2 (sealed, held out)**"),
+            ("test2", "test2", "test2 (read 12-07, tuned on since)"),
+            ("test3", "test3", "**test3 (sealed, held out)**"),
             ("mixed", "seed", "seeds, in the mix"), ("mixed", "dev", "dev, in the mix"),
-            ("mixed", "test", "old test, in the mix"), ("mixed", "test2", "test2, in the mix")]
+            ("mixed", "test", "old test, in the mix"), ("mixed", "test2", "test2, in the mix"),
+            ("mixed", "test3", "test3, in the mix")]
     cols = [c for c in cols if c[0] in res]
     out = [SECTION, "", meta, "",
            "| figure | target | " + " | ".join(c[2] for c in cols) + " |",
@@ -265,12 +269,12 @@ NOTES = """\
 How to read it. The seed, dev and old test columns are in-sample: the list cut, the abstention
 model (`python -m eval.calibrate`) and the extraction fixes were tuned on them (the old test half
 was the sealed half until its figures were read on 2026-12-02; its extraction failures were
-fixed since). test2 was written later, by someone who did not tune the system, and is read only
-by `--final`: its column is the held-out figure. The question labels were written per corpus,
+fixed since; test2 likewise after 2026-12-07). test3 was written later still, by someone who did
+not tune the system, and is read only by `--final`: its column is the held-out figure. The question labels were written per corpus,
 so in the mix an "unanswerable" question of one part can be answered correctly from another
 part's digests (last row), and time phrases that depend on the corpus ("last week's digest",
 "the February digests") then span digests of the other parts that its expected list does not
-name (test2's "last week" assumes 2026-06-20, dev's newest digest is that day): the mixed time
+name (test3's "last week" assumes 2026-06-27; dev's newest digest is 2026-06-20): the mixed time
 and abstention figures partly measure that, not only the product. List answers are limited by
 the paper ranking itself (R-precision about 0.7 on the tuning list questions with MiniLM); the
 cut was set for set precision >= 0.8 there (`RAG_LIST_MARGIN`)."""
@@ -279,7 +283,7 @@ cut was set for set precision >= 0.8 there (`RAG_LIST_MARGIN`)."""
 def main(argv: list[str] | None = None) -> dict:
     p = argparse.ArgumentParser(prog="python -m eval.unseen", description=__doc__.split("\n")[0])
     p.add_argument("--final", action="store_true",
-                   help="also read the sealed test2 half (final figures only)")
+                   help="also read the sealed test3 half (final figures only)")
     args = p.parse_args(argv)
     res = run(final=args.final)
     for corpus, r in res.items():

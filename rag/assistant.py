@@ -18,7 +18,7 @@ import threading
 from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
-from typing import TYPE_CHECKING, Any, NamedTuple
+from typing import TYPE_CHECKING, Any, Generic, NamedTuple, TypeVar, overload
 
 import numpy as np
 from langchain_core.language_models import BaseChatModel
@@ -39,6 +39,7 @@ if TYPE_CHECKING:  # the build side is imported only when building (query time n
     from rag.index.build import BuildReport
 
 log = logging.getLogger(__name__)
+T = TypeVar("T")
 
 
 class Retrieved(NamedTuple):
@@ -59,6 +60,24 @@ class Live:
     retriever: Retriever
     answerer: Answerer
     catalog: Catalog
+
+
+class _FromLive(Generic[T]):
+    """An attribute of :class:`Assistant` read from its current :class:`Live` (same name)."""
+
+    def __init__(self, doc: str) -> None:
+        self.__doc__ = doc
+
+    def __set_name__(self, owner: type, name: str) -> None:
+        self.name = name
+
+    @overload
+    def __get__(self, obj: None, owner: type | None = None) -> _FromLive[T]: ...
+    @overload
+    def __get__(self, obj: Assistant, owner: type | None = None) -> T: ...
+
+    def __get__(self, obj: Assistant | None, owner: type | None = None) -> T | _FromLive[T]:
+        return self if obj is None else getattr(obj.live, self.name)
 
 
 class Assistant:
@@ -175,24 +194,12 @@ class Assistant:
         return Live(index, Retriever(index, self.embedder, self.settings, reranker),
                     Answerer(index, self.embedder, self.settings, catalog), catalog)
 
-    @property
-    def index(self) -> Index:
-        """The loaded index (see :attr:`live`)."""
-        return self.live.index
-
-    @property
-    def retriever(self) -> Retriever:
-        return self.live.retriever
+    index = _FromLive[Index]("The loaded index (see :attr:`live`).")
+    retriever = _FromLive[Retriever]("Hybrid search over the loaded index.")
+    answerer = _FromLive[Answerer]("Composes extractive answers over the loaded index.")
+    catalog = _FromLive[Catalog]("What question reading knows about the loaded corpus.")
 
     # ------------------------------------------------------------------ queries
-    @property
-    def answerer(self) -> Answerer:
-        return self.live.answerer
-
-    @property
-    def catalog(self) -> Catalog:
-        """What question reading knows about the loaded corpus."""
-        return self.live.catalog
 
     def read(self, question: str, since: dt.date | str | None = None,
              until: dt.date | str | None = None, digest: str | None = None,

@@ -9,7 +9,9 @@ a missing package or model).
 
 from __future__ import annotations
 
+import importlib
 from pathlib import Path
+from typing import Any
 
 
 class RagError(Exception):
@@ -57,6 +59,15 @@ class MissingExtraError(RagError):
             f"{feature} needs the optional package '{module}', which is not installed.",
             f"pip install 'digest-rag[{extra}]'",
         )
+
+
+def import_extra(module: str, feature: str, extra: str, package: str | None = None) -> Any:
+    """Import ``module`` for ``feature``; a :class:`MissingExtraError` naming the pip extra that
+    provides ``package`` (default: ``module``) when it is not installed."""
+    try:
+        return importlib.import_module(module)
+    except ImportError as err:
+        raise MissingExtraError(feature, extra, package or module) from err
 
 
 class ArxivError(RagError):

@@ -260,7 +260,8 @@ class Query:
 
 @dataclass(frozen=True)
 class Quote:
-    """One sentence an answer quotes, and the number of the citation that backs it."""
+    """One sentence an answer quotes, and the number ``n`` of the citation that backs it
+    (``[n]`` in the rendered answer)."""
 
     text: str
     n: int

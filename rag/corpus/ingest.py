@@ -37,6 +37,7 @@ from rag.corpus.safe_read import (
     limits_of,
     outside_warning,
     read_bounded,
+    require_content,
 )
 from rag.dates import parse_date
 from rag.errors import CorpusError, DocumentError
@@ -185,9 +186,7 @@ def parse_digest(path: Path, data: bytes, limits: Limits = DEFAULT_LIMITS
                  ) -> tuple[LoadedDigest, list[str]]:
     """Parse one digest file's bytes (its name decides the reader); (digest, warnings).
     Raises DocumentError when it cannot be used. Runs in a parser process."""
-    path = Path(path)
-    if not data.strip():
-        raise DocumentError(path, "is empty", "remove it or put the digest text in it")
+    path = require_content(path, data, "the digest text")
     suffix = path.suffix.lower()
     if suffix == ".pdf":
         blocks, warnings = blocks_from_pdf(path, data, limits.max_text_chars,

@@ -19,17 +19,10 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING
 
+from rag.corpus import safe_read
 from rag.corpus.ingest import parse_files
 from rag.corpus.readers import clean_text, jsonl_lines, name_list, optional_text, pdf_pages
-from rag.corpus.safe_read import (
-    DEFAULT_LIMITS,
-    Limits,
-    decode,
-    inside,
-    limits_of,
-    outside_warning,
-    read_bounded,
-)
+from rag.corpus.safe_read import DEFAULT_LIMITS, Limits, decode, read_bounded
 from rag.errors import DocumentError
 
 if TYPE_CHECKING:
@@ -202,9 +195,7 @@ def parse_paper_file(path: Path, data: bytes, limits: Limits = DEFAULT_LIMITS
                      ) -> tuple[list[PaperText], list[str]]:
     """Parse one file of the papers folder from its bytes; (paper texts, warnings). Raises
     DocumentError when the file cannot be used. Runs in a parser process."""
-    path = Path(path)
-    if not data.strip():
-        raise DocumentError(path, "is empty", "remove it or put the paper text in it")
+    path = safe_read.require_content(path, data, "the paper text")
     suffix = path.suffix.lower()
     if suffix == ".pdf":
         text, warnings = _pdf_paper(path, data, limits)
@@ -228,15 +219,15 @@ def load_paper_texts(corpus_dir: Path, settings: Settings | Limits | None = None
     files become warnings naming them (:mod:`rag.corpus.parse_pool` runs each under
     ``parse_timeout_s``). ``settings``: a :class:`rag.Settings` or
     :class:`~rag.corpus.safe_read.Limits` (None: from the environment)."""
-    limits = limits_of(settings)
+    limits = safe_read.limits_of(settings)
     texts: list[PaperText] = []
     warnings: list[str] = []
     files = []
     for path in _paper_candidates(corpus_dir):
-        if inside(path, Path(corpus_dir)):
+        if safe_read.inside(path, Path(corpus_dir)):
             files.append(path)
         else:
-            warnings.append(outside_warning(path, Path(corpus_dir)))
+            warnings.append(safe_read.outside_warning(path, Path(corpus_dir)))
     parsed, notes = parse_files(parse_paper_file, files, limits, limits)
     warnings += notes
     for _path, (got, warns) in parsed:
@@ -248,4 +239,4 @@ def load_paper_texts(corpus_dir: Path, settings: Settings | Limits | None = None
 def paper_files(corpus_dir: Path) -> list[Path]:
     """The files ``load_paper_texts`` reads (for the corpus fingerprint): links to files
     outside the corpus are left out."""
-    return [p for p in _paper_candidates(corpus_dir) if inside(p, Path(corpus_dir))]
+    return [p for p in _paper_candidates(corpus_dir) if safe_read.inside(p, Path(corpus_dir))]

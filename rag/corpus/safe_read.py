@@ -119,6 +119,14 @@ def read_bounded(path: Path, limits: Limits) -> bytes:
     return data
 
 
+def require_content(path: Path | str, data: bytes, what: str) -> Path:
+    """``path`` as a Path; DocumentError naming it when ``data`` is empty or only whitespace
+    (``what``: what the file should hold, for the fix)."""
+    if not data.strip():
+        raise DocumentError(Path(path), "is empty", f"remove it or put {what} in it")
+    return Path(path)
+
+
 def _utf16_without_bom(data: bytes) -> str | None:
     """'utf-16-le'/'utf-16-be' when NUL bytes sit in every other position (ASCII-range text
     written as UTF-16 without a byte order mark), else None."""

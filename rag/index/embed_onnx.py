@@ -32,7 +32,7 @@ from typing import Any
 
 import numpy as np
 
-from rag.errors import MissingExtraError, RagError
+from rag.errors import RagError, import_extra
 
 EXPORT_VERSION = 1  # bump when the export recipe changes: old cache files are then ignored
 _INPUTS = ("input_ids", "attention_mask", "token_type_ids")
@@ -45,21 +45,12 @@ def onnx_cache_dir() -> Path:
 
 
 def _require_onnxruntime() -> Any:
-    try:
-        import onnxruntime
-    except ImportError as err:
-        raise MissingExtraError("The ONNX embedding backend (RAG_BACKEND=onnx)", "onnx",
-                                "onnxruntime") from err
-    return onnxruntime
+    return import_extra("onnxruntime", "The ONNX embedding backend (RAG_BACKEND=onnx)", "onnx")
 
 
 def _require_onnx() -> None:
     """Exporting (graph fusion, int8 quantisation) also needs the ``onnx`` package."""
-    try:
-        import onnx  # noqa: F401
-    except ImportError as err:
-        raise MissingExtraError("Exporting the embedding model to ONNX (RAG_BACKEND=onnx)",
-                                "onnx", "onnx") from err
+    import_extra("onnx", "Exporting the embedding model to ONNX (RAG_BACKEND=onnx)", "onnx")
 
 
 def model_stamp(path: Path, int8: bool) -> str:

@@ -35,7 +35,7 @@ from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
-from rag.errors import IndexStateError, MissingExtraError
+from rag.errors import IndexStateError, import_extra
 from rag.index.engines import Candidates, LocalVectors, RowFacets, RowFilter, rrf
 from rag.records import Chunk, Digest, Paper
 from rag.settings import Settings
@@ -53,12 +53,9 @@ _CLIENTS: dict[str, QdrantClient] = {}  # one client per place: local mode locks
 
 
 def _models() -> Any:
-    try:
-        from qdrant_client import models
-    except ImportError as err:
-        raise MissingExtraError("The Qdrant store (RAG_STORE=qdrant)", "qdrant",
-                                "qdrant-client") from err
-    return models
+    client = import_extra("qdrant_client", "The Qdrant store (RAG_STORE=qdrant)", "qdrant",
+                          "qdrant-client")
+    return client.models
 
 
 def _where(settings: Settings) -> str:

@@ -51,10 +51,10 @@ from pydantic import PrivateAttr
 from tqdm.auto import tqdm
 
 from rag import Assistant, Settings
+from rag.answer.claims import MARKER_GROUP, UNSUPPORTED_MARK, parse_numbers, strip_markers
 from rag.answer.draft import clean_draft, says_no_answer
 from rag.answer.llm import FALLBACK_NOTE, paper_header, plan_prompt
 from rag.answer.local_llm import XLlamaChat, resolve_gguf
-from rag.answer.verify import MARKER_GROUP, UNSUPPORTED_MARK, parse_numbers, strip_markers
 from rag.records import Answer, Hit
 from rag.text import split_sentences, tokenize
 

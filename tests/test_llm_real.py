@@ -24,10 +24,10 @@ import pytest
 from langchain_core.callbacks import BaseCallbackHandler
 
 from rag import Answer, Assistant, Settings
+from rag.answer.claims import UNSUPPORTED_MARK
 from rag.answer.llm import FALLBACK_NOTE, plan_prompt
 from rag.answer.llm_backends import chat_model_from_settings
 from rag.answer.local_llm import bundled_gguf, installed
-from rag.answer.verify import UNSUPPORTED_MARK
 
 pytestmark = pytest.mark.llm
 

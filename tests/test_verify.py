@@ -9,7 +9,8 @@ import re
 import pytest
 
 from rag import Assistant
-from rag.answer.verify import UNSUPPORTED_MARK, Verifier, named_things, parse_numbers, strip_markers
+from rag.answer.claims import UNSUPPORTED_MARK, named_things, parse_numbers, strip_markers
+from rag.answer.verify import Verifier
 from rag.index.embed import HashingEmbedder
 
 PASSAGES = [
@@ -386,3 +387,36 @@ def test_numbers_that_count_nothing_are_not_claims() -> None:
         "3", "25", "0.91"}
     # dates, enumerators, passage references and "one" as a pronoun count nothing
     assert numbers_in("1. On May 7, 2026 (passage 2) the one that won was covered.") == set()
+
+
+def test_authorship_is_checked_against_the_papers_own_authors(v: Verifier) -> None:
+    """A passage where two people *evaluated* a paper holds every word of "X was written by
+    them": the authors a sentence credits must be the named paper's (digest or arXiv list)."""
+    from rag.answer.authorship import miscredited
+    from rag.records import Paper
+
+    passage = ("Paper: Is Glacier Melt Forecastable? A Comparison of Nine Hydrology Models; "
+               "authors as the digest writes them: Tove Lindqvist and Mateo Ferreira\n"
+               "Tove Lindqvist and Mateo Ferreira compare nine hydrology models, among them "
+               "MeltNet, on 40 alpine catchments.")
+    meltnet = Paper(id="meltnet", title="MeltNet: Snowpack-Aware Runoff Prediction",
+                    short_name="MeltNet", authors=("Ines Okafor et al.",),
+                    arxiv_authors=("Ines Okafor", "Ravi Kulkarni"))
+    glacier = Paper(id="glacier", title="Is Glacier Melt Forecastable? A Comparison of Nine "
+                    "Hydrology Models", authors=("Tove Lindqvist", "Mateo Ferreira"))
+    papers = [glacier, meltnet]
+    wrong = "MeltNet was written by Tove Lindqvist and Mateo Ferreira [1]."
+    out = v.verify(wrong, [passage], "Who wrote MeltNet?", papers=papers)
+    assert out.unsupported and not out.cited
+    assert miscredited(wrong, papers) == ["Tove", "Lindqvist", "Mateo", "Ferreira"]
+    # the right authors (arXiv's list, or the digest's), and sentences that credit nobody
+    assert miscredited("The authors of MeltNet are Ines Okafor and Ravi Kulkarni.", papers) == []
+    assert miscredited("MeltNet is by Okafor et al. (Lund University).", papers) == []
+    assert miscredited("Lindqvist and Ferreira compare nine models, among them MeltNet.",
+                       papers) == []
+    assert miscredited("The comparison was written by Tove Lindqvist.", papers) == []
+    # a sentence that credits nobody keeps its citation
+    kept = v.verify("Tove Lindqvist and Mateo Ferreira compare nine hydrology models, among "
+                    "them MeltNet [1].", [passage], "Which models did they compare?",
+                    papers=papers)
+    assert kept.cited == (1,) and not kept.unsupported

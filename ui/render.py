@@ -18,7 +18,7 @@ from collections.abc import Iterator, Mapping
 from typing import Any
 from urllib.parse import quote
 
-from rag.answer.verify import MARKER_GROUP, UNSUPPORTED_MARK, parse_numbers
+from rag.answer.claims import MARKER_GROUP, UNSUPPORTED_MARK, parse_numbers
 from rag.extract.attribution import disagreements
 from rag.output.portable import clean_links, digest_link, item_authors, item_head
 from rag.records import Answer, Citation, Digest, Item, Paper, Query

@@ -14,7 +14,7 @@ from __future__ import annotations
 
 import re
 
-from rag.answer.verify import UNSUPPORTED_MARK
+from rag.answer.claims import UNSUPPORTED_MARK
 from rag.text import split_sentences
 
 NO_ANSWER = "The passages do not answer this question."

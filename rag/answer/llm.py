@@ -273,7 +273,7 @@ def build_answer(query: Query, draft: str, passages: Sequence[Hit], hits: Sequen
     draft = clean_draft(draft, cut_off)
     sources = ["\n".join(x for x in (paper_header(h), h.chunk.text) if x) for h in passages]
     v = Verifier(embedder, idf=answerer.idf if answerer else None, strict=strict).verify(
-        draft, sources, query.text, query.terms)
+        draft, sources, query.text, query.terms, [p for h in passages for p in h.papers])
     citations = []
     for i, n in enumerate(v.cited, 1):
         h = passages[n - 1]

@@ -6,23 +6,21 @@ every (claim, passage) pair by *support*: the idf-weighted share of the claim's 
 the passage plus the embedding similarity of the claim to the passage's closest sentence. Then:
 
 * a number outside ``1..len(passages)`` is dropped, or replaced by the best supporting passage;
-* a number whose passage does not support its claim (or supports it far less than another
-  passage does) is re-pointed to the passage that does, or dropped when none does; numbers
-  cited together must support the claim together, each adding terms of its own;
-* a factual sentence with no citation gets the passage that supports it, or, when none does, is
-  reported in ``unsupported`` and marked in the text;
+* a number whose passage does not support its claim (or far less than another passage) is
+  re-pointed to the passage that does, or dropped; numbers cited together must support the
+  claim together, each adding terms of its own;
+* a factual sentence with no citation gets the passage that supports it, or is reported in
+  ``unsupported`` and marked in the text;
 * a sentence naming something (a quoted or bold title, an acronym, a run of capitalised words)
-  that no passage and not the question contains is unsupported whatever it cites;
-* the passages a sentence cites must hold what it adds to the question (its links verbatim and
-  most of its new terms: small models restate the question and append a wrong name or link),
-  each topic term it repeats from the question ("X studies federated learning across
-  satellites" citing a sepsis paper) and every number it states (digits or words, the
-  question's too; dates count nothing; a percentage as a percentage); a sentence that only
-  restates the question is not a claim and cites nothing;
+  that no passage and not the question contains, or crediting a paper to people who are not its
+  authors (:mod:`rag.answer.authorship`), is unsupported whatever it cites;
+* the passages a sentence cites must hold what it adds to the question (links verbatim, most new
+  terms), each topic term it repeats from the question and every number it states (digits or
+  words; a year only if a passage or the question gives it; a percentage as a percentage) ...
 * ... within one *window* of each cited passage (a sentence, two adjacent ones, or the heading
-  line with one), where nothing may negate what it affirms, turn round a "from A to B" or give
-  its numbers for other things; a sentence saying a run of words twice (a small model's loop)
-  is unsupported (:class:`rag.answer.claims.Grounding`);
+  line with one), where nothing may negate it, turn round a "from A to B" or give its numbers
+  for other things; a sentence saying a run of words twice is unsupported
+  (:class:`rag.answer.claims.Grounding`);
 * strict mode (small models): every term a sentence adds must be in that window (a near-copy),
   and its cited passages must be about the question (a name it gives, a share of its terms).
 
@@ -38,10 +36,10 @@ from dataclasses import dataclass, field
 
 import numpy as np
 
-from rag.answer.claims import (  # noqa: F401 - MARKER_GROUP ... strip_markers are re-exported
+from rag.answer.authorship import miscredited
+from rag.answer.claims import (
     MARKER_GROUP,
     UNSUPPORTED_MARK,
-    URL,
     Grounding,
     found_in,
     named_things,
@@ -50,6 +48,7 @@ from rag.answer.claims import (  # noqa: F401 - MARKER_GROUP ... strip_markers a
     strip_markers,
 )
 from rag.index.embed import Embedder
+from rag.records import Paper
 from rag.text import sentences, split_sentences, tokenize
 
 # Support = W_LEX * lexical + W_EMB * embedding; SUPPORT_THRESHOLD calibrated on the scripted
@@ -58,8 +57,7 @@ W_LEX, W_EMB = 0.6, 0.4
 SUPPORT_THRESHOLD = 0.42
 CO_CITED_FACTOR = 0.7  # a passage cited alongside others need only support part of the claim,
 COMPLEMENT = 0.2  # ... as long as it holds this idf share of the claim's terms the other lacks
-ANSWER_SHARE = 0.6  # idf share of a claim's terms not in the question its passages must hold
-# (and within one window of each cited passage: rag.answer.claims.Grounding)
+ANSWER_SHARE = 0.6  # idf share of a claim's new terms one window of each cited passage holds
 REPOINT_MARGIN = 0.08  # a re-pointed passage must beat the cited one by this much
 KEEP_MARGIN = 0.2  # a supporting citation is still re-pointed when another passage is this much
 # better (two passages about one paper: the one the claim comes from wins)
@@ -140,7 +138,6 @@ class Verifier:
         self.threshold = threshold
         self.strict = strict  # small-model mode: near-copies of passages about the question
 
-    # ------------------------------------------------------------------ parsing
     def _parse(self, text: str) -> tuple[list[str], list[_Sentence]]:
         lines = text.split("\n")
         out: list[_Sentence] = []
@@ -169,7 +166,6 @@ class Verifier:
     def _terms(text: str) -> list[str]:
         return [t for t in dict.fromkeys(tokenize(text)) if t not in _META]
 
-    # ------------------------------------------------------------------ scoring
     def _share(self, claim: str, terms: frozenset[str], minus: frozenset[str] = frozenset()
                ) -> float:
         """idf-weighted share of the claim's terms found in ``terms`` but not in ``minus``."""
@@ -179,10 +175,13 @@ class Verifier:
             if total else 0.0
 
     def verify(self, text: str, passages: Sequence[str], question: str = "",
-               topic: Sequence[str] | None = None) -> Verification:
+               topic: Sequence[str] | None = None, papers: Sequence[Paper] = ()
+               ) -> Verification:
         """Check every citation of ``text`` against ``passages`` (numbered from 1) and repair.
         ``topic``: the question's content terms (:attr:`rag.records.Query.terms`, date phrases
-        and question words out; default: the question's terms), for strict mode."""
+        and question words out; default: the question's terms), for strict mode. ``papers``:
+        the passages' papers, against which authorship claims are checked
+        (:func:`rag.answer.authorship.miscredited`)."""
         lines, sents = self._parse(text)
         claims = list(dict.fromkeys([s.text for s in sents] + [g.claim for s in sents
                                                                  for g in s.groups]))
@@ -190,7 +189,8 @@ class Verifier:
         n_p, t_ = len(passages), self.threshold
         repointed = dropped = added = 0
         for s in sents:
-            s.fabricated = [nm for nm in named_things(s.text) if not sup.known(nm)]
+            s.fabricated = [nm for nm in named_things(s.text) if not sup.known(nm)] + \
+                miscredited(s.text, papers)
             factual = len(self._terms(s.text)) >= 3 and not s.text.rstrip().endswith(":") \
                 and not _NOT_A_CLAIM.search(s.text) and sup.adds(s.text)
             for g in s.groups:

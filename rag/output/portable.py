@@ -17,7 +17,7 @@ import re
 from collections.abc import Callable, Iterable
 from urllib.parse import quote
 
-from rag.answer.verify import MARKER_GROUP, UNSUPPORTED_MARK, parse_numbers
+from rag.answer.claims import MARKER_GROUP, UNSUPPORTED_MARK, parse_numbers
 from rag.output.markdown import code_links
 from rag.records import Answer, Citation, Digest, Item
 from rag.text import normalize_title

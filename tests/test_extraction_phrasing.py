@@ -76,6 +76,30 @@ PASSAGES = [
      "Coastal Fish Counting, 300 hours of recordings from six fjords.",
      "FjordSense: A Sonar Benchmark for Coastal Fish Counting", "FjordSense", None,
      ("University of Bergen",)),
+    # one person standing for the group: "X's lab at Y", "Title comes from X of Y, who",
+    # "X, whose team at Y presents", "X, who leads the ... group at Y, is behind Title"
+    ("Priya Raman's lab at the University of Toronto describes Sparse Routing for Tabular "
+     "Mixture Models, a gated model for spreadsheets.",
+     "Sparse Routing for Tabular Mixture Models", None, "Priya Raman",
+     ("University of Toronto",)),
+    ("KelpNet: Kelp Forest Mapping from Drone Imagery comes from Jun Li of Peking University, "
+     "who introduces a segmenter trained on 900 survey flights.",
+     "KelpNet: Kelp Forest Mapping from Drone Imagery", "KelpNet", "Jun Li",
+     ("Peking University",)),
+    ("Ocean sensing got a fresh entry from Jonas Berg, whose team at the Alfred Wegener "
+     "Institute presents Plankton Counting with Holographic Microscopes, which images each "
+     "drop of seawater once.", "Plankton Counting with Holographic Microscopes", None,
+     "Jonas Berg", ("Alfred Wegener Institute",)),
+    # "Universidad de X and Y": two institutions, as "University of X and Y" is
+    ("Ana Ruiz and Bo Chen from Universidad de Chile and Inria describe Glacier Melt "
+     "Forecasting with Sparse Weather Stations, pooling nine valleys.",
+     "Glacier Melt Forecasting with Sparse Weather Stations", None, "Ana Ruiz and Bo Chen",
+     ("Universidad de Chile", "Inria")),
+    # what the authors describe is a title even when it holds an institution word
+    ("Lina Park and Omar Haddad from the University of Leeds describe Predicting Hospital "
+     "Readmissions with Sparse Clinical Notes, pooling records from twelve trusts.",
+     "Predicting Hospital Readmissions with Sparse Clinical Notes", None,
+     "Lina Park and Omar Haddad", ("University of Leeds",)),
 ]
 
 
@@ -373,3 +397,112 @@ def test_full_title_in_one_digest_and_short_name_in_another_is_one_paper(tmp_pat
 ])
 def test_classify_url_by_host_and_context(context, url, kind):
     assert classify_url(url, context) == kind
+
+
+# ---------------------------------------------------------------- not papers, and headings
+
+
+def test_figures_test_sets_clauses_and_teams_are_not_titles(tmp_path):
+    ps = extract(tmp_path, {"d.txt": HEAD + "\n".join([
+        "Wind first. Researchers from Ghent University and Imec propose *Gust Forecasting for "
+        "Offshore Wind Farms with Graph Diffusion*, a model of wake effects. Error is 4.7% "
+        "across 52 Dutch and Belgian wind farms, ahead of persistence.",
+        "On Proteins-struct from the Open Molecule Benchmark it reaches an AP of 0.61. The "
+        "model is 6x smaller than in BF16, WikiText perplexity rises by 0.2 points. It skips "
+        "41% of FLOPs on TextVQA for a 0.3-point loss."]) + "\n"})
+    (paper,) = ps.papers.values()
+    assert paper.title == "Gust Forecasting for Offshore Wind Farms with Graph Diffusion"
+    assert paper.institutions == ("Ghent University", "Imec")
+
+
+def test_plural_topic_label_and_front_matter_title_are_not_papers(tmp_path):
+    ps = extract(tmp_path, {"f.md": "---\nlayout: post\ntitle: \"Ocean Sensing Digest: Kelp, "
+                                    "Plankton and Reefs\"\ndate: 2026-05-02\n---\n\n"
+                                    "Hana Ito et al. (Tohoku University) present ReefTone: "
+                                    "Coral Health from Underwater Sound, trained on 300 "
+                                    "hydrophones.\n\n"
+                                    "- **Ablations:** in extra runs, the ReefTone authors also "
+                                    "drop the spectral branch and lose four points.\n"})
+    (paper,) = ps.papers.values()
+    assert paper.short_name == "ReefTone" and len(paper.mentions) == 2
+
+
+def test_heading_titles_give_their_title_to_the_authors_below(tmp_path):
+    ps = extract(tmp_path, {"h.md": "# Tabular Notes\n\n### Sparse Adapters for Tabular "
+                                    "Transformers\nMei Tanaka and Jonas Vik (University of "
+                                    "Bergen) freeze the backbone and train one adapter per "
+                                    "table.\n\n**Glacier Melt Forecasting with Sparse Weather "
+                                    "Stations**\nAna Ruiz from the University of Chile pools "
+                                    "nine valleys into one model.\n"})
+    got = {p.title: (p.authors, p.institutions) for p in ps.papers.values()}
+    assert got == {
+        "Sparse Adapters for Tabular Transformers": (("Mei Tanaka and Jonas Vik",),
+                                                     ("University of Bergen",)),
+        "Glacier Melt Forecasting with Sparse Weather Stations": (("Ana Ruiz",),
+                                                                  ("University of Chile",))}
+
+
+def test_work_by_bullet_label_gives_authors_to_the_title_after_it(tmp_path):
+    paper = only_paper(tmp_path, "1. Work by Inga Holm et al. (DTU): Sparse Priors for District "
+                                 "Heating Demand. It cuts peak error by a third.")
+    assert paper.title == "Sparse Priors for District Heating Demand"
+    assert (paper.authors, paper.institutions) == (("Inga Holm et al.",), ("DTU",))
+
+
+def test_team_institutions_stay_when_the_authors_come_a_sentence_later(tmp_path):
+    paper = only_paper(tmp_path, "In DuneNet: Mapping Dune Migration from Radar Time Series, "
+                                 "researchers from Cairo University and TU Delft track sand "
+                                 "fronts. Salma Farid and Joost Bakker report errors under one "
+                                 "metre.")
+    assert paper.authors == ("Salma Farid and Joost Bakker",)
+    assert paper.institutions == ("Cairo University", "TU Delft")
+
+
+def test_arxiv_link_text_is_the_title_over_a_cut_cue_title(tmp_path):
+    ps = extract(tmp_path, {"r.html": "<html><body><h1>Retail Notes</h1><p>Posted May 9, "
+                                      "2026</p><p>Ida Holm and Per Lind put four models &mdash; "
+                                      "including one we covered in April &mdash; through a "
+                                      "stress test in <a href=\"https://arxiv.org/abs/2605.11111"
+                                      "\">Do Tabular Models Survive Drift? A Stress Test on "
+                                      "Retail Data</a>. Only one of them holds up.</p>"
+                                      "</body></html>"})
+    (paper,) = ps.papers.values()
+    assert paper.title == "Do Tabular Models Survive Drift? A Stress Test on Retail Data"
+    assert paper.arxiv_id == "2605.11111"
+
+
+# ---------------------------------------------------------------- URLs and their papers
+
+
+def test_code_link_goes_to_the_paper_its_repository_names_not_the_baseline(tmp_path):
+    ps = extract(tmp_path, {"d.txt": HEAD + "\n".join([
+        "Kai Ono et al. (Osaka University) present RowMixer: Mixing Rows for Tabular Learning. "
+        "Code: https://github.com/osaka-ml/rowmixer.",
+        "Mei Tanaka and Jonas Vik (University of Bergen) present TabAdapt: Sparse Adapters for "
+        "Tabular Transformers. It nearly matches RowMixer at a tenth of the cost. Code: "
+        "https://github.com/bergen-ml/tabadapt",
+        "Sara Lund and Omar Aziz (Lund University) present Drift Alarms for Streaming Tables. "
+        "It flags drift a day before RowMixer degrades. Code: "
+        "https://github.com/lund-ml/drift-alarms"]) + "\n"})
+    code = {p.short_name or p.title: p.code_urls for p in ps.papers.values()}
+    assert code == {"RowMixer": ("https://github.com/osaka-ml/rowmixer",),
+                    "TabAdapt": ("https://github.com/bergen-ml/tabadapt",),
+                    "Drift Alarms for Streaming Tables": ("https://github.com/lund-ml/drift-alarms",)}
+
+
+def test_descriptive_bullet_labels_name_a_paper_of_their_digest(tmp_path):
+    ps = extract(tmp_path, {"d.txt": HEAD + "\n".join([
+        "Ravi Menon et al. (IIT Delhi) present Nowcasting Rainfall from Soil Moisture Probes, "
+        "which reads 400 buried sensors.",
+        "Ines Duarte and Paulo Reis (University of Lisbon) present Sea Ice Edge Tracking with "
+        "Synthetic Aperture Radar, a segmenter for polar imagery.",
+        "Under the Hood: Models, Datasets, & Benchmarks",
+        "- Soil moisture study: readings released at https://zenodo.org/records/7654321.",
+        "- Ice-edge SAR tracker: trained on Sentinel-1 scenes; https://github.com/ul-ice/edge"
+        ]) + "\n"})
+    got = {p.title: (p.data_urls, p.code_urls) for p in ps.papers.values()}
+    assert got == {
+        "Nowcasting Rainfall from Soil Moisture Probes": (
+            ("https://zenodo.org/records/7654321",), ()),
+        "Sea Ice Edge Tracking with Synthetic Aperture Radar": (
+            (), ("https://github.com/ul-ice/edge",))}

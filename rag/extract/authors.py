@@ -45,7 +45,11 @@ _AUTHOR_PATTERNS = [
                   rf"|,\s+[^,()]{{2,60}}\))"),
     regex.compile(rf"(?<=\bby\s)(?P<g>{_PERSON})(?=\s*\(|\s+from\b|,|\.|\))"),
     regex.compile(rf"(?<=\bled by\s)(?P<g>{_PERSON})(?![\w’'-])"),  # "a team led by Ana Lopez"
-    regex.compile(rf"(?P<g>{_PERSON})(?=\s+(?:from|at)\s+(?:the\s+)?(?=\p{{Lu}})[^,;()]{{0,60}}?"
+    # "Ana Lopez's lab at X", "Ana Lopez, whose team at X", "Ana Lopez, who leads ...":
+    # one person standing for the group that wrote the paper
+    regex.compile(rf"(?P<g>{_FULL})(?=[’']s\s+(?:lab|team|group)\b|,\s+who(?:se)?\s)"),
+    regex.compile(rf"(?P<g>{_PERSON})(?=\s+(?:from|at|of)\s+(?:the\s+)?(?=\p{{Lu}})"
+                  rf"(?:(?:\p{{Lu}}[\w&\-’'.]*|of|for|and|de|di|the)\s+){{0,6}}"
                   rf"(?i:universit|"
                   rf"institut|school|college|lab\b|center|centre|politecnico|hospital)|\s*\([^)]*"
                   rf"(?i:universit|institut|school|college|lab|center|centre)[^)]*\))"),
@@ -175,7 +179,8 @@ def _split_institutions(span: str) -> list[str]:
                       # (but "Institute of Science and Technology" is one name)
                       or bool(out and (INSTITUTION_WORDS.fullmatch(last) or is_name_like(last)
                                        or len(out[-1].split()) == 1 or (
-                                           " of " in out[-1] and "and" in sep
+                                           re.search(r" (?:of|de|di|du|des|der|für) ",
+                                                     out[-1]) and "and" in sep
                                            and part.split()[0].lower() not in _FIELDS))))
         if out and not standalone:
             out[-1] = out[-1] + sep + part if "and" in sep and "," not in sep else \
@@ -204,7 +209,8 @@ def institutions_after(s: str, pos: int) -> tuple[list[str], int]:
                 len(inner.split()) >= 4 and not NAME_LIST.fullmatch(inner):
             return [], pos
         return _split_institutions(inner), pos + m.end()
-    m = re.match(r",?\s*(?:primarily\s+|mainly\s+)?(?:from|at|of|spanning|across)\s+", rest)
+    m = re.match(r"(?:[’']s\s+(?:lab|team|group)|,\s+whose\s+(?:lab|team|group))?"
+                 r",?\s*(?:primarily\s+|mainly\s+)?(?:from|at|of|spanning|across)\s+", rest)
     if not m:
         m2 = re.match(r",\s+([^,()]{2,80}?)\)", rest)  # "et al., NYU)"
         if m2:

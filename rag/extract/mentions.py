@@ -143,7 +143,9 @@ def sentence_mentions(text: str, digest_id: str, index: int) -> list[RawMention]
             elif not titles and len(prev_titles) == 1 and len(s[:ga].split()) <= 2:
                 # "... meets training in FedX: Title. Ana Lopez and Bo Chen (MIT) store ...":
                 # the subject of the sentence after an unattributed title wrote it
-                prev_titles[0].authors, prev_titles[0].institutions = rm.authors, rm.institutions
+                # (the title's sentence may have named their institutions: "researchers from X")
+                prev_titles[0].authors = rm.authors
+                prev_titles[0].institutions = rm.institutions or prev_titles[0].institutions
                 prev_titles = []
                 continue
             rm.intro = not titles and bool(_INTRO.match(s))
@@ -223,8 +225,14 @@ def passage_mentions(p) -> list[RawMention]:
         if not arxiv_id_of(link.url) or not (looks_like_title(title) or
                                              looks_like_title(title, strict=False)):
             continue
-        if any(m.start < b and m.end > a for m in found):
-            continue  # already named there
+        over = [m for m in found if m.start < b and m.end > a]
+        if over:  # already named there; the link's words are the title when they are one
+            m = over[0]
+            if m.kind == "title" and m.title and m.title != title and len(title.split()) >= 4 \
+                    and looks_like_title(title) and len(over) == 1:
+                m.title, m.start, m.end = title, min(a, m.start), max(b, m.end)
+                m.short_name = colon_short_name(title) or m.short_name
+            continue
         s0, s1 = next(((x, y) for x, y in split_sentences(p.text) if x <= a < y),
                       (0, len(p.text)))
         owner = next((m for m in found if m.kind in ("authors", "name") and s0 <= m.start < s1),
@@ -273,10 +281,14 @@ def digest_finds(doc) -> DigestFinds:
         if p.kind == "bullet":
             bullets.append(bullet_finds(p))
             continue
+        heading = ""
         if p.section != section:  # a heading "Work by X et al." introduces what follows
-            section = p.section
+            section = heading = p.section
             carry = carry or intro_mention(section, p.digest_id, p.index)
+        if _front_matter(p.text):
+            continue
         found = passage_mentions(p)
+        _heading_title(heading, p.text, found)
         _give_intro(carry, found, mentions)
         carry = None
         if found and found[-1].intro and found[-1].kind == "authors":
@@ -284,6 +296,26 @@ def digest_finds(doc) -> DigestFinds:
         mentions.extend(found)
     _give_intro(carry, [], mentions)
     return DigestFinds(doc.digest.id, mentions, bullets)
+
+
+def _front_matter(text: str) -> bool:
+    """A "---" block of "key: value" lines (a page's own title and layout), not a passage."""
+    return bool(re.match(r"---\s", text)) and len(re.findall(
+        r"(?:^|\s)(?:layout|title|date|author|tags|categories|permalink):\s", text)) >= 2
+
+
+def _heading_title(heading: str, text: str, found: list[RawMention]) -> None:
+    """A heading that is a title ("### Sparse Adapters for Tabular Transformers") over a
+    paragraph that opens with its authors and names no title: the authors' title."""
+    if not heading or len(heading.split()) < 4 or re.search(r"[·|•]", heading) or \
+            not looks_like_title(heading) or any(m.kind == "title" for m in found):
+        return
+    first_end = next((b for _, b in split_sentences(text)), len(text))
+    lead = next((m for m in found if m.kind in ("authors", "name") and m.start < first_end
+                 and m.authors and len(text[:m.start].split()) <= 4), None)
+    if lead is not None:
+        lead.title, lead.kind, lead.how = heading.strip(), "title", "heading"
+        lead.short_name = colon_short_name(lead.title) or lead.short_name
 
 
 def _give_intro(intro: RawMention | None, found: list[RawMention],
@@ -306,6 +338,10 @@ def bullet_finds(p) -> BulletFinds:
     body_start = p.text.find(":") + 1 if p.label else 0
     found = [m for m in passage_mentions(p) if m.end > body_start]  # not inside the label
     title, short = label_name(p.label) if p.label else (None, None)
+    intro = intro_mention(p.label, p.digest_id, p.index) if p.label else None
+    if intro is not None:  # "- Work by Ana Lopez et al. (MIT): Title. ...": the title's authors
+        title = short = None
+        _give_intro(intro, found, [])
     if p.label and not (title or short) and not p.label.lower().startswith("code"):
         # "Benchmarks: ...", "Platforms: ...": a resource list, whose cited authors ("the
         # suite of Ivanov et al.") are credited for something it lists, not a paper of theirs,

@@ -106,8 +106,15 @@ def attach_urls(docs: list[LoadedDigest], papers: dict[str, Paper],
             for pos, end, url, kind in passage_urls(p):
                 inside = [s for s in here if s[0] < end and s[1] > pos and end > pos]
                 before = [s for s in here if s[0] <= pos]
+                named = sorted({x[2] for x in here})
+                # "X is close to Baseline's scores. Code: github.com/lab/x": the repository
+                # names its paper, whichever paper the passage named last
+                by_repo = _repo_owner(url, named, papers) if len(named) > 1 and \
+                    kind != "arxiv" else None
                 if inside:
                     owner: str | None = inside[0][2]
+                elif by_repo is not None:
+                    owner = by_repo
                 else:
                     owner = max(before, key=lambda s: (s[0], -s[1]))[2] if before else (
                         here[0][2] if here else _repo_owner(url, in_digest, papers)
@@ -133,8 +140,9 @@ def attach_urls(docs: list[LoadedDigest], papers: dict[str, Paper],
 def _repo_owner(url: str, candidates: list[str], papers: dict[str, Paper]) -> str | None:
     repo = url.rstrip("/").removesuffix(".git").rsplit("/", 1)[-1]
     parts = [x for x in re.split(r"[-_.]", repo.lower()) if x]
-    best = [pid for pid in candidates if parts and all(
-        any(w.startswith(x) for w in normalize_title(papers[pid].title).split()) for x in parts)]
+    best = [pid for pid in candidates if parts and (all(
+        any(w.startswith(x) for w in normalize_title(papers[pid].title).split()) for x in parts)
+        or re.sub(r"\W|_", "", (papers[pid].short_name or "").lower()) == "".join(parts))]
     return best[0] if len(best) == 1 else None
 
 

@@ -24,6 +24,7 @@ from __future__ import annotations
 import bisect
 import hashlib
 import json
+import re
 from collections import defaultdict
 from dataclasses import dataclass, field, replace
 from functools import lru_cache
@@ -42,7 +43,7 @@ from rag.extract.metadata import (
 )
 from rag.extract.paper_links import Span, attach_urls, inherit_in_groups, link_names
 from rag.extract.titles import similar_normalized, similar_title_keys
-from rag.lexicon import is_name_like
+from rag.lexicon import CONNECTORS, is_name_like
 from rag.records import Mention, Paper
 from rag.text import normalize_title, slugify
 
@@ -262,9 +263,10 @@ def extract_papers(docs: list[LoadedDigest], metadata: list[dict] | None = None,
     for f in finds:  # pass 1: paragraphs
         for m in f.mentions:
             reg.add(m)
-    for f in finds:  # pass 2: bullets
+    for doc, f in zip(docs, finds):  # pass 2: bullets
+        labels = {p.index: (p.label or "", p.text) for p in doc.passages}
         for bullet in f.bullets:
-            _merge_bullet(f.digest_id, bullet, reg)
+            _merge_bullet(f.digest_id, bullet, reg, *labels.get(bullet.index, ("", "")))
 
     papers, by_draft = _freeze(reg.drafts)
     spans: dict[tuple[str, int], list[Span]] = defaultdict(list)
@@ -297,7 +299,42 @@ def _issues(p: Paper, memo: JoinMemo | None) -> tuple[str, ...]:
     return tuple(found)
 
 
-def _merge_bullet(digest_id: str, b: BulletFinds, reg: _Registry) -> None:
+_PLAIN = frozenset("study paper work method approach model results experiments setup details "
+                   "notes project".split())
+
+
+def _described(label: str, drafts: list[_Draft]) -> _Draft | None:
+    """The one paper of a digest a descriptive bullet label stands for ("Soil moisture study",
+    "NR forecasting" for "Nowcasting Rainfall ... Soil Moisture ..."): all its words but one
+    (two at least) start a word of the title or, in capitals, spell initials of its words."""
+    words = [w for w in re.findall(r"[A-Za-z0-9]+", label)
+             if w.lower() not in _PLAIN and w.lower() not in CONNECTORS]
+    if len(words) < 2 or not re.search(r"[\s-][a-z]", label):
+        return None  # a Title Case label ("Sparse Kernel Regression") names a paper of its own
+    hits = []
+    for d in drafts:
+        title = normalize_title(d.title).split()
+        initials = "".join(w[0] for w in title)
+        found = sum(1 for w in words if (len(w) >= 3 and any(t.startswith(w.lower())
+                                                             for t in title))
+                    or (w.isupper() and len(w) >= 2 and w.lower() in initials))
+        if found >= 2 and found >= len(words) - 1:
+            hits.append(d)
+    return hits[0] if len(hits) == 1 else None
+
+
+def _about_another(label: str, text: str, drafts: list[_Draft]) -> bool:
+    """A one-word plain label ("Ablations") over a body that names papers of the digest by
+    their coined names ("... the X authors also run Y ..."): a topic, not a paper."""
+    if len(label.split()) != 1 or is_name_like(label):
+        return False
+    body = text[len(label):]
+    return any(re.search(rf"(?<![\w-]){re.escape(n)}(?![\w-])", body)
+               for d in drafts for n in d.short_names if n != label and is_name_like(n))
+
+
+def _merge_bullet(digest_id: str, b: BulletFinds, reg: _Registry, label: str = "",
+                  text: str = "") -> None:
     """A bullet "Label: body": the label names the paper unless the body quotes another title
     (then the label is a model or dataset of that paper) or the label is plain words over a
     body that names its paper ("Oncology: A and B present Title": a topic) and no paper found
@@ -306,6 +343,15 @@ def _merge_bullet(digest_id: str, b: BulletFinds, reg: _Registry) -> None:
     Randomization for ...: Researchers ...")."""
     title, short, found = b.title, b.short, b.found
     known = reg.find(title, short)
+    here = reg.by_digest.get(reg.twin.get(digest_id, digest_id), [])
+    if label and not known and not any(m.kind in ("title", "name") for m in found):
+        # "- Soil moisture study: data at zenodo...": a paper of this digest, described
+        d = _described(label, here)
+        if d is not None:
+            reg.add(RawMention(digest_id, b.index, 0, b.length, title=d.title, kind="label"))
+            return
+        if _about_another(label, text, here):
+            title = short = None
     if b.topic and not known:
         title = short = None
     quoted = [m for m in found if m.kind == "title" and m.how in ("quoted", "paren")]

@@ -45,7 +45,7 @@ _VERB_RE = re.compile(rf"\s+(?:{_VERBS})\b")
 
 def _clean_title(t: str) -> str:
     t = t.strip().strip("“”\"‘’*").strip()
-    t = re.sub(r"[,;.]+$", "", t).strip()
+    t = re.sub(r"[,;.:]+$", "", t).strip()
     words = t.split(" ")
     while len(words) > 1 and words[-1].lower() in CONNECTORS:
         words.pop()  # "... under Participation Drift and" (then "show that ...")
@@ -59,7 +59,8 @@ def _delimited_title(s: str, start: int, authors: list[tuple[int, int, str]]) ->
     for pat in (re.compile(r",\s+[a-z][\w\-]*\s+(?=[a-z(0-9])"), re.compile(r",\s+[a-z]+[.]?$"),
                 re.compile(r";"), re.compile(r",\s+\d"),  # ", 410 hours of driving"
                 re.compile(r",\s+(?:a|an|the|which|where|who|that|available)\b"),
-                re.compile(r"\s+by\s+"), _VERB_RE, re.compile(r"[“”\"*]"), re.compile(r"\s\(")):
+                re.compile(r"\s+by\s+"), _VERB_RE, re.compile(r"[“”\"*]"), re.compile(r"\s\("),
+                re.compile(r"\s[—–]\s")):  # "in March — through ...": an aside
         m = pat.search(s, start)
         if m:
             stops.append(m.start())
@@ -101,8 +102,12 @@ def _title_runs(s: str, stops: tuple[int, ...] = ()) -> list[tuple[int, int, str
         while words and words[0].group().lower() in CONNECTORS:
             words.pop(0)
         content = [w.group() for w in words if w.group() != ":"]
+        # a run of figures ("3% across 64 Danish and German plants") is no title: four of
+        # its words start with a capital letter, and none names the people who wrote it
         if len(content) >= 6 and cap_ratio(content) >= 0.8 and \
-                sum(w.lower() not in CONNECTORS for w in content) >= 4:
+                sum(w.lower() not in CONNECTORS for w in content) >= 4 and \
+                sum(w[:1].isupper() for w in content) >= 4 and \
+                not any(w.lower() in _PEOPLE for w in content):
             out.append((words[0].start(), words[-1].end(),
                         s[words[0].start():words[-1].end()]))
         run.clear()
@@ -129,6 +134,12 @@ def _title_runs(s: str, stops: tuple[int, ...] = ()) -> list[tuple[int, int, str
     return out
 
 
+# "Researchers from A and B", "Scientists at X": who did the work, never part of a title
+_PEOPLE = frozenset("researchers scientists engineers authors team teams group groups "
+                    "colleagues collaborators".split())
+# "On Task-X from the Y Benchmark it reaches ...": where a result was measured, not a title
+_MEASURED_ON = re.compile(r"(?:^|[.;:!?]\s*|,\s+)\W*(?i:on|across|against)\s+$")
+
 _CONNECTOR_ALT = "|".join(CONNECTORS)
 # a Title Case run right before the authors: "..., in Title by", "Title, by", "Title (Authors"
 _TITLE_BEFORE_AUTHORS = re.compile(
@@ -141,13 +152,19 @@ def find_titles(s: str, authors: list[tuple[int, int, str]]) -> list[tuple[int, 
     """Title spans in a sentence as (start, end, title, how), how being 'quoted', 'paren',
     'cue' (after "in their paper", "Authors from X in", "introduce") or 'run'."""
     out: list[tuple[int, int, str, str]] = []
+    told: set[int] = set()  # title starts right after "Authors (from X) present"
 
     def add(a: int, b: int, t: str, strict: bool, how: str) -> None:
         t = _clean_title(t)
-        if not t or not looks_like_title(t, strict=strict) or re.search(r"[·|•]", t):
+        if not t or not (looks_like_title(t, strict=strict) or a in told and looks_like_title(
+                INSTITUTION_WORDS.sub("Work", t))) or re.search(r"[·|•]", t):
             return  # "Published 3 May · Digest Name · 9 min read": a byline
         if how == "cue" and t.count(",") >= 2:
             return  # "in Finnish, Danish, Norwegian": a list
+        if how == "cue" and strict and "," in t and t.split()[-1][:1].islower():
+            return  # "than in FP16, LongBench drops by ...": a clause, not a title
+        if how == "run" and _MEASURED_ON.search(s[:a]):
+            return  # "On Task-X from the Y Benchmark it reaches ...": a test set
         b = a + len(t)
         paren = re.match(r" \(([^()\s]*)", s[b:])
         if paren and not any(x[0] == b + 2 for x in authors) and (
@@ -174,10 +191,11 @@ def find_titles(s: str, authors: list[tuple[int, int, str]]) -> list[tuple[int, 
                 and not NAME_LIST.fullmatch(pm.group(1)):  # "(Adyen and TU Delft)"
             add(b + pm.start(1), b + pm.end(1), pm.group(1), True, "paren")
         _, after = institutions_after(s, b)
-        verb = re.match(r",?\s*(?:in|introduces?|presents?|proposes?|developed|develops?)\s+"
-                        r"(?=[A-Z0-9])", s[after:])
-        if verb:
+        verb = re.match(r",?\s*(?:in|introduces?|presents?|proposes?|developed|develops?|"
+                        r"describes?)\s+(?=[A-Z0-9])", s[after:])
+        if verb:  # what authors present is a title even with "Hospital" in it
             strong.append(after + verb.end())
+            told.add(after + verb.end())
     for a, _, _ in authors:
         # "..., in Title by", "highlight is Title by", "Title, by", "Title (Authors, ...)"
         # (not "..., with Title by": a title part)

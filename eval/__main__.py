@@ -8,10 +8,12 @@ one entry point of every evaluation suite (``python -m eval SUITE [options]``, s
     python -m eval --scifact /path/to/beir-folder
 
 Every configuration (BM25 only, dense only, hybrid RRF, then each step the product adds,
-and the LangChain RecursiveCharacterTextSplitter + FAISS baseline) runs side by side with the
-same embedding model. Writes ``eval/RESULTS.md`` (section "## Retrieval benchmark"; other
-sections are kept), ``eval/results/benchmark.json`` and ``eval/plots/*.png``. Embeddings are
-cached by content hash under ``eval/cache/`` so reruns take seconds.
+the LangChain RecursiveCharacterTextSplitter + FAISS baseline and, on SciFact, LlamaIndex's
+vector + BM25 QueryFusionRetriever from eval/baseline_llamaindex.py, skipped without the
+``eval`` extra) runs side by side with the same embedding model. Writes ``eval/RESULTS.md``
+(section "## Retrieval benchmark"; other sections are kept), ``eval/results/benchmark.json``
+and ``eval/plots/*.png``. Embeddings are cached by content hash under ``eval/cache/`` so reruns
+take seconds.
 """
 
 from __future__ import annotations
@@ -35,6 +37,7 @@ from rag.index.embed import embedder_from_settings  # noqa: E402
 
 from . import costs, report, sweep  # noqa: E402
 from .baseline import BaselineIndex  # noqa: E402
+from .baseline_llamaindex import llamaindex_row  # noqa: E402
 from .beir import BeirBench, beir_present, cross_validate, doc_text, load_beir  # noqa: E402
 from .digest import DigestBench, ladder  # noqa: E402
 from .embcache import CACHE, CachedEmbedder  # noqa: E402
@@ -142,6 +145,14 @@ def scifact_section(args: argparse.Namespace, settings: Settings, emb: CachedEmb
     out["configs"]["langchain"] = {"label": "LangChain splitter 1000/200 + FAISS (baseline)",
                                    "metrics": evaluate_run(qrels, run, BEIR_METRICS),
                                    "search_latency": latency_summary(times), "build": base.seconds}
+    bar.set_postfix_str("BEIR: LlamaIndex baseline (vector + BM25 fusion)")
+    row = llamaindex_row({k: doc_text(d) for k, d in corpus.items()}, queries, qrels, emb,
+                         bench.qv, settings.candidates, progress=True)
+    if "skipped" in row:  # llama-index not installed: say which extra brings it
+        out["llamaindex"] = row
+        tqdm.write(row["skipped"])
+    else:
+        out["configs"]["llamaindex"] = row
     bar.set_postfix_str("BEIR: documents ranked whole (windows, z fusion) + 5-fold CV")
     run, times = bench.papers_run()
     out["configs"]["papers"] = {
@@ -224,6 +235,7 @@ SUITES = {  # name: (module, what it measures); each writes eval/results/<name>.
     "robustness": ("eval.robustness", "fuzzed inputs through every reader"),
     "hardening": ("eval.hardening", "damaged indexes, re-index at 1000 digests, app under load"),
     "house": ("eval.house", "import time of the package, module sizes"),
+    "scifact-cv": ("eval.scifact_cv", "5-fold CV of the fusion parameters tuned on SciFact"),
 }
 
 

@@ -94,6 +94,9 @@ def _f(x: object, digits: int = 3) -> str:
     return "-"
 
 
+BASELINES = ("langchain", "llamaindex")  # rows of other systems: no beats-LangChain mark
+
+
 def quality_table(configs: dict[str, dict], extra: list[str] | None = None) -> list[str]:
     cols = COLUMNS + (extra or [])
     lines = ["| configuration | " + " | ".join(cols) + " | retrieval p50 ms |",
@@ -101,7 +104,7 @@ def quality_table(configs: dict[str, dict], extra: list[str] | None = None) -> l
     base = configs.get("langchain", {}).get("metrics", {}).get("ndcg@10")
     for name, c in configs.items():
         m = c["metrics"]
-        mark = "" if name == "langchain" or base is None else \
+        mark = "" if name in BASELINES or base is None else \
             (" ✓" if m["ndcg@10"] > base else " ✗")
         lines.append(f"| {c['label']}{mark} | " + " | ".join(_f(m.get(k)) for k in cols) +
                      f" | {_f(c.get('search_latency', {}).get('p50_ms'), 1)} |")

@@ -468,3 +468,49 @@ def test_publish_writes_the_json_and_only_its_own_section(tmp_path: Path) -> Non
     assert json.loads((tmp_path / "results" / "mine.json").read_text()) == {"x": 1}
     text = (tmp_path / "RESULTS.md").read_text()
     assert "kept" in text and "new" in text and "old" not in text
+
+
+def test_scifact_cv_chooses_on_the_other_folds_and_scores_the_held_out_one() -> None:
+    """eval.scifact_cv.cv_folds on a fake scores table (no SciFact, no model): every query is
+    held out exactly once, each fold's point is the best on the other folds, and a point that
+    wins in-sample through a few queries scores no better held out."""
+    from eval.scifact_cv import cv_folds, fused_top
+
+    rng = np.random.default_rng(1)
+    table = rng.uniform(0.4, 0.6, size=(3, 20))
+    table[1] += 0.1  # point 1 is best on every query: always chosen
+    cv = cv_folds(table, folds=5, seed=0)
+    assert [f["chosen"] for f in cv["folds"]] == [1] * 5 and cv["in_sample_best"] == 1
+    held = sorted(i for f in cv["folds"] for i in f["test_ids"])
+    assert held == list(range(20)) and all(f["queries"] == 4 for f in cv["folds"])
+    assert cv["cv"] == pytest.approx(table[1].mean()) == pytest.approx(cv["pooled"])
+    assert cv_folds(table, 5, 0) == cv and cv_folds(table, 5, 7)["folds"] != cv["folds"]
+    # point 0 is great on 2 queries and poor elsewhere; point 2 is steady
+    spiky = np.array([[1.0, 1.0, 0.0, 0.0], [0.4, 0.4, 0.4, 0.4]])
+    two = cv_folds(spiky, folds=2, seed=0)
+    assert two["in_sample_best"] == 0 and two["in_sample_best_score"] == 0.5
+    for f in two["folds"]:
+        train = np.setdiff1d(np.arange(4), f["test_ids"])
+        assert f["chosen"] == int(np.argmax(spiky[:, train].mean(axis=1)))
+        assert f["test"] == pytest.approx(spiky[f["chosen"], f["test_ids"]].mean())
+    assert two["cv"] <= two["in_sample_best_score"]
+    with pytest.raises(ValueError):
+        cv_folds(np.zeros((2, 3)), folds=5)
+    # the grid's fusion is the engine's weighted RRF, ties in its insertion order
+    from rag.index.engines import rrf
+
+    d, lx = [5, 3, 9, 1], [3, 7, 5, 2]
+    fused = rrf(((1.0, d[:3]), (1.25, lx[:3])), 5)
+    assert fused_top(d, lx, 3, 1.25, 5) == sorted(fused, key=lambda i: -fused[i])
+    assert fused_top([1, 2], [2, 1], 2, 1.0, 60) == [1, 2]  # a tie: dense order first
+
+
+def test_llamaindex_row_is_skipped_naming_the_extra(monkeypatch: pytest.MonkeyPatch) -> None:
+    """Without llama-index the benchmark's LlamaIndex row is a skip that says which extra."""
+    import sys
+
+    from eval.baseline_llamaindex import llamaindex_row
+
+    monkeypatch.setitem(sys.modules, "llama_index.retrievers.bm25", None)
+    row = llamaindex_row({}, {}, {}, HashingEmbedder(64), {})
+    assert "[eval]" in row["skipped"] and "llama-index-retrievers-bm25" in row["skipped"]

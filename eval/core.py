@@ -26,7 +26,8 @@ from tqdm.auto import tqdm
 from rag import Assistant, Settings
 from rag.answer.retrieve import Filters
 from rag.corpus.ingest import load_corpus
-from rag.extract.papers import extract_papers, load_metadata
+from rag.extract.papers import extract_papers
+from rag.extract.metadata import load_metadata
 from rag.index.build import build_index
 from rag.index.chunk import chunk_corpus
 from rag.index.embed import Embedder, embedder_from_settings, native_bf16

@@ -40,7 +40,8 @@ from pathlib import Path
 import numpy as np
 
 from rag.corpus.ingest import load_corpus
-from rag.extract.papers import extract_papers, load_metadata
+from rag.extract.papers import extract_papers
+from rag.extract.metadata import load_metadata
 from rag.index.chunk import chunk_corpus
 from rag.index.embed import BUNDLED, Embedder, SentenceTransformerEmbedder, resolve_model_path
 from rag.index.embed_onnx import OnnxEmbedder

@@ -24,7 +24,8 @@ import time
 from pathlib import Path
 
 from rag.corpus.ingest import load_corpus
-from rag.extract.papers import extract_papers, load_metadata
+from rag.extract.papers import extract_papers
+from rag.extract.metadata import load_metadata
 from rag.records import Paper
 from rag.text import normalize_title
 

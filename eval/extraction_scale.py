@@ -46,7 +46,8 @@ import rag.extract.cache as extract_cache  # noqa: E402
 import rag.index.build as rag_index  # noqa: E402
 from rag.corpus.ingest import load_corpus  # noqa: E402
 from rag.extract.cache import ExtractCache  # noqa: E402
-from rag.extract.papers import extract_papers, load_metadata  # noqa: E402
+from rag.extract.papers import extract_papers  # noqa: E402
+from rag.extract.metadata import load_metadata  # noqa: E402
 from rag.index.build import build_index  # noqa: E402
 from rag.index.embed import HashingEmbedder  # noqa: E402
 from rag.index.stores import LexicalIndex  # noqa: E402
@@ -67,9 +68,11 @@ from pathlib import Path
 try:
     import rag.extract.papers as P
     from rag.corpus.ingest import load_corpus
+    from rag.extract.metadata import load_metadata
 except ImportError:  # a tree from before the subpackages (issue 16)
     import rag.papers as P
     from rag.ingest import load_corpus
+    from rag.papers import load_metadata
 count = [0]
 matches = P._Draft.matches
 def counted(self, title, short):
@@ -77,7 +80,7 @@ def counted(self, title, short):
     return matches(self, title, short)
 P._Draft.matches = counted
 docs = load_corpus(Path(sys.argv[1]))[0]
-meta = P.load_metadata(Path(sys.argv[1]) / "arxiv")[0]
+meta = load_metadata(Path(sys.argv[1]) / "arxiv")[0]
 t = time.perf_counter()
 ps = P.extract_papers(docs, meta)
 print(json.dumps({"seconds": time.perf_counter() - t, "papers": len(ps.papers),

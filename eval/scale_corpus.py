@@ -22,8 +22,10 @@ from pathlib import Path
 
 from rag.code_version import module_file
 from rag.corpus.ingest import load_corpus
-from rag.extract.mentions import label_name, passage_mentions
-from rag.extract.papers import extract_papers, load_metadata
+from rag.extract.mentions import passage_mentions
+from rag.extract.titles import label_name
+from rag.extract.papers import extract_papers
+from rag.extract.metadata import load_metadata
 from rag.lexicon import CONNECTORS, INSTITUTION_WORDS
 from rag.text import STOPWORDS
 

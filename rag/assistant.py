@@ -295,7 +295,8 @@ class Assistant:
         (by id, else by title), then refresh the index so they are searchable."""
         from rag.corpus.arxiv import fetch_abstracts
         from rag.corpus.ingest import load_corpus
-        from rag.extract.papers import extract_papers, load_metadata
+        from rag.extract.metadata import load_metadata
+        from rag.extract.papers import extract_papers
 
         docs, _ = load_corpus(self.settings.corpus_dir, self.settings)
         metadata, _ = load_metadata(self.settings.metadata_dir, self.settings)

@@ -4,7 +4,8 @@ from __future__ import annotations
 
 from rag.corpus.ingest import load_corpus
 from rag.extract.attribution import attribution_issues
-from rag.extract.papers import extract_papers, load_metadata
+from rag.extract.papers import extract_papers
+from rag.extract.metadata import load_metadata
 from rag.records import Paper
 from tests.conftest import CORPUS
 

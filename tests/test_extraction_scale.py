@@ -19,7 +19,8 @@ from eval.scale_corpus import distinct_corpus
 from rag.corpus.ingest import load_corpus
 from rag.extract.cache import CACHE_FILE, ExtractCache
 from rag.extract.paper_links import _whole_name
-from rag.extract.papers import PaperSet, extract_papers, load_metadata
+from rag.extract.papers import PaperSet, extract_papers
+from rag.extract.metadata import load_metadata
 from rag.extract.titles import similar_normalized, similar_title_keys
 from rag.index.build import build_index
 from rag.index.embed import HashingEmbedder

@@ -19,7 +19,8 @@ from rag.corpus.ingest import load_corpus
 from rag.corpus.parse_cache import ParseCache
 from rag.corpus.safe_read import Limits
 from rag.extract.cache import ExtractCache
-from rag.extract.papers import extract_papers, load_metadata
+from rag.extract.papers import extract_papers
+from rag.extract.metadata import load_metadata
 from rag.index.build import build_index
 from rag.index.embed import HashingEmbedder
 from rag.index.lexical_cache import TokenCache

@@ -13,8 +13,9 @@ import pytest
 
 from eval.gold import align, gold_papers, precision_recall
 from rag.corpus.ingest import load_corpus
-from rag.extract.mentions import classify_url
-from rag.extract.papers import clean_author_list, extract_papers, load_metadata, match_metadata
+from rag.urls import classify_url
+from rag.extract.papers import extract_papers
+from rag.extract.metadata import clean_author_list, load_metadata, match_metadata
 from rag.records import Paper
 from rag.text import normalize_title
 

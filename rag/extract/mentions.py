@@ -25,27 +25,20 @@ from rag.extract.authors import (
     find_author_groups,
     institutions_after,
     possessive_institutions,
-    quoted_spans,
     team_institutions,
 )
 from rag.extract.titles import (
-    GENERIC_LABELS,
-    abbreviates,
     find_short_names,
     find_titles,
     initials_in,
     label_name,
 )
-from rag.lexicon import CONNECTORS, INSTITUTION_WORDS, is_name_like, looks_like_title
+from rag.lexicon import is_name_like, looks_like_title
 from rag.text import normalize_title, split_sentences
-from rag.urls import arxiv_id_of, classify_url, find_urls, passage_urls
+from rag.urls import arxiv_id_of
 
 __all__ = [
-    "CONNECTORS", "GENERIC_LABELS", "INSTITUTION_WORDS", "RawMention", "abbreviates",
-    "arxiv_id_of", "classify_url", "find_author_groups", "find_short_names", "find_titles",
-    "find_urls", "institutions_after", "is_name_like", "label_name", "looks_like_title",
-    "passage_mentions", "passage_urls", "possessive_institutions", "quoted_spans",
-    "colon_short_name", "intro_mention", "sentence_mentions", "team_institutions",
+    "RawMention", "passage_mentions", "colon_short_name", "intro_mention", "sentence_mentions",
     "BulletFinds", "DigestFinds", "digest_finds",
 ]
 

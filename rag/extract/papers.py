@@ -32,14 +32,9 @@ from functools import lru_cache
 from rag.corpus.ingest import LoadedDigest
 from rag.extract.attribution import attribution_issues
 from rag.extract.cache import ExtractCache, JoinMemo, passages_hash
-from rag.extract.mentions import BulletFinds, RawMention, digest_finds, passage_mentions
+from rag.extract.mentions import BulletFinds, RawMention, digest_finds
 from rag.extract.metadata import (
-    attach_paper_texts,
-    clean_author_list,
     join_metadata,
-    load_metadata,
-    match_by_authors,
-    match_metadata,
 )
 from rag.extract.paper_links import Span, attach_urls, inherit_in_groups, link_names
 from rag.extract.titles import similar_normalized, similar_title_keys
@@ -47,11 +42,7 @@ from rag.lexicon import CONNECTORS, is_name_like
 from rag.records import Mention, Paper
 from rag.text import normalize_title, slugify
 
-__all__ = [
-    "ExtractCache", "PaperSet", "Span", "attach_paper_texts", "clean_author_list",
-    "extract_papers", "join_metadata", "load_metadata", "match_by_authors", "match_metadata",
-    "passage_mentions",
-]
+__all__ = ["PaperSet", "extract_papers"]
 
 
 @dataclass

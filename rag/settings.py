@@ -17,7 +17,9 @@ PROJECT_ROOT = Path(__file__).resolve().parent.parent
 
 # Bumped whenever the on-disk index layout or the chunk/paper logic changes in a way that
 # makes an older index wrong; an index with another version is rebuilt (or refused).
-INDEX_FORMAT_VERSION = 6
+# 7: the approximate dense index (at or above ann_threshold rows) holds 8-bit scalar codes
+# (IndexIVFScalarQuantizer) instead of IndexIVFFlat's floats.
+INDEX_FORMAT_VERSION = 7
 
 
 class Settings(BaseSettings):
@@ -110,18 +112,23 @@ class Settings(BaseSettings):
     # dense search at scale (rag/index/stores.py FaissStore); measured by `python -m
     # eval.scale_search`
     ann_threshold: int = Field(
-        100_000, ge=0, description="Rows from which dense search is approximate (FAISS "
-        "IndexIVFFlat) instead of exact (IndexFlatIP); 0 keeps it exact at any size. Below it "
-        "results are exactly as before. At 100 k chunks the exact scan measured 10x slower "
-        "than IVF in the product (dense p50 87 against 8.5 ms; search() 135 against 34 ms: "
-        "eval/RESULTS.md, 'Search at 100 k and 1 M chunks').")
+        100_000, ge=0, description="Rows from which dense search is approximate (FAISS IVF "
+        "of 8-bit codes, re-ranked exactly) instead of exact (IndexFlatIP); 0 keeps it exact "
+        "at any size. Below it results are exactly as before. At 100 k chunks the exact scan "
+        "measured 10x slower than IVF in the product (dense p50 87 against 8.5 ms; search() "
+        "135 against 34 ms: eval/RESULTS.md, 'Search at 100 k and 1 M chunks').")
     ivf_nlist: int = Field(
         0, ge=0, description="Inverted lists of the approximate index; 0: the power of two "
-        "nearest sqrt(rows) (1,024 at 1 M chunks).")
+        "nearest 2 sqrt(rows) (2,048 at 1 M chunks).")
     ivf_nprobe: int = Field(
-        96, ge=1, description="Lists probed per query: the fewest reaching recall@10 >= 0.98 "
-        "against exact search at 1 M chunks (0.986; 64 gave 0.980-: eval/RESULTS.md, "
-        "synthetic vectors mixed from real MiniLM ones); 48 is enough at 100 k, 32 on SciFact.")
+        64, ge=1, description="Lists probed per query: at 1 M chunks (2,048 lists) recall@10 "
+        "0.988 against exact search, synthetic vectors mixed from real MiniLM ones (1,024 "
+        "lists needed 96 probed for 0.986: eval/RESULTS.md, 'Search at 100 k and 1 M "
+        "chunks').")
+    ivf_rerank: int = Field(
+        2, ge=1, description="The approximate index (8-bit scalar codes) returns rerank x k "
+        "rows, re-scored exactly from vectors.npy, of which the best k are kept: the codes "
+        "choose candidates, the float vectors their order and scores.")
     reverify_index: bool = Field(
         False, description="Hash every file of the index at every load. By default a file "
         "whose size and mtime are unchanged since a load hashed it (at least 2 s after it was "

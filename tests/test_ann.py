@@ -54,7 +54,7 @@ def test_below_the_threshold_search_is_the_flat_index(tmp_path: Path) -> None:
 
 def test_above_the_threshold_search_is_ivf_with_high_recall(tmp_path: Path) -> None:
     x = clustered(6000)
-    store = FaissStore(DIM, ann_threshold=1000, nprobe=8)
+    store = FaissStore(DIM, ann_threshold=1000, nprobe=16)  # an eighth of the 128 lists
     store.add(x)
     assert store.approximate
     queries = clustered(50, seed=1)
@@ -62,7 +62,7 @@ def test_above_the_threshold_search_is_ivf_with_high_recall(tmp_path: Path) -> N
                       for q in queries])
     assert recall >= 0.9
     store.save(tmp_path)
-    loaded = FaissStore.load(tmp_path, Settings(ivf_nprobe=8))
+    loaded = FaissStore.load(tmp_path, Settings(ivf_nprobe=16))
     assert loaded.approximate and loaded.nlist == ivf_lists(6000)
     for q in queries[:5]:
         assert loaded.search(q, 10)[0].tolist() == store.search(q, 10)[0].tolist()
@@ -111,4 +111,59 @@ def test_an_index_past_the_threshold_is_built_loaded_and_searched(
 def test_ivf_lists_grow_as_the_square_root(n: int) -> None:
     assert ivf_lists(n) >= 16 and ivf_lists(n) & (ivf_lists(n) - 1) == 0
     if n >= 1000:
-        assert 0.5 <= ivf_lists(n) / n ** 0.5 <= 2
+        assert 1 <= ivf_lists(n) / n ** 0.5 <= 3  # the power of two nearest 2 sqrt(n)
+
+
+def test_the_ivf_index_holds_8_bit_codes_and_returns_exact_cosines(tmp_path: Path) -> None:
+    x = clustered(6000)
+    store = FaissStore(DIM, ann_threshold=1000, nprobe=8, rerank=3)
+    store.add(x)
+    store.save(tmp_path)
+    index = faiss.downcast_index(faiss.read_index(str(tmp_path / FaissStore.FILE)))
+    assert isinstance(index, faiss.IndexIVFScalarQuantizer) and index.code_size == DIM
+    # one byte per dimension: about a quarter of IndexIVFFlat's four
+    assert (tmp_path / FaissStore.FILE).stat().st_size < 0.5 * x.nbytes
+    loaded = FaissStore.load(tmp_path, Settings(ivf_nprobe=8, ivf_rerank=3))
+    assert loaded.rerank == 3
+    for q in clustered(10, seed=4):
+        ids, scores = loaded.search(q, 10)
+        assert np.allclose(scores, x[ids] @ q, rtol=0, atol=1e-6)  # re-scored exactly
+        assert list(scores) == sorted(scores, reverse=True)
+        # the re-ranked k are the exact best of the 3 k candidates the codes chose
+        _, many = loaded._index.search(q.reshape(1, -1), 30,  # noqa: SLF001
+                                       params=faiss.SearchParametersIVF(nprobe=8))
+        assert ids.tolist() == exact_top(x, q, 10, np.sort(many[0][many[0] >= 0])).tolist()
+
+
+def test_vectors_are_read_by_row_without_mapping_the_file(tmp_path: Path) -> None:
+    x = clustered(300)
+    store = FaissStore(DIM)
+    store.add(x)
+    store.save(tmp_path)
+    loaded = FaissStore.load(tmp_path)
+    assert loaded._file is not None  # noqa: SLF001 - rows come by pread
+    rows = [5, 1, 5, -1, 299]
+    assert np.array_equal(loaded.vectors_at(rows), x[rows])
+    with pytest.raises(IndexError):
+        loaded.vectors_at([300])
+    loaded.PREAD_ROWS = 2  # more rows than that: through the memory map, same values
+    assert np.array_equal(loaded.vectors_at(rows), x[rows])
+    assert np.array_equal(loaded.vectors(), x)
+
+
+def test_an_index_of_the_previous_format_is_refused_with_the_rebuild_fix(
+        fake_settings: Settings) -> None:
+    import json
+
+    from rag.errors import IndexStateError
+    from rag.index.load import current_folder
+
+    emb = HashingEmbedder(256)
+    build_index(fake_settings, emb, progress=False)
+    manifest = current_folder(fake_settings.index_dir) / "manifest.json"
+    data = json.loads(manifest.read_text(encoding="utf-8"))
+    data["format_version"] = 6  # IndexIVFFlat dense files
+    manifest.write_text(json.dumps(data), encoding="utf-8")
+    with pytest.raises(IndexStateError, match="format 6") as err:
+        load_index(fake_settings, emb.name)
+    assert "--rebuild" in (err.value.fix or "")

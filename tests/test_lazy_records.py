@@ -112,3 +112,62 @@ def test_a_verified_index_loads_again_without_hashing_and_changes_are_caught(
     with pytest.raises(IndexStateError, match="vectors.npy does not match"):
         load_index(strict, EMB.name)
     assert Counter(p.name for p in folder.iterdir())["rows.npz"] == 1
+
+
+def test_bm25_is_read_without_bm25s_and_scores_as_bm25s_does(loaded) -> None:  # noqa: ANN001
+    import subprocess
+    import sys
+
+    import bm25s
+
+    ref = bm25s.BM25.load(str(loaded.folder / "lexical"))
+    for question in ("speech recognition model", "protein structure robot", "zzzz", ""):
+        tokens = [t for t in tokenize(question) if t in ref.vocab_dict]
+        got = loaded.lexical.scores(question)
+        want = ref.get_scores(tokens) if tokens else np.zeros(len(loaded.chunks), np.float32)
+        assert got.dtype == np.float32 and np.array_equal(got, want)  # to the bit
+    code = ("import sys; from rag.index.stores import LexicalIndex; "
+            f"LexicalIndex.load({str(loaded.folder)!r}, {len(loaded.chunks)}).scores('model'); "
+            "print('bm25s' in sys.modules, 'numba' in sys.modules)")
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True,
+                         check=True)
+    assert out.stdout.split() == ["False", "False"]
+
+
+def test_hybrid_takes_the_lexical_top_k_of_every_row_and_filter(loaded, fake_settings  # noqa: ANN001
+                                                                 ) -> None:
+    from rag.index.engines import FaissEngine, RowFilter, rrf, top_k
+
+    s = fake_settings.model_copy(update={"candidates": 7})
+    engine = FaissEngine(loaded, s)
+    digests = sorted(loaded.digests)
+    for where in (None, RowFilter(digest_ids=frozenset(digests[:2])),
+                  RowFilter(has_code=True), RowFilter(digest_ids=frozenset(["none"]))):
+        for question in ("speech recognition model", "protein structure", "qqqq"):
+            v = EMB.encode([question])[0]
+            got = engine.hybrid(question, v, where)
+            # what hybrid computed before: top_k over every row's (masked) score
+            mask = engine.facets.mask(where)
+            if mask is not None and not mask.any():
+                assert got.order == ()
+                continue
+            lex = loaded.lexical.scores(question)
+            lex = lex * mask.astype(np.float32) if mask is not None else lex
+            l_ids = top_k(lex, 7)
+            l_ids = l_ids[lex[l_ids] > 0]
+            allowed = np.flatnonzero(mask) if mask is not None else None
+            d_ids, _ = loaded.dense.search(v, 7, allowed)
+            fused = rrf(((s.dense_weight, d_ids), (s.lexical_weight, l_ids)), s.rrf_k)
+            assert got.fused == fused
+            assert got.order == tuple(sorted(fused, key=lambda i: -fused[i]))
+            assert got.lexical == {i: float(lex[i]) for i in got.order}
+
+
+def test_chunk_rows_are_read_without_mapping_the_file(loaded) -> None:  # noqa: ANN001
+    table = loaded.chunks
+    assert table._map == b""  # noqa: SLF001 - read with pread
+    rows = eager_chunks(loaded.folder)
+    assert [table[i] for i in (0, len(rows) - 1, -1)] == [rows[0], rows[-1], rows[-1]]
+    path = Path(os.path.realpath(f"/proc/self/fd/{table._file.fileno()}"))  # noqa: SLF001
+    if Path("/proc/self/maps").exists():
+        assert str(path) not in Path("/proc/self/maps").read_text()

@@ -155,15 +155,20 @@ class FaissEngine:
             return Candidates()
         c = min(s.candidates, n)
         d_ids, d_scores = index.dense.search(vector, c, allowed)
-        lex = index.lexical.scores(text, mask.astype(np.float32) if mask is not None else None)
-        l_ids = top_k(lex, c)
-        l_ids = l_ids[lex[l_ids] > 0]
+        lex = index.lexical.scores(text)
+        # top-k among the rows the query's terms occur in (and the filter keeps), not over
+        # every row's score: the same rows as top_k over all scores with zeros dropped
+        hit = np.flatnonzero(lex > 0)
+        if mask is not None:
+            hit = hit[mask[hit]]
+        l_ids = hit[top_k(lex[hit], c)]
         fused = rrf(((s.dense_weight, d_ids), (s.lexical_weight, l_ids)), s.rrf_k)
         dense_of = dict(zip(d_ids.tolist(), d_scores.tolist()))
         # lexical-only rows: their cosine too, for answering
         dense_of.update(self.vectors.at([i for i in fused if i not in dense_of], vector))
         order = sorted(fused, key=lambda i: -fused[i])
-        return Candidates(tuple(order), fused, dense_of, {i: float(lex[i]) for i in order})
+        lexical = {i: float(lex[i]) if mask is None or mask[i] else 0.0 for i in order}
+        return Candidates(tuple(order), fused, dense_of, lexical)
 
     def similarities(self, vector: np.ndarray) -> np.ndarray:
         return self.vectors.similarities(vector)

@@ -4,9 +4,10 @@ A build writes ``chunks.jsonl`` (one JSON record per chunk, as before) and besid
 ``rows.npz`` (plain numpy arrays, no pickle) + ``rows.json``: the byte offset of every line,
 a hash of every chunk id (for id -> row look-ups), each row's digest, whether it is digest
 text, its (row, paper) pairs and the mean vector. :class:`ChunkTable` is a read-only
-sequence of :class:`~rag.records.Chunk` over a memory map of ``chunks.jsonl``: ``len``,
-``[i]`` and iteration parse only the rows asked for, so a loaded index of a million chunks
-holds arrays, not a million Python objects. The mappings :class:`ChunkRows` (chunk id ->
+sequence of :class:`~rag.records.Chunk` over ``chunks.jsonl`` (rows read with ``pread``:
+none of the file is mapped into the process): ``len``, ``[i]`` and iteration parse only
+the rows asked for, so a loaded index of a million chunks holds arrays, not a million
+Python objects. The mappings :class:`ChunkRows` (chunk id ->
 row) and :class:`PaperRows` (paper id -> rows) answer from the same arrays.
 """
 
@@ -15,6 +16,8 @@ from __future__ import annotations
 import hashlib
 import json
 import mmap
+import os
+import weakref
 from collections.abc import Iterator, Mapping, Sequence
 from pathlib import Path
 from typing import overload
@@ -91,11 +94,17 @@ class ChunkTable(Sequence[Chunk]):
         self.names: dict[str, list[str]] = json.loads(
             (folder / ROWS_META).read_text(encoding="utf-8"))
         self._offsets = self.columns["offsets"]
-        with open(folder / CHUNKS, "rb") as fh:
-            size = self._offsets[-1]
-            self._map = mmap.mmap(fh.fileno(), 0, access=mmap.ACCESS_READ) if size else b""
-        if len(self._map) != int(self._offsets[-1]):
-            raise ValueError(f"{CHUNKS} has {len(self._map)} bytes, {ROWS} says "
+        # rows are read with pread, not through a memory map: the page cache holds files in
+        # large folios, and each mapped row counted up to 2 MB of this process's resident set
+        self._file = open(folder / CHUNKS, "rb", buffering=0)  # noqa: SIM115 - held open
+        weakref.finalize(self, self._file.close)  # closed with the table
+        size = os.fstat(self._file.fileno()).st_size
+        self._map: mmap.mmap | bytes = b""
+        if size and not hasattr(os, "pread"):  # no pread (Windows): read through a map
+            self._map = mmap.mmap(self._file.fileno(), 0, access=mmap.ACCESS_READ)
+        if size != int(self._offsets[-1]):
+            self._file.close()
+            raise ValueError(f"{CHUNKS} has {size} bytes, {ROWS} says "
                              f"{int(self._offsets[-1])}")
 
     def __len__(self) -> int:
@@ -106,7 +115,13 @@ class ChunkTable(Sequence[Chunk]):
         if not -len(self) <= i < len(self):
             raise IndexError(f"chunk row {i} out of range ({len(self)} rows)")
         i %= len(self)
-        return json.loads(self._map[int(self._offsets[i]):int(self._offsets[i + 1])])
+        start, end = int(self._offsets[i]), int(self._offsets[i + 1])
+        if self._map:
+            return json.loads(self._map[start:end])
+        data = os.pread(self._file.fileno(), end - start, start)
+        if len(data) != end - start:
+            raise ValueError(f"{CHUNKS} is shorter than {ROWS} says")
+        return json.loads(data)
 
     @overload
     def __getitem__(self, i: int) -> Chunk: ...

@@ -21,11 +21,10 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any, Generic, NamedTuple, TypeVar, overload
 
 import numpy as np
-from langchain_core.language_models import BaseChatModel
 
 from rag.answer.compose import Answerer, catalog_of
+from rag.answer.draft import collect
 from rag.answer.lists import is_bare_code_list, list_answer
-from rag.answer.llm import chat_model_from_settings, collect, stream_answer
 from rag.answer.query import Catalog, check_question, parse
 from rag.answer.retrieve import Filters, Reranker, Retriever, cross_encoder_reranker
 from rag.errors import IndexStateError, QuestionError
@@ -35,6 +34,8 @@ from rag.records import Answer, Hit, Paper, Query
 from rag.settings import Settings
 
 if TYPE_CHECKING:  # the build side is imported only when building (query time never needs it)
+    from langchain_core.language_models import BaseChatModel
+
     from rag.corpus.arxiv import ArxivClient, FetchReport
     from rag.index.build import BuildReport
 
@@ -251,7 +252,11 @@ class Assistant:
         extractive answer, yielded once. See ``rag.answer.llm.stream_answer``.
         """
         if llm is None or llm is True:
-            chat = chat_model_from_settings(self.settings)
+            chat = None
+            if self.settings.llm_backend != "extractive":  # langchain only imported for a model
+                from rag.answer.llm_backends import chat_model_from_settings
+
+                chat = chat_model_from_settings(self.settings)
         else:
             chat = llm or None  # False: extractive
         if isinstance(question, str):
@@ -265,6 +270,8 @@ class Assistant:
             yield answer.text
             yield answer
             return
+        from rag.answer.llm import stream_answer
+
         yield from stream_answer(chat, r.query, r.hits, answerer=live.answerer,
                                  embedder=self.embedder, settings=self.settings,
                                  query_vector=r.vector, fallback=lambda: self.answer(r))

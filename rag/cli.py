@@ -17,12 +17,12 @@ from collections.abc import Sequence
 
 from pydantic import ValidationError
 
-from rag.answer.llm_backends import BACKENDS
 from rag.assistant import Assistant
 from rag.errors import RagError, SettingsError
 from rag.output.export import cited_papers, export
 from rag.output.portable import answer_markdown
 from rag.records import to_dict
+from rag.settings import LLM_BACKENDS
 
 
 def _parser() -> argparse.ArgumentParser:
@@ -50,7 +50,7 @@ def _parser() -> argparse.ArgumentParser:
     s.add_argument("--format", choices=["text", "markdown", "json", "bibtex", "ris"],
                    default=None, help="text (default); markdown: safe, with every reference "
                    "linked; json (= --json); bibtex or ris: the cited papers")
-    s.add_argument("--llm", choices=BACKENDS, help="who writes the answer (default: "
+    s.add_argument("--llm", choices=LLM_BACKENDS, help="who writes the answer (default: "
                    "RAG_LLM_BACKEND); 'local' runs the bundled SmolLM2 (`make llm`)")
     s.add_argument("--llm-model", help="model name, or .gguf path for llamacpp and local "
                    "(default: RAG_LLM_MODEL)")

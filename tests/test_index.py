@@ -141,3 +141,20 @@ def test_query_time_code_never_imports_the_build_side() -> None:
                   and m != "rag.extract.attribution"
                   or m in ("rag.index.build", "rag.index.chunk", "rag.index.embed_onnx")]
     assert build_side == []
+
+
+def test_extractive_answers_import_no_langchain(seed_fake) -> None:  # noqa: ANN001
+    """LangChain is imported only when a model is asked for: it took ~1.2 s of a cold start
+    (issue 13's 'cold start to first answer')."""
+    import subprocess
+    import sys
+
+    code = ("import sys\n"
+            "from rag.assistant import Assistant\n"
+            "import rag.cli, rag.answer.lists, rag.answer.compose\n"
+            "print(sorted({m.split('.')[0] for m in sys.modules if m.startswith('langchain')}))\n")
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True,
+                         check=True).stdout.strip()
+    assert out == "[]"
+    ans = seed_fake.ask("Which paper benchmarks foundation models on head CT scans?")
+    assert ans.citations and not ans.abstained

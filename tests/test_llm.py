@@ -555,7 +555,7 @@ def test_local_server_streams_from_the_callback_and_reports_errors() -> None:
 
 def test_cli_ask_takes_the_llm_flags(monkeypatch: pytest.MonkeyPatch, tmp_path,
                                      capsys: pytest.CaptureFixture) -> None:
-    import rag.assistant
+    import rag.answer.llm_backends
     from rag.cli import main
     from tests.conftest import CORPUS
 
@@ -566,7 +566,7 @@ def test_cli_ask_takes_the_llm_flags(monkeypatch: pytest.MonkeyPatch, tmp_path,
         return fake("MoLRE was benchmarked on over 70,000 head CT scans with 75 neurological "
                     "findings [1].")
 
-    monkeypatch.setattr(rag.assistant, "chat_model_from_settings", chat_from)
+    monkeypatch.setattr(rag.answer.llm_backends, "chat_model_from_settings", chat_from)
     monkeypatch.setenv("RAG_MODEL", "hashing-256")
     argv = ["--corpus", str(CORPUS), "--index", str(tmp_path / "index"), "ask", MOLRE_Q,
             "--llm", "local", "--llm-model", "/models/x.gguf"]

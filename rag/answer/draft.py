@@ -13,8 +13,11 @@ unsupported sentences dropped.
 from __future__ import annotations
 
 import re
+from collections import deque
+from collections.abc import Iterator
 
 from rag.answer.claims import UNSUPPORTED_MARK
+from rag.records import Answer
 from rag.text import split_sentences
 
 NO_ANSWER = "The passages do not answer this question."
@@ -113,3 +116,11 @@ def drop_marked(text: str) -> str:
         if any(kept):
             out.append(prefix + " ".join(k for k in kept if k))
     return re.sub(r"\n{3,}", "\n\n", "\n".join(out)).strip()
+
+
+def collect(stream: Iterator[str | Answer]) -> Answer:
+    """The final Answer of an answer stream (``Assistant.ask_stream``; the deltas are
+    discarded)."""
+    last = (deque(stream, maxlen=1) or [None])[0]
+    assert isinstance(last, Answer), "an answer stream ends with its Answer"
+    return last

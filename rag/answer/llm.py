@@ -19,7 +19,6 @@ from __future__ import annotations
 
 import dataclasses
 import re
-from collections import deque
 from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass
 from typing import Any
@@ -31,7 +30,14 @@ from langchain_core.prompts import ChatPromptTemplate
 
 import rag.answer.budget as budget
 from rag.answer.compose import Answerer, caveats
-from rag.answer.draft import NO_ANSWER, MarkerBuffer, clean_draft, drop_marked, says_no_answer
+from rag.answer.draft import (  # noqa: F401 - collect is re-exported
+    NO_ANSWER,
+    MarkerBuffer,
+    clean_draft,
+    collect,
+    drop_marked,
+    says_no_answer,
+)
 from rag.answer.llm_backends import (  # noqa: F401
     BACKENDS,
     LlamaCppChat,
@@ -301,13 +307,6 @@ def build_answer(query: Query, draft: str, passages: Sequence[Hit], hits: Sequen
                   notes=query.notes, caveats=caveats(query, papers),
                   unsupported=v.unsupported, body=body or NO_ANSWER, footer=footer,
                   query=query)
-
-
-def collect(stream: Iterator[str | Answer]) -> Answer:
-    """The final Answer of an :func:`stream_answer` stream (the deltas are discarded)."""
-    last = (deque(stream, maxlen=1) or [None])[0]
-    assert isinstance(last, Answer), "an answer stream ends with its Answer"
-    return last
 
 
 # ---------------------------------------------------------------------------- rewriting

@@ -32,9 +32,9 @@ from rag.answer.local_llm import (  # noqa: F401 - message_text is re-exported
     resolve_gguf,
 )
 from rag.errors import LLMError, MissingExtraError, RagError
-from rag.settings import Settings
+from rag.settings import LLM_BACKENDS, Settings
 
-BACKENDS = ("extractive", "openai", "ollama", "llamacpp", "local")
+BACKENDS = LLM_BACKENDS
 
 
 # ---------------------------------------------------------------------------- backends

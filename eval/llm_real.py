@@ -25,13 +25,14 @@ default embedder: extractively (``llm=False``) and with the model (``llm=`` an i
     python -m eval.llm_real --report                # after labelling new sentences in
                                                     # eval/data/llm_real_audit.jsonl: recount
 
-Held out: ``--corpus unseen-dev``, ``unseen-test`` or ``unseen-test2`` asks the questions of a
-corpus the verification rules were not designed on (eval/data/unseen/{dev,test,test2}, indexed
+Held out: ``--corpus unseen-dev``, ``unseen-test``, ``unseen-test2`` or ``unseen-test3`` asks the
+questions of a corpus the verification rules were not designed on (eval/data/unseen/..., indexed
 alone as :mod:`eval.unseen` does, filtered only by the digest a question names, as there); it
 writes eval/results/llm_real_unseen.json (one entry per corpus), hand labels are read from
-eval/data/llm_real_audit_unseen.jsonl (dev, test: their failures shaped the current rules) and
-eval/data/llm_real_audit_test2.jsonl (test2, sealed: run once with the final rules), and the
-held-out columns join the same section.
+eval/data/llm_real_audit_unseen.jsonl (dev, test: their failures shaped the current rules),
+eval/data/llm_real_audit_test2.jsonl (test2: held out once, 2026-12-07; its two failures shaped
+the year and authorship rules since) and eval/data/llm_real_audit_test3.jsonl (test3, sealed: run
+once with the final rules), and the held-out columns join the same section.
 """
 
 from __future__ import annotations
@@ -65,9 +66,9 @@ from .report import replace_section
 from .unseen import make_corpus
 
 RESULTS = Path(__file__).resolve().parent / "results"
-# corpora the verification rules were not designed on (dev and test found the failures the
-# rules now answer; test2 is sealed: run once, for the held-out figure)
-HELD_OUT = ("unseen-dev", "unseen-test", "unseen-test2")
+# corpora the verification rules were not designed on (dev, test and test2 found the failures
+# the rules now answer; test3 is sealed: run once, for the held-out figure)
+HELD_OUT = ("unseen-dev", "unseen-test", "unseen-test2", "unseen-test3")
 OUT, OUT_UNSEEN = RESULTS / "llm_real.json", RESULTS / "llm_real_unseen.json"
 JUDGE_SHARE = 0.8
 # words that report rather than claim ("the paper proposes ..."), ignored by the judge

@@ -15,14 +15,16 @@ from .gold import DATA, load_jsonl
 
 AUDIT = DATA / "llm_real_audit.jsonl"  # hand labels of verified cited sentences (seed run)
 AUDIT_UNSEEN = DATA / "llm_real_audit_unseen.jsonl"  # hand labels of the dev and test runs
-AUDIT_TEST2 = DATA / "llm_real_audit_test2.jsonl"  # hand labels of the sealed test2 run
+AUDIT_TEST2 = DATA / "llm_real_audit_test2.jsonl"  # hand labels of the test2 runs
+AUDIT_TEST3 = DATA / "llm_real_audit_test3.jsonl"  # hand labels of the sealed test3 run
 POOLED = ("unseen-dev", "unseen-test")  # held-out corpora whose failures the rules now answer
+TUNED = (*POOLED, "unseen-test2")  # read for the rules (test2: held out once, 2026-12-07)
 
 
 def audit_for(corpus: str) -> Path:
     """The hand-label file of a run on ``corpus`` ('seed', a model name, or 'unseen-...')."""
-    if corpus == "unseen-test2":
-        return AUDIT_TEST2
+    if corpus in ("unseen-test2", "unseen-test3"):
+        return AUDIT_TEST2 if corpus == "unseen-test2" else AUDIT_TEST3
     return AUDIT_UNSEEN if corpus.startswith("unseen-") else AUDIT
 
 SECTION = "## A real local LLM"
@@ -265,7 +267,7 @@ def held_out_columns(unseen: dict) -> dict[str, dict]:
     when both corpora ran with the same model."""
     every = unseen.get("runs", {})
     cols = {(f"unseen, in-sample for the question-word and number rules: {c} "
-             f"({r['questions']} q.{', replayed' if r.get('replayed') else ''})" if c in POOLED
+             f"({r['questions']} q.{', replayed' if r.get('replayed') else ''})" if c in TUNED
              else f"held out: {c} ({r['questions']} q.)"): r for c, r in every.items()}
     runs = {c: r for c, r in every.items() if c in POOLED}
     if len(runs) > 1 and len({r["model"] for r in runs.values()}) == 1:
@@ -357,11 +359,12 @@ def markdown(res: dict, held_out: dict[str, dict] | None = None,
         when = "; ".join(f"`--corpus {c}{' --replay' if r.get('replayed') else ''}` on "
                          f"{r['date']} (load {r['load'][0]:.1f} to {r['load'][1]:.1f})"
                          for c, r in unseen["runs"].items())
-        lines[-1] += (" Unseen-corpus columns (test2 held out, run once): `python -m "
+        lines[-1] += (" Unseen-corpus columns (test3 held out, run once): `python -m "
                       f"eval.llm_real` with {when}; figures and records in "
                       "`eval/results/llm_real_unseen.json`, hand labels in "
-                      "`eval/data/llm_real_audit_unseen.jsonl` (dev, test) and "
-                      "`eval/data/llm_real_audit_test2.jsonl` (test2).")
+                      "`eval/data/llm_real_audit_unseen.jsonl` (dev, test), "
+                      "`eval/data/llm_real_audit_test2.jsonl` (test2) and "
+                      "`eval/data/llm_real_audit_test3.jsonl` (test3).")
     cols = runs + list(held_out.values())
     lines += ["", head, "|---|---|" + "---|" * len(cols)]
     for label, target, cell in rows:

@@ -171,3 +171,17 @@ def test_chunk_rows_are_read_without_mapping_the_file(loaded) -> None:  # noqa: 
     path = Path(os.path.realpath(f"/proc/self/fd/{table._file.fileno()}"))  # noqa: SLF001
     if Path("/proc/self/maps").exists():
         assert str(path) not in Path("/proc/self/maps").read_text()
+
+
+def test_row_facets_from_chunks_equal_the_loaded_index_columns(seed_fake) -> None:  # noqa: ANN001
+    """Filters see the same dates, digests and has-code flags whether the facets come from a
+    loaded index's row columns or from the chunk records (the Qdrant build's payloads)."""
+    from rag.index.engines import RowFacets
+
+    index = seed_fake.index
+    loaded = RowFacets.of(index)
+    built = RowFacets(list(index.chunks), index.digests, index.papers)
+    assert loaded.has_code.any() and (loaded.dates > 0).any()
+    for a, b in ((loaded.dates, built.dates), (loaded.digest_ids, built.digest_ids),
+                 (loaded.has_code, built.has_code)):
+        assert np.array_equal(a, b)

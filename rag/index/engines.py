@@ -24,6 +24,8 @@ from typing import TYPE_CHECKING, Protocol
 
 import numpy as np
 
+from rag.index.loaded import facets_of_rows
+from rag.index.table import row_columns
 from rag.records import Chunk, Digest, Paper
 from rag.settings import Settings
 
@@ -71,11 +73,9 @@ class RowFacets:
 
     def __init__(self, chunks: Sequence[Chunk], digests: Mapping[str, Digest],
                  papers: Mapping[str, Paper]) -> None:
-        self.dates = np.array([day.toordinal() if (day := digests[c.digest_id].date) else -1
-                               for c in chunks], dtype=np.int64)
-        self.digest_ids = np.array([c.digest_id for c in chunks], dtype=object)
-        self.has_code = np.array([any(papers[p].code_urls for p in c.paper_ids if p in papers)
-                                  for c in chunks], dtype=bool)
+        cols, names = row_columns(chunks)
+        self.dates, self.digest_ids, self.has_code = facets_of_rows(cols, names, digests,
+                                                                    papers, len(chunks))
 
     @classmethod
     def of(cls, index: Index) -> RowFacets:

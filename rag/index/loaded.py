@@ -64,16 +64,7 @@ class Index:
         """(digest date ordinal (-1: undated), digest id, has-code) of every row, from the
         row columns: what filters test."""
         cols, names = self._rows
-        ordinal = np.array([d.date.toordinal() if d.date else -1 for d in
-                            (self.digests[name] for name in names["digests"])], dtype=np.int64)
-        digest_ids = np.array(names["digests"] or [""], dtype=object)
-        code = np.array([bool(p in self.papers and self.papers[p].code_urls)
-                         for p in names["papers"]] or [False], dtype=bool)
-        has_code = np.zeros(len(self.chunks), dtype=bool)
-        rows = cols["pair_rows"]
-        has_code[rows[code[cols["pair_papers"]]]] = True
-        return ordinal[cols["digest"]] if len(ordinal) else np.zeros(0, np.int64), \
-            digest_ids[cols["digest"]], has_code
+        return facets_of_rows(cols, names, self.digests, self.papers, len(self.chunks))
 
     def paper_pairs(self, profile_ids: Sequence[str]) -> tuple[np.ndarray, np.ndarray]:
         """(row, profile column) of every (chunk, paper) pair whose paper has a profile and
@@ -101,3 +92,20 @@ class Index:
             return None
         stored = self._rows[0].get("centroid")
         return stored if stored is not None else self.dense.vectors().mean(0)
+
+
+def facets_of_rows(cols: Mapping[str, np.ndarray], names: Mapping[str, list[str]],
+                   digests: Mapping[str, Digest], papers: Mapping[str, Paper], n: int
+                   ) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """(digest date ordinal (-1: undated), digest id, has-code) of ``n`` rows given as row
+    columns (:func:`rag.index.table.row_columns`)."""
+    ordinal = np.array([d.date.toordinal() if d.date else -1 for d in
+                        (digests[name] for name in names["digests"])], dtype=np.int64)
+    digest_ids = np.array(names["digests"] or [""], dtype=object)
+    code = np.array([bool(p in papers and papers[p].code_urls) for p in names["papers"]]
+                    or [False], dtype=bool)
+    has_code = np.zeros(n, dtype=bool)
+    rows = cols["pair_rows"]
+    has_code[rows[code[cols["pair_papers"]]]] = True
+    return ordinal[cols["digest"]] if len(ordinal) else np.zeros(0, np.int64), \
+        digest_ids[cols["digest"]], has_code

@@ -279,7 +279,8 @@ def measure(sizes: list[int], args: argparse.Namespace) -> dict:
     data = real_data(args.docs)
     x, q = data["vectors"], data["queries"]
     r: dict = {"machine": f"{platform.processor() or platform.machine()}, {os.cpu_count()} "
-               "cores (shared with other jobs)", "date": time.strftime("%Y-%m-%d"),
+               f"cores, 1-min load average {os.getloadavg()[0]:.1f} at the start",
+               "date": time.strftime("%Y-%m-%d"),
                "model": data["model"],
                "dense_index": "IndexIVFScalarQuantizer (8-bit codes) re-ranked exactly from "
                "vectors.npy (`ivf_rerank` x k candidates)",

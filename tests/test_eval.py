@@ -404,8 +404,8 @@ def test_one_entry_point_lists_and_runs_every_suite(capsys: pytest.CaptureFixtur
 def test_llm_section_puts_held_out_runs_beside_the_in_sample_one(
         tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     """eval.llm_real's unseen-corpus columns: dev and test (in-sample for the rules their
-    failures shaped), both pooled, then the sealed test2 alone, each counted against its own
-    hand-label file, next to a clearly labelled in-sample column."""
+    failures shaped) pooled, test2 (held out once, then read for the rules: in-sample now), then
+    the sealed test3 alone, each counted against its own hand-label file."""
     import eval.llm_real_report as report
     from eval.llm_real import held_out_columns
 
@@ -439,12 +439,23 @@ def test_llm_section_puts_held_out_runs_beside_the_in_sample_one(
     runs["unseen-test2"] = {**report.summarise([rec("test2:u1", ["I does J."])], meta,
                                                report.audit_for("unseen-test2")),
                             "date": "2026-12-07T03:20:00", "load": [2.0, 3.0]}
+    sealed3 = tmp_path / "audit_test3.jsonl"
+    sealed3.write_text(json.dumps({"id": "test3:v1", "sentence": "K does L.",
+                                   "supported": True}) + "\n")
+    monkeypatch.setattr(report, "AUDIT_TEST3", sealed3)
+    runs["unseen-test3"] = {**report.summarise([rec("test3:v1", ["K does L."])], meta,
+                                               report.audit_for("unseen-test3")),
+                            "date": "2026-12-07T06:30:00", "load": [2.0, 3.0]}
     cols = held_out_columns({"runs": runs})
     inside = "unseen, in-sample for the question-word and number rules"
     assert list(cols) == [f"{inside}: unseen-dev (1 q.)", f"{inside}: unseen-test (2 q.)",
+                          f"{inside}: unseen-test2 (1 q.)",
                           "unseen: unseen-dev + unseen-test pooled",
-                          "held out: unseen-test2 (1 q.)"]
-    assert cols["held out: unseen-test2 (1 q.)"]["support"]["after_hand_audit_supported"] == 0
+                          "held out: unseen-test3 (1 q.)"]
+    # each corpus is counted against its own label file: test2's label says unsupported,
+    # test3's says supported
+    assert cols[f"{inside}: unseen-test2 (1 q.)"]["support"]["after_hand_audit_supported"] == 0
+    assert cols["held out: unseen-test3 (1 q.)"]["support"]["after_hand_audit_supported"] == 1
     pooled = cols["unseen: unseen-dev + unseen-test pooled"]["support"]
     assert (pooled["after_hand_audit_supported"], pooled["after_hand_audited"],
             pooled["after_not_audited"]) == (0.6667, 3, 1)
@@ -453,9 +464,10 @@ def test_llm_section_puts_held_out_runs_beside_the_in_sample_one(
                                                    tmp_path / "none.jsonl")}}
     md = report.markdown(seed, cols, {"runs": runs})
     assert f"| `tiny.gguf`, seed questions (in-sample) | {inside}: unseen-dev (1 q.) |" in md
-    assert "--corpus unseen-test2" in md and report.HELD_OUT_NOTES in md
+    assert "--corpus unseen-test3" in md and report.HELD_OUT_NOTES in md
     assert "| - (0; 1 not labelled) | 1.000 (1; 0 not labelled) | 0.500 (2; 1 not labelled) " \
-        "| 0.667 (3; 1 not labelled) | 0.000 (1; 0 not labelled) |" in md
+        "| 0.000 (1; 0 not labelled) | 0.667 (3; 1 not labelled) | 1.000 (1; 0 not labelled) |" \
+        in md
 
 
 def test_publish_writes_the_json_and_only_its_own_section(tmp_path: Path) -> None:

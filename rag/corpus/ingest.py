@@ -240,8 +240,9 @@ def load_corpus(corpus_dir: Path, settings: Settings | Limits | None = None,
     """
     limits = limits_of(settings)
     files = corpus_files(corpus_dir)
+    listed = set(files)
     warnings = [outside_warning(p, Path(corpus_dir)) for p in _candidates(Path(corpus_dir))
-                if p not in files]
+                if p not in listed]
     if not files:
         raise CorpusError(f"Corpus folder {corpus_dir} holds no digests"
                           + (" (" + "; ".join(warnings) + ")" if warnings else "") + ".",

@@ -19,7 +19,8 @@ T = TypeVar("T")
 
 def to_dict(record: Any) -> dict[str, Any]:
     """A JSON-able dict of a record (dates as ISO strings, tuples as lists)."""
-    return {name: _plain(getattr(record, name)) for name in _field_names(type(record))}
+    names = _field_names(record.__class__)
+    return {name: _plain(getattr(record, name)) for name in names}
 
 
 @functools.cache

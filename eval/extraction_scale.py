@@ -65,6 +65,10 @@ EDIT = ("\nIn a follow-up study, Ana Quillfeather et al. (University of Lisbon) 
 _BASELINE_SCRIPT = """
 import json, sys, time
 from pathlib import Path
+# the project's editable install (pip's finder on sys.meta_path) answers for any `rag.x`
+# submodule missing from the tree on PYTHONPATH: without this, an old tree's missing
+# subpackages would be imported from the working tree (a mixed, wrong baseline)
+sys.meta_path[:] = [f for f in sys.meta_path if "__editable__" not in repr(f)]
 try:
     import rag.extract.papers as P
     from rag.corpus.ingest import load_corpus
@@ -214,6 +218,10 @@ def edit_benchmark(n: int, corpus: Path, work: Path, repeats: int = 1) -> dict:
 _EDIT_SCRIPT = """
 import json, sys
 from pathlib import Path
+# the project's editable install (pip's finder on sys.meta_path) answers for any `rag.x`
+# submodule missing from the tree on PYTHONPATH: without this, an old tree's missing
+# subpackages would be imported from the working tree (a mixed, wrong baseline)
+sys.meta_path[:] = [f for f in sys.meta_path if "__editable__" not in repr(f)]
 from eval.extraction_scale import edit_benchmark
 r = edit_benchmark(int(sys.argv[1]), Path(sys.argv[2]), Path(sys.argv[3]), int(sys.argv[4]))
 print(json.dumps(r))
@@ -231,23 +239,30 @@ def edit_baseline(ref: str, n: int, corpus: Path, work: Path, repeats: int) -> d
     shutil.copytree(EVAL, src / "eval", ignore=shutil.ignore_patterns(
         "data", "results", "plots", "__pycache__"))
     copy = shutil.copytree(corpus, work / "edit-baseline-corpus")
-    run = subprocess.run([sys.executable, "-c", _EDIT_SCRIPT, str(n), str(copy),
-                          str(work / "edit-baseline"), str(repeats)], cwd=src,
-                         env={**os.environ, "PYTHONPATH": str(src)}, capture_output=True,
-                         text=True, timeout=7200)
-    if run.returncode:
-        raise RuntimeError(f"baseline edit benchmark failed: {run.stderr[-2000:]}")
-    print(run.stdout.strip().rsplit("\n", 1)[0])
-    r = json.loads(run.stdout.strip().splitlines()[-1])
+    r = edit_in_subprocess(src, n, copy, work / "edit-baseline", repeats)
     r["ref"] = ref
     return r
+
+
+def edit_in_subprocess(src: Path, n: int, corpus: Path, work: Path, repeats: int) -> dict:
+    """:func:`edit_benchmark` in a fresh Python process importing ``rag`` from ``src``: the
+    before and the after run alike (in this process, after the extraction rows, a large heap
+    made each build's garbage collection slower than the build under test)."""
+    run = subprocess.run([sys.executable, "-c", _EDIT_SCRIPT, str(n), str(corpus), str(work),
+                          str(repeats)], cwd=src, env={**os.environ, "PYTHONPATH": str(src)},
+                         capture_output=True, text=True, timeout=7200)
+    if run.returncode:
+        raise RuntimeError(f"edit benchmark in {src} failed: {run.stderr[-2000:]}")
+    print(run.stdout.strip().rsplit("\n", 1)[0])
+    return json.loads(run.stdout.strip().splitlines()[-1])
 
 
 def markdown(r: dict) -> str:
     """The "## Extraction at scale" section of eval/RESULTS.md."""
     lines = [SECTION, "", "Command: `python -m eval.extraction_scale` "
-             f"({r['machine']}, {r['date']}; the machine was shared with other jobs, so times "
-             "are upper bounds). Corpora: N distinct digests from `eval/scale_corpus.py` (copies"
+             f"({r['machine']}, {r['date']}; 1-minute load average "
+             f"{r.get('load_at_start', '-')} at the start, {r.get('load_after_rows', '-')} "
+             "after the extraction rows). Corpora: N distinct digests from `eval/scale_corpus.py` (copies"
              " of the 5 seed digests with the words of every title, short name, author, arXiv "
              "id and URL renamed per copy, except words the extraction heuristics name; each "
              "copy yields the seed's 78 papers, none merges across copies) and their arXiv "
@@ -278,8 +293,8 @@ def markdown(r: dict) -> str:
                   f"{r.get('edit_date', r['date'])}, one edited digest measured "
                   f"{len(e.get('one_edited_runs_s', [0]))} times, median shown; 'before' is "
                   "the same benchmark run in the same invocation on the `rag` package of git "
-                  f"{(r.get('edit_baseline') or {}).get('ref', '-')}, the code before the "
-                  "incremental re-index). Target: one edited digest <= 10 s.", "",
+                  f"{(r.get('edit_baseline') or {}).get('ref', '-')}, 'after' the working "
+                  "tree; each in a fresh process). Target: one edited digest <= 10 s.", "",
                   "| | first build s | unchanged re-index s | one edited digest s (runs) | "
                   "CPU s of the edited build (main process) | digests read | chunks embedded |",
                   "|---|---|---|---|---|---|---|"]
@@ -313,7 +328,8 @@ def markdown(r: dict) -> str:
         lines += ["", f"Caches in the index folder after: {e['cache_file_mb']} MB (extraction "
                   "finds and metadata matches, parses, BM25 term counts, the metadata "
                   "snapshot's match index). What an edit re-does now: the edited file is "
-                  "parsed (`rag/corpus/parse_cache.py`: parses by path and content hash, taken from the "
+                  "parsed (`rag/corpus/parse_cache.py`: parses by path and content hash, taken from "
+                  "the "
                   "build's file stamps, so unchanged files are not read) and read for papers "
                   "(`rag/extract/cache.py`); papers are merged anew over all digests' cached "
                   "finds (exact, the same as a full merge), but metadata matches and "
@@ -324,12 +340,9 @@ def markdown(r: dict) -> str:
                   "the same weights bm25s computes from scratch (tested equal); JSON is "
                   "written compact (json's C encoder). Each build still writes a whole new "
                   "build folder and FAISS is filled anew from the reused vectors.", "",
-                  "Times are wall-clock on a 2-core machine shared with other helpers' "
-                  f"benchmarks (1-minute load average {_loads(r)} at the end of the edited "
-                  "builds): "
-                  "compare before and after of the same run, not with figures of other runs. "
-                  "'After' is the working tree as it was, other helpers' uncommitted changes "
-                  "included."]
+                  "Times are wall-clock on a 2-core machine (1-minute load average "
+                  f"{_loads(r)} at the end of the edited builds): compare before and after of "
+                  "the same run, not with figures of other runs."]
     return "\n".join(lines) + "\n\n"
 
 
@@ -403,7 +416,8 @@ def main(argv: list[str] | None = None) -> int:
     sizes = [int(x) for x in args.sizes.split(",") if x]
     base_sizes = [int(x) for x in args.baseline_sizes.split(",") if x]
     r: dict = {"machine": f"{platform.processor() or platform.machine()}, {os.cpu_count()} "
-               "cores", "date": time.strftime("%Y-%m-%d"), "extraction": []}
+               "cores", "date": time.strftime("%Y-%m-%d"), "extraction": [],
+               "load_at_start": round(os.getloadavg()[0], 1)}
     if args.edit_only:
         r = {**json.loads(args.out.read_text(encoding="utf-8")), "edit_date":
              time.strftime("%Y-%m-%d")}
@@ -418,6 +432,7 @@ def main(argv: list[str] | None = None) -> int:
             print(f"N={n}: cold {row['cold_s']:.2f} s ({row['cold_ms_per_digest']} ms/digest), "
                   f"warm {row['warm_s']:.2f} s, {row['comparisons_per_mention']} "
                   "comparisons/mention")
+        r["load_after_rows"] = round(os.getloadavg()[0], 1)
         if base_sizes:
             r["baseline"] = baseline(args.baseline_ref, {n: corpora[n] for n in base_sizes},
                                      work)
@@ -426,7 +441,8 @@ def main(argv: list[str] | None = None) -> int:
             if args.edit_baseline_ref:
                 r["edit_baseline"] = edit_baseline(args.edit_baseline_ref, args.edit_size,
                                                    corpus, work, args.edit_repeats)
-            r["edit"] = edit_benchmark(args.edit_size, corpus, work / "edit", args.edit_repeats)
+            r["edit"] = edit_in_subprocess(ROOT, args.edit_size, corpus, work / "edit",
+                                           args.edit_repeats)
     if not args.edit_only:
         rows = r["extraction"]
         r["fit"] = {"cold": fit_exponent(sizes, [x["cold_s"] for x in rows]),

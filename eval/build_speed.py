@@ -71,8 +71,8 @@ def markdown(res: dict) -> str:
     """The RESULTS.md section."""
     rows = [SECTION, "",
             f"Command: `python -m eval.build_speed` ({res['when']}, {res['cpus']} CPUs, model "
-            f"`{res['model']}`, loaded before anything is timed; timings on these "
-            "machines are noisy, so each build is bracketed by a pure encode of the same texts just "
+            f"`{res['model']}`, loaded before anything is timed; timings on these machines "
+            "are noisy, so each build is bracketed by a pure encode of the same texts just "
             "before and just after it). A first build into an empty index folder: parsing, "
             "paper extraction, chunking, one encode call over every distinct text, FAISS + BM25, "
             "checksums and the atomic write. Target: build <= 1.1x pure encode. 1-minute load "

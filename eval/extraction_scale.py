@@ -62,13 +62,17 @@ SECTION = "## Extraction at scale"
 BASELINE_REF = "15e40bd"  # last commit with all-pairs extraction and no extraction cache
 EDIT = ("\nIn a follow-up study, Ana Quillfeather et al. (University of Lisbon) present "
         "“Zephyrine Probes for Edited Digest Benchmarks”, which re-reads one digest only.\n")
-_BASELINE_SCRIPT = """
+# run first in every subprocess that imports ``rag`` from a tree on PYTHONPATH: the project's
+# editable install (pip's finder on sys.meta_path) answers for any `rag.x` submodule missing
+# from that tree, so an old tree's missing subpackages would come from the working tree (a
+# mixed, wrong baseline)
+_OWN_TREE_ONLY = """
+import sys
+sys.meta_path[:] = [f for f in sys.meta_path if "__editable__" not in repr(f)]
+"""
+_BASELINE_SCRIPT = _OWN_TREE_ONLY + """
 import json, sys, time
 from pathlib import Path
-# the project's editable install (pip's finder on sys.meta_path) answers for any `rag.x`
-# submodule missing from the tree on PYTHONPATH: without this, an old tree's missing
-# subpackages would be imported from the working tree (a mixed, wrong baseline)
-sys.meta_path[:] = [f for f in sys.meta_path if "__editable__" not in repr(f)]
 try:
     import rag.extract.papers as P
     from rag.corpus.ingest import load_corpus
@@ -215,13 +219,9 @@ def edit_benchmark(n: int, corpus: Path, work: Path, repeats: int = 1) -> dict:
     return out
 
 
-_EDIT_SCRIPT = """
+_EDIT_SCRIPT = _OWN_TREE_ONLY + """
 import json, sys
 from pathlib import Path
-# the project's editable install (pip's finder on sys.meta_path) answers for any `rag.x`
-# submodule missing from the tree on PYTHONPATH: without this, an old tree's missing
-# subpackages would be imported from the working tree (a mixed, wrong baseline)
-sys.meta_path[:] = [f for f in sys.meta_path if "__editable__" not in repr(f)]
 from eval.extraction_scale import edit_benchmark
 r = edit_benchmark(int(sys.argv[1]), Path(sys.argv[2]), Path(sys.argv[3]), int(sys.argv[4]))
 print(json.dumps(r))
@@ -245,9 +245,9 @@ def edit_baseline(ref: str, n: int, corpus: Path, work: Path, repeats: int) -> d
 
 
 def edit_in_subprocess(src: Path, n: int, corpus: Path, work: Path, repeats: int) -> dict:
-    """:func:`edit_benchmark` in a fresh Python process importing ``rag`` from ``src``: the
-    before and the after run alike (in this process, after the extraction rows, a large heap
-    made each build's garbage collection slower than the build under test)."""
+    """:func:`edit_benchmark` in a fresh Python process importing ``rag`` from ``src``, so the
+    before and the after run alike (neither inherits this process's heap from the extraction
+    rows)."""
     run = subprocess.run([sys.executable, "-c", _EDIT_SCRIPT, str(n), str(corpus), str(work),
                           str(repeats)], cwd=src, env={**os.environ, "PYTHONPATH": str(src)},
                          capture_output=True, text=True, timeout=7200)
@@ -262,16 +262,16 @@ def markdown(r: dict) -> str:
     lines = [SECTION, "", "Command: `python -m eval.extraction_scale` "
              f"({r['machine']}, {r['date']}; 1-minute load average "
              f"{r.get('load_at_start', '-')} at the start, {r.get('load_after_rows', '-')} "
-             "after the extraction rows). Corpora: N distinct digests from `eval/scale_corpus.py` (copies"
-             " of the 5 seed digests with the words of every title, short name, author, arXiv "
-             "id and URL renamed per copy, except words the extraction heuristics name; each "
-             "copy yields the seed's 78 papers, none merges across copies) and their arXiv "
-             "snapshot (74 records per copy). Cold: every digest read; warm: every digest's "
-             "finds from the extraction cache and all papers merged anew, which is what a "
-             "re-index after an edit pays. Comparisons per mention still grow slowly: title "
-             "skeletons made of kept words (\"... Machine Learning Models for Medical "
-             "Imaging\") recur in every copy and share a blocking key, as similar titles would "
-             "in a real corpus; all pairs grows with every paper found.", "",
+             "after the extraction rows). Corpora: N distinct digests from `eval/scale_corpus.py` "
+             "(copies of the 5 seed digests with the words of every title, short name, author, "
+             "arXiv id and URL renamed per copy, except words the extraction heuristics name; each"
+             " copy yields the seed's 78 papers, none merges across copies) and their arXiv "
+             "snapshot (74 records per copy). Cold: every digest read; warm: every digest's finds "
+             "from the extraction cache and all papers merged anew, which is what a re-index after"
+             " an edit pays. Comparisons per mention still grow slowly: title skeletons made of "
+             "kept words (\"... Machine Learning Models for Medical Imaging\") recur in every copy"
+             " and share a blocking key, as similar titles would in a real corpus; all pairs "
+             "grows with every paper found.", "",
              "| digests | papers | comparisons / mention | cold s | cold ms / digest | "
              "warm s (cache) | warm ms / digest | all-pairs (before) s | all-pairs "
              "comparisons |", "|---|---|---|---|---|---|---|---|---|"]
@@ -328,8 +328,8 @@ def markdown(r: dict) -> str:
         lines += ["", f"Caches in the index folder after: {e['cache_file_mb']} MB (extraction "
                   "finds and metadata matches, parses, BM25 term counts, the metadata "
                   "snapshot's match index). What an edit re-does now: the edited file is "
-                  "parsed (`rag/corpus/parse_cache.py`: parses by path and content hash, taken from "
-                  "the "
+                  "parsed (`rag/corpus/parse_cache.py`: parses by path and content hash, "
+                  "taken from the "
                   "build's file stamps, so unchanged files are not read) and read for papers "
                   "(`rag/extract/cache.py`); papers are merged anew over all digests' cached "
                   "finds (exact, the same as a full merge), but metadata matches and "

@@ -24,9 +24,10 @@ from pathlib import Path
 
 import numpy as np
 
-from rag.index.build import corpus_fingerprint
 from rag.index.integrity import folder_checksums, seal
 from rag.index.load import CURRENT
+from rag.index.paper_table import write_papers
+from rag.index.state import corpus_fingerprint
 from rag.index.stores import FaissStore, LexicalIndex
 from rag.index.table import write_table
 from rag.records import Chunk, Digest, Paper, to_dict
@@ -98,8 +99,7 @@ def write_build(index_dir: Path, corpus_dir: Path, n: int, vectors: np.ndarray,
     (folder / "profiles.json").write_text(json.dumps(list(papers)), encoding="utf-8")
     (folder / "digests.json").write_text(json.dumps({k: to_dict(d) for k, d in
                                                      digests.items()}), encoding="utf-8")
-    (folder / "papers.json").write_text(json.dumps({k: to_dict(p) for k, p in papers.items()}),
-                                        encoding="utf-8")
+    write_papers(folder, papers)
     write_table(folder, chunks, [f"k{i}" for i in range(n)], vectors)
     settings = Settings(corpus_dir=corpus_dir, index_dir=index_dir)
     manifest = {"format_version": INDEX_FORMAT_VERSION, "model": model,

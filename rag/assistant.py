@@ -111,7 +111,7 @@ class Assistant:
 
     def state(self) -> tuple[str, str]:
         """('ok' | 'missing' | 'stale' | 'incompatible', reason) of the index on disk."""
-        from rag.index.build import index_state
+        from rag.index.state import index_state
 
         return index_state(self.settings, self.embedder.name)
 

@@ -163,7 +163,8 @@ def _state(settings: Settings) -> dict:
     folder = current_folder(settings.index_dir)
     assert folder is not None
     index = load_index(settings)
-    return {"papers": (folder / "papers.json").read_text(encoding="utf-8"),
+    return {"papers": (folder / "papers.jsonl").read_text(encoding="utf-8"),
+            "paper_index": (folder / "papers-index.json").read_text(encoding="utf-8"),
             "digests": json.loads((folder / "digests.json").read_text(encoding="utf-8")),
             "chunks": (folder / "chunks.jsonl").read_text(encoding="utf-8"),
             "scores": [index.lexical.scores(q).tolist() for q in QUERIES + ["zephyrine"]],

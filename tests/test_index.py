@@ -10,9 +10,10 @@ import pytest
 
 from rag import Assistant, Settings
 from rag.errors import CorpusError, IndexStateError
-from rag.index.build import build_index, index_state
+from rag.index.build import build_index
 from rag.index.embed import HashingEmbedder
 from rag.index.load import current_folder, load_index
+from rag.index.state import index_state
 from rag.index.stores import FaissStore
 from rag.settings import INDEX_FORMAT_VERSION
 

@@ -22,6 +22,7 @@ from dataclasses import dataclass, field
 from rag.answer.name_keys import institution_keys, person_names
 from rag.dates import read_dates
 from rag.errors import QuestionError
+from rag.index.paper_table import paper_names
 from rag.lexicon import is_name_like
 from rag.records import Digest, Paper, Query
 from rag.text import normalize_title, strip_accents, tokenize
@@ -136,7 +137,8 @@ class Catalog:
             cat.n_chunks += 1
         cat.generic = frozenset(t for t, c in cat.df.items()
                                 if c / max(1, cat.n_chunks) > GENERIC_DF)
-        for pid, p in papers.items():
+        for p in paper_names(papers):  # a loaded index's table reads no paper for this
+            pid = p.id
             if p.short_name and len(p.short_name) >= 3:
                 cat.short_names.setdefault(p.short_name.lower(), set()).add(pid)
             norm = normalize_title(p.title)

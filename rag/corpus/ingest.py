@@ -19,6 +19,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING
 
+from rag.corpus.files import SUPPORTED, candidates, corpus_files  # noqa: F401 (re-exported)
 from rag.corpus.parse_pool import run_parsers
 from rag.corpus.readers import (  # noqa: F401  (re-exported: readers lived here before)
     Block,
@@ -33,7 +34,6 @@ from rag.corpus.safe_read import (
     DEFAULT_LIMITS,
     Limits,
     decode,
-    inside,
     limits_of,
     outside_warning,
     read_bounded,
@@ -49,7 +49,6 @@ if TYPE_CHECKING:
 
 log = logging.getLogger(__name__)
 
-SUPPORTED = (".txt", ".md", ".markdown", ".html", ".htm", ".pdf")
 
 # Lines that are page chrome, not digest content (matched on the whole, stripped line).
 FURNITURE = [
@@ -212,22 +211,6 @@ def read_digest(path: Path, settings: Settings | Limits | None = None
     return parse_digest(Path(path), read_bounded(Path(path), limits), limits)
 
 
-def _candidates(corpus_dir: Path) -> list[Path]:
-    return sorted(p for p in Path(corpus_dir).iterdir()
-                  if p.is_file() and p.suffix.lower() in SUPPORTED and not p.name.startswith("."))
-
-
-def corpus_files(corpus_dir: Path) -> list[Path]:
-    """The digest files of a corpus folder (top level only), sorted by name; a symlink to a
-    file outside the folder is left out (:func:`load_corpus` warns about it)."""
-    corpus_dir = Path(corpus_dir)
-    if not corpus_dir.is_dir():
-        raise CorpusError(f"Corpus folder {corpus_dir} does not exist.",
-                          "create it and put digest files (.txt .md .html .pdf) in it, "
-                          "or set RAG_CORPUS_DIR")
-    return [p for p in _candidates(corpus_dir) if inside(p, corpus_dir)]
-
-
 def load_corpus(corpus_dir: Path, settings: Settings | Limits | None = None,
                 cache: ParseCache | None = None) -> tuple[list[LoadedDigest], list[str]]:
     """Read every digest in a folder. Returns (digests, warnings); bad files become warnings.
@@ -241,7 +224,7 @@ def load_corpus(corpus_dir: Path, settings: Settings | Limits | None = None,
     limits = limits_of(settings)
     files = corpus_files(corpus_dir)
     listed = set(files)
-    warnings = [outside_warning(p, Path(corpus_dir)) for p in _candidates(Path(corpus_dir))
+    warnings = [outside_warning(p, Path(corpus_dir)) for p in candidates(Path(corpus_dir))
                 if p not in listed]
     if not files:
         raise CorpusError(f"Corpus folder {corpus_dir} holds no digests"

@@ -20,6 +20,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING
 
 from rag.corpus import safe_read
+from rag.corpus.files import PAPER_SUFFIXES, PAPERS_DIR, paper_candidates, paper_files  # noqa: F401
 from rag.corpus.ingest import parse_files
 from rag.corpus.readers import clean_text, jsonl_lines, name_list, optional_text, pdf_pages
 from rag.corpus.safe_read import DEFAULT_LIMITS, Limits, decode, read_bounded
@@ -27,8 +28,6 @@ from rag.errors import DocumentError
 
 if TYPE_CHECKING:
     from rag.settings import Settings
-
-PAPERS_DIR = "papers"
 
 
 @dataclass(frozen=True)
@@ -48,7 +47,6 @@ _ARXIV_IN_TEXT = re.compile(r"arXiv:\s?(\d{4}\.\d{4,5})", re.IGNORECASE)
 _ABSTRACT = re.compile(r"\bAbstract\b[\s.:—-]*", re.IGNORECASE)
 _ABSTRACT_END = re.compile(r"\b(?:1\.?\s+Introduction|Introduction|Keywords|Index Terms)\b",
                            re.IGNORECASE)
-PAPER_SUFFIXES = (".pdf", ".jsonl", ".bib")
 
 
 def read_pdf_paper(path: Path, data: bytes | None = None, limits: Limits = DEFAULT_LIMITS
@@ -205,14 +203,6 @@ def parse_paper_file(path: Path, data: bytes, limits: Limits = DEFAULT_LIMITS
     return read_bibtex_abstracts(path, data, limits)
 
 
-def _paper_candidates(corpus_dir: Path) -> list[Path]:
-    folder = Path(corpus_dir) / PAPERS_DIR
-    if not folder.is_dir():
-        return []
-    return sorted(p for p in folder.iterdir()
-                  if p.suffix.lower() in PAPER_SUFFIXES and p.is_file())
-
-
 def load_paper_texts(corpus_dir: Path, settings: Settings | Limits | None = None
                      ) -> tuple[list[PaperText], list[str]]:
     """Every paper text under ``corpus_dir/papers``; unreadable, refused, failing or timed-out
@@ -223,7 +213,7 @@ def load_paper_texts(corpus_dir: Path, settings: Settings | Limits | None = None
     texts: list[PaperText] = []
     warnings: list[str] = []
     files = []
-    for path in _paper_candidates(corpus_dir):
+    for path in paper_candidates(corpus_dir):
         if safe_read.inside(path, Path(corpus_dir)):
             files.append(path)
         else:
@@ -234,9 +224,3 @@ def load_paper_texts(corpus_dir: Path, settings: Settings | Limits | None = None
         texts += got
         warnings += warns
     return texts, warnings
-
-
-def paper_files(corpus_dir: Path) -> list[Path]:
-    """The files ``load_paper_texts`` reads (for the corpus fingerprint): links to files
-    outside the corpus are left out."""
-    return [p for p in _paper_candidates(corpus_dir) if safe_read.inside(p, Path(corpus_dir))]

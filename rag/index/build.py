@@ -20,7 +20,6 @@ from __future__ import annotations
 import contextlib
 import datetime as dt
 import fcntl
-import hashlib
 import json
 import os
 import shutil
@@ -32,8 +31,8 @@ from pathlib import Path
 
 import numpy as np
 
-from rag.corpus.ingest import corpus_files, load_corpus
-from rag.corpus.paper_texts import load_paper_texts, paper_files
+from rag.corpus.ingest import load_corpus
+from rag.corpus.paper_texts import load_paper_texts
 from rag.corpus.parse_cache import CACHE_FILE as PARSE_CACHE
 from rag.corpus.parse_cache import ParseCache
 from rag.corpus.safe_read import limits_of
@@ -46,6 +45,8 @@ from rag.index.integrity import FileStamps, folder_checksums, seal, verify_build
 from rag.index.lexical_cache import CACHE_FILE as TOKEN_CACHE
 from rag.index.lexical_cache import TokenCache
 from rag.index.load import CURRENT, PROFILES, _write_atomic, current_folder, read_manifest
+from rag.index.paper_table import write_papers
+from rag.index.state import corpus_fingerprint
 from rag.index.stores import FaissStore, LexicalIndex
 from rag.index.table import write_table
 from rag.records import to_dict
@@ -66,42 +67,6 @@ class BuildReport:
     encode_seconds: float
     warnings: tuple[str, ...] = ()
     up_to_date: bool = False  # nothing changed: the live build was kept as it is
-
-
-def corpus_fingerprint(settings: Settings, stamps: FileStamps | None = None) -> str:
-    """Hash of everything a build reads: digest, metadata and paper files, chunking and BM25
-    settings (BM25's k1/b are baked into the saved lexical index). ``stamps`` reuses the
-    hashes of files whose size and mtime did not change."""
-    stamps = stamps or FileStamps()
-    h = hashlib.sha256(f"v{INDEX_FORMAT_VERSION}|{settings.context_header}|"
-                       f"{settings.max_chunk_chars}|{settings.bm25_k1}|{settings.bm25_b}|"
-                       f"{settings.max_file_mb}|{settings.max_text_chars}|"
-                       f"{settings.max_passage_chars}|{settings.max_html_depth}".encode())
-    files = corpus_files(settings.corpus_dir) if Path(settings.corpus_dir).is_dir() else []
-    meta = sorted(Path(settings.metadata_dir).glob("*.jsonl")) if \
-        Path(settings.metadata_dir).is_dir() else []
-    for path in [*files, *meta, *paper_files(settings.corpus_dir)]:
-        h.update(path.name.encode())
-        with contextlib.suppress(OSError):
-            h.update(stamps.sha(path).encode())
-    return h.hexdigest()[:32]
-
-
-def index_state(settings: Settings, model_name: str) -> tuple[str, str]:
-    """('ok' | 'missing' | 'stale' | 'incompatible', reason) of the index for these settings."""
-    manifest = read_manifest(settings.index_dir)
-    if manifest is None:
-        return "missing", f"no index in {settings.index_dir}"
-    if manifest.get("format_version") != INDEX_FORMAT_VERSION:
-        return "incompatible", (f"index format {manifest.get('format_version')} but this "
-                                f"version of digest-rag reads format {INDEX_FORMAT_VERSION}")
-    if manifest.get("model") != model_name:
-        return "incompatible", (f"index built with model {manifest.get('model')!r}, settings "
-                                f"ask for {model_name!r}")
-    stamps = FileStamps(manifest.get("corpus_stamps"))
-    if manifest.get("fingerprint") != corpus_fingerprint(settings, stamps):
-        return "stale", "the corpus or the index settings changed since the index was built"
-    return "ok", "up to date"
 
 
 @contextlib.contextmanager
@@ -256,8 +221,7 @@ def build_index(settings: Settings, embedder: Embedder, progress: bool = True,
             _write_json(tmp / "profiles.json", profile_ids)
             digests = {k: to_dict(d) for k, d in digest_records.items()}
             _write_json(tmp / "digests.json", digests)
-            _write_json(tmp / "papers.json", {pid: to_dict(p) for pid, p in
-                                              paperset.papers.items()})
+            write_papers(tmp, paperset.papers)  # papers.jsonl + index (rag.index.paper_table)
             write_table(tmp, chunks, keys, vectors)  # chunks.jsonl + row columns (rag.index.table)
             seconds = time.perf_counter() - t0
             reused = sum(k in old for k in keys)

@@ -2,7 +2,8 @@
 
 A build folder (written by :func:`rag.index.build.build_index`) holds ``manifest.json`` (format
 version, model, dimension, corpus fingerprint, a checksum of every file), ``digests.json``,
-``papers.json``, ``chunks.jsonl`` with its row columns ``rows.npz`` + ``rows.json``
+``papers.jsonl`` + ``papers-index.json`` (:mod:`rag.index.paper_table`), ``chunks.jsonl``
+with its row columns ``rows.npz`` + ``rows.json``
 (:mod:`rag.index.table`), ``dense.faiss`` + ``vectors.npy`` (:class:`rag.index.stores.FaissStore`)
 and ``lexical/``; no pickle anywhere. The one-line ``CURRENT`` file names the live build.
 :func:`load_index` verifies the checksums (:mod:`rag.index.integrity`; a file unchanged since a load
@@ -23,9 +24,10 @@ from pathlib import Path
 from rag.errors import IndexStateError
 from rag.index.integrity import FileStamps, verify_build, verify_vectors
 from rag.index.loaded import Index
+from rag.index.paper_table import read_papers
 from rag.index.stores import FaissStore, LexicalIndex
 from rag.index.table import ChunkTable
-from rag.records import Digest, Paper
+from rag.records import Digest
 from rag.settings import INDEX_FORMAT_VERSION, Settings
 
 __all__ = ["CURRENT", "PROFILES", "Index", "current_folder", "load_index", "read_manifest"]
@@ -86,8 +88,7 @@ def load_index(settings: Settings, model_name: str | None = None) -> Index:
     try:
         digests = {k: Digest.from_dict(v) for k, v in
                    json.loads((folder / "digests.json").read_text(encoding="utf-8")).items()}
-        papers = {k: Paper.from_dict(v) for k, v in
-                  json.loads((folder / "papers.json").read_text(encoding="utf-8")).items()}
+        papers = read_papers(folder)  # lazy: a paper is read when asked for
         chunks = ChunkTable(folder)
         dense = FaissStore.load(folder, settings)
         lexical = LexicalIndex.load(folder, len(chunks))

@@ -15,6 +15,7 @@ from pathlib import Path
 
 import numpy as np
 
+from rag.index.paper_table import papers_with_code
 from rag.index.stores import FaissStore, LexicalIndex
 from rag.index.table import ChunkRows, ChunkTable, PaperRows, row_columns
 from rag.records import Chunk, Digest, Paper
@@ -32,7 +33,7 @@ class Index:
     folder: Path
     manifest: dict
     digests: dict[str, Digest]
-    papers: dict[str, Paper]
+    papers: Mapping[str, Paper]  # a lazy PaperTable for a loaded build
     chunks: Sequence[Chunk]
     keys: Sequence[str]
     dense: FaissStore
@@ -102,8 +103,8 @@ def facets_of_rows(cols: Mapping[str, np.ndarray], names: Mapping[str, list[str]
     ordinal = np.array([d.date.toordinal() if d.date else -1 for d in
                         (digests[name] for name in names["digests"])], dtype=np.int64)
     digest_ids = np.array(names["digests"] or [""], dtype=object)
-    code = np.array([bool(p in papers and papers[p].code_urls) for p in names["papers"]]
-                    or [False], dtype=bool)
+    with_code = papers_with_code(papers)
+    code = np.array([p in with_code for p in names["papers"]] or [False], dtype=bool)
     has_code = np.zeros(n, dtype=bool)
     rows = cols["pair_rows"]
     has_code[rows[code[cols["pair_papers"]]]] = True

@@ -275,6 +275,7 @@ def main(argv: list[str] | None = None) -> int:
 def measure(sizes: list[int], args: argparse.Namespace) -> dict:
     from eval.scale_synth import synthetic_vectors
     from rag.index.stores import FaissStore, ivf_lists
+    from rag.settings import Settings
 
     data = real_data(args.docs)
     x, q = data["vectors"], data["queries"]
@@ -282,7 +283,10 @@ def measure(sizes: list[int], args: argparse.Namespace) -> dict:
                f"cores, 1-min load average {os.getloadavg()[0]:.1f} at the start",
                "date": time.strftime("%Y-%m-%d"),
                "model": data["model"],
-               "dense_index": "IndexIVFScalarQuantizer (8-bit codes) re-ranked exactly from "
+               "dense_codes": "4-bit product-quantizer codes (fast scan)",
+               "rerank_rows": Settings().ivf_rerank * Settings().candidates,
+               "dense_index": "IndexIVFPQFastScan (4-bit product codes, two dimensions each) "
+               "re-ranked exactly from "
                "vectors.npy (`ivf_rerank` x k candidates)",
                "real": {"rows": len(x), "seed_chunks":
                                                 data["seed_chunks"], "queries": len(q)}}

@@ -35,10 +35,12 @@ class VectorStore(Protocol):
 
 class FaissStore:
     """Inner-product search over unit vectors: exact (IndexFlatIP) below ``ann_threshold``
-    rows, an inverted file of 8-bit scalar codes (IndexIVFScalarQuantizer QT_8bit, ``nlist``
-    lists, ``nprobe`` probed) at or above it, whose best ``rerank`` x k rows are re-scored
-    exactly from ``vectors.npy`` (so the scores returned are always exact cosines; the codes
-    make the file and the scan 4x smaller than IndexIVFFlat's floats).
+    rows, an inverted file of 4-bit product-quantizer codes scanned with SIMD look-up tables
+    (IndexIVFPQFastScan, two dimensions per sub-quantizer: 96 bytes a 384-d row, 384 as 8-bit,
+    ``nlist`` lists, ``nprobe`` probed) at or above it, whose best ``rerank`` x k rows are
+    re-scored exactly from ``vectors.npy`` (so the scores returned are always exact cosines).
+    At 1 M rows (a one-off check) the fast scan took ~0.6 ms where 8-bit scalar codes
+    (IndexIVFScalarQuantizer, the index before) took ~5.5 ms at the same probes.
 
     The vectors themselves are also written as ``vectors.npy`` and read back memory-mapped
     (copy-on-write), so :meth:`vectors_at`, :meth:`vectors` and filtered exact search read rows
@@ -100,10 +102,9 @@ class FaissStore:
                 index = faiss.IndexFlatIP(self.dim)
             else:
                 nlist = self.nlist or ivf_lists(n)
-                index = faiss.IndexIVFScalarQuantizer(
-                    faiss.IndexFlatIP(self.dim), self.dim, nlist,
-                    faiss.ScalarQuantizer.QT_8bit, faiss.METRIC_INNER_PRODUCT)
-                index.by_residual = False  # codes of the vectors themselves: no per-list work
+                index = faiss.IndexIVFPQFastScan(faiss.IndexFlatIP(self.dim), self.dim, nlist,
+                                                 pq_subquantizers(self.dim), 4,
+                                                 faiss.METRIC_INNER_PRODUCT)
                 sample = np.random.default_rng(0).choice(n, min(n, 40 * nlist), replace=False)
                 index.train(np.ascontiguousarray(self._vectors[np.sort(sample)]))
             if n:
@@ -150,7 +151,7 @@ class FaissStore:
                                        params=params)
             del packed  # the selector reads it during the search only
         keep = ids[0] >= 0
-        if self.approximate:  # 8-bit codes rank the candidates; exact cosines pick the k
+        if self.approximate:  # the codes rank the candidates; exact cosines pick the k
             return self._exact_among(q[0], ids[0][keep].astype(np.int64), k)
         return ids[0][keep].astype(np.int64), scores[0][keep]
 
@@ -230,6 +231,12 @@ def ivf_lists(n: int) -> int:
     at 1 M rows: 64 of them probed reached recall@10 0.988 scanning 3 % of the codes, where
     1,024 lists needed 96 probed, 9 %, for 0.986)."""
     return max(16, 1 << round(np.log2(max(n, 1)) / 2 + 1))
+
+
+def pq_subquantizers(dim: int) -> int:
+    """Sub-quantizers of the approximate index's product codes: one per two dimensions (one
+    per dimension for an odd ``dim``), 4 bits each."""
+    return dim // 2 if dim % 2 == 0 else dim
 
 
 def _is_flat(path: Path) -> bool:

@@ -151,10 +151,10 @@ def test_edited_extraction_equals_from_scratch(tmp_path: Path) -> None:
     assert list(incremental.papers) == list(scratch.papers)  # same ids in the same order
     assert incremental.papers == scratch.papers and incremental.spans == scratch.spans
     assert again.misses == 1 and again.memo is not None and again.memo.hits > 0
-    kept = tmp_path / "metadata-index.json"  # the snapshot's index, kept for the next builds
+    kept = tmp_path / "metadata-index.npz"  # the snapshot's index, kept for the next builds
     assert kept.is_file()
-    kept.write_text('{"version": "' + again.memo.version + '", "index": {"nt": [1]}}',
-                    encoding="utf-8")  # damaged: built again, same result
+    with open(kept, "wb") as fh:  # damaged: built again, same result
+        np.savez(fh, version=np.array(again.memo.version), nt=np.array([1]))
     damaged = extract_papers(docs, meta, cache=ExtractCache.load(path))
     assert damaged.papers == scratch.papers and damaged.spans == scratch.spans
 

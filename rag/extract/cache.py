@@ -16,20 +16,24 @@ file is an empty cache; saving keeps the entries of the digests of the last buil
 The same file keeps the metadata matches of the last build (:class:`JoinMemo`): which arXiv
 record a paper's title and short name, or its authors and passages, matched, for one metadata
 snapshot and matching code; a build matches again only the papers whose names changed, and
-the index of the snapshot that those matches need is kept in ``metadata-index.json`` beside it
+the index of the snapshot that those matches need is kept in ``metadata-index.npz`` beside it
 (built once per snapshot, not once per build).
 """
 
 from __future__ import annotations
 
 import hashlib
+import io
 import json
 import logging
 import os
 import uuid
+import zipfile
 from dataclasses import fields
 from functools import lru_cache
 from pathlib import Path
+
+import numpy as np
 
 from rag.code_version import source_hash
 from rag.corpus.ingest import LoadedDigest
@@ -38,7 +42,7 @@ from rag.extract.mentions import BulletFinds, DigestFinds, RawMention, digest_fi
 log = logging.getLogger(__name__)
 
 CACHE_FILE = "extract-cache.json"
-INDEX_FILE = "metadata-index.json"  # the metadata snapshot's MetadataIndex, beside the cache
+INDEX_FILE = "metadata-index.npz"  # the metadata snapshot's MetadataIndex, beside the cache
 FORMAT = 1
 # the modules whose code decides what a digest names: a change to any of them empties the cache
 _CODE = ("rag.extract.mentions", "rag.extract.titles", "rag.extract.authors", "rag.lexicon",
@@ -137,26 +141,30 @@ class JoinMemo:
         self.hits = self.misses = 0
         self.index_path = index_path  # where the metadata index of this snapshot is kept
 
-    def stored_index(self) -> dict | None:
+    def stored_index(self) -> dict[str, np.ndarray] | None:
         """The :class:`rag.extract.metadata.MetadataIndex` kept for this snapshot (as its
-        ``to_json``), or None when there is none, it is unreadable or of another snapshot."""
+        ``to_arrays``), or None when there is none, it is unreadable or of another snapshot."""
         if self.index_path is None or not self.index_path.is_file():
             return None
         try:
-            data = json.loads(self.index_path.read_text(encoding="utf-8"))
-        except (OSError, ValueError) as err:  # ValueError: bad JSON or UTF-8
+            with np.load(self.index_path, allow_pickle=False) as z:
+                data = {k: z[k] for k in z.files}
+        except (OSError, ValueError, EOFError, zipfile.BadZipFile) as err:
             log.warning("metadata index %s is unreadable (%s); it is built again",
                         self.index_path, err)
             return None
-        ok = isinstance(data, dict) and data.get("version") == self.version
-        return data.get("index") if ok else None
+        version = data.pop("version", None)
+        return data if version is not None and str(version) == self.version else None
 
-    def store_index(self, data: dict) -> None:
+    def store_index(self, data: dict[str, np.ndarray]) -> None:
         """Keep the metadata index of this snapshot for the next builds."""
         if self.index_path is not None:
-            write_atomic(self.index_path, json.dumps(
-                {"version": self.version, "index": data}, ensure_ascii=False,
-                separators=(",", ":")))
+            buffer = io.BytesIO()
+            # mypy checks **data against savez's keyword allow_pickle: bool as well
+            np.savez(buffer, version=np.array(self.version), **data)  # type: ignore[arg-type]
+            write_atomic(self.index_path, buffer.getvalue())
+            # the JSON index of earlier versions: never read again
+            self.index_path.with_suffix(".json").unlink(missing_ok=True)
 
     def get(self, key: str) -> str | list[str] | None:
         found = self.entries.get(key)
@@ -248,13 +256,13 @@ class ExtractCache:
         write_atomic(path, data)
 
 
-def write_atomic(path: Path, text: str) -> None:
-    """Write ``text`` to ``path`` through a temporary file and a rename: a crash leaves the
-    previous file whole."""
+def write_atomic(path: Path, data: str | bytes) -> None:
+    """Write ``data`` (text as UTF-8) to ``path`` through a temporary file and a rename: a
+    crash leaves the previous file whole."""
     tmp = path.with_name(f".{path.name}.{uuid.uuid4().hex[:6]}")
     try:
-        with open(tmp, "w", encoding="utf-8") as fh:
-            fh.write(text)
+        with open(tmp, "wb") as fh:
+            fh.write(data.encode("utf-8") if isinstance(data, str) else data)
             fh.flush()
             os.fsync(fh.fileno())
         os.replace(tmp, path)

@@ -14,19 +14,23 @@ and line.
 from __future__ import annotations
 
 import hashlib
+import json
 import logging
 import re
 from collections import defaultdict
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from dataclasses import replace
 from functools import partial
 from pathlib import Path
 from typing import TYPE_CHECKING, Protocol
 
+import numpy as np
+
 from rag.corpus.ingest import LoadedDigest, parse_files
 from rag.corpus.paper_texts import PaperText
 from rag.corpus.readers import jsonl_lines, name_list, optional_text
 from rag.corpus.safe_read import Limits, decode, inside, limits_of, outside_warning
+from rag.extract.key_blocks import KeyBlocks
 from rag.extract.titles import similar_normalized, similar_title_keys
 from rag.records import Paper
 from rag.text import normalize_title, slugify, strip_accents, tokenize
@@ -110,23 +114,24 @@ class MetadataIndex:
     longest words at a similar length (:func:`rag.extract.titles.similar_title_keys`), first
     author."""
 
-    def __init__(self, metadata: list[dict], stored: dict | None = None) -> None:
+    def __init__(self, metadata: list[dict], stored: Mapping[str, np.ndarray] | None = None
+                 ) -> None:
         """Index ``metadata``, or take the index of the same records from ``stored`` (what
-        :meth:`to_json` gave; the caller checks that it was made from these records)."""
-        self.blocks: dict[str, list[int]] = defaultdict(list)
+        :meth:`to_arrays` gave for them); ValueError when ``stored`` is not such an index."""
+        self.blocks: Mapping[str, list[int]] | KeyBlocks
         if stored is not None:
-            self.rows = list(zip(metadata, stored["nt"], stored["pre"]))
-            self.blocks.update(stored["blocks"])
-            authors = [tuple(k) if k else None for k in stored["authors"]]
+            self.rows, self.blocks, authors = _from_arrays(metadata, stored)
         else:
             self.rows = [_row(rec) for rec in metadata]
+            blocks: dict[str, list[int]] = defaultdict(list)
             for i, (_, nt, pre) in enumerate(self.rows):
                 words = nt.split()
                 keys = {f"t:{nt}", f"c:{pre}",
                         *(f"p:{' '.join(words[:k])}" for k in range(3, len(words)))}
                 keys.update("s:" + k for k in similar_title_keys(nt, _SIMILAR))
                 for key in keys:
-                    self.blocks[key].append(i)
+                    blocks[key].append(i)
+            self.blocks = blocks
             authors = first_author_keys(metadata)
         self.author_keys = authors
         self.by_author: dict[tuple[str, str], list[dict]] = defaultdict(list)
@@ -134,24 +139,17 @@ class MetadataIndex:
             if author is not None:
                 self.by_author[author].append(rec)
 
-    def to_json(self) -> dict:
-        """The index as JSON-able lists, for :meth:`__init__`'s ``stored``."""
-        return {"nt": [nt for _, nt, _ in self.rows], "pre": [pre for _, _, pre in self.rows],
-                "blocks": dict(self.blocks), "authors": self.author_keys}
-
-    @staticmethod
-    def valid(stored: object, n: int) -> bool:
-        """``stored`` has the shape :meth:`to_json` gives for ``n`` records."""
-        if not isinstance(stored, dict):  # JSON from disk: a list or a string, say
-            return False
-        try:
-            blocks = stored["blocks"].values()
-            return len(stored["nt"]) == len(stored["pre"]) == len(stored["authors"]) == n and \
-                all(isinstance(v, list) and v for v in blocks) and \
-                (not blocks or (min(map(min, blocks)) >= 0 and max(map(max, blocks)) < n)) and \
-                all(k is None or (isinstance(k, list) and len(k) == 2) for k in stored["authors"])
-        except (KeyError, TypeError, AttributeError):
-            return False
+    def to_arrays(self) -> dict[str, np.ndarray]:
+        """The index as numpy arrays (no objects: saved without pickle), for :meth:`__init__`'s
+        ``stored``: normalised titles and parts before a colon as lines of ASCII text, first
+        authors as JSON, the blocks as :class:`rag.extract.key_blocks.KeyBlocks` arrays."""
+        blocks = self.blocks if isinstance(self.blocks, KeyBlocks) else KeyBlocks.of(self.blocks)
+        text = {"nt": "\n".join(nt for _, nt, _ in self.rows),
+                "pre": "\n".join(pre for _, _, pre in self.rows),
+                "authors": json.dumps(self.author_keys, ensure_ascii=False)}
+        return {**{k: np.frombuffer(v.encode("utf-8", "surrogatepass"), np.uint8)
+                   for k, v in text.items()},
+                "blocks": blocks.hashes, "starts": blocks.starts, "members": blocks.members}
 
     def candidates(self, titles: set[str]) -> list[tuple[dict, str, str]]:
         """(record, normalised title, normalised part before a colon) of the records (in
@@ -162,6 +160,28 @@ class MetadataIndex:
             if len(c) > 25:
                 keys += ["s:" + k for k in similar_title_keys(c, _SIMILAR, band=True)]
         return [self.rows[i] for i in sorted({i for k in keys for i in self.blocks.get(k, ())})]
+
+
+def _from_arrays(metadata: list[dict], stored: Mapping[str, np.ndarray]
+                 ) -> tuple[list[tuple[dict, str, str]], KeyBlocks, list[tuple[str, str] | None]]:
+    """(rows, blocks, first-author keys) of :meth:`MetadataIndex.to_arrays`'s arrays for
+    ``metadata``; ValueError when they are not the index of that many records."""
+    n = len(metadata)
+    try:
+        if any(stored[k].dtype != np.uint8 for k in ("nt", "pre", "authors")):
+            raise TypeError("text arrays of another type")
+        nt, pre, authors = (bytes(stored[k]).decode("utf-8") for k in ("nt", "pre", "authors"))
+        keys = json.loads(authors)
+        blocks = KeyBlocks(stored["blocks"], stored["starts"], stored["members"])
+    except (KeyError, TypeError, ValueError) as err:  # ValueError: bad UTF-8 or JSON
+        raise ValueError(f"not a metadata index ({err})") from err
+    titles = (nt.split("\n"), pre.split("\n")) if n else ([], [])
+    if not (isinstance(keys, list) and len(keys) == len(titles[0]) == len(titles[1]) == n
+            and all(k is None or (isinstance(k, list) and len(k) == 2 and all(
+                isinstance(x, str) for x in k)) for k in keys)
+            and KeyBlocks.valid(blocks.hashes, blocks.starts, blocks.members, n)):
+        raise ValueError(f"not a metadata index of {n} records")
+    return list(zip(metadata, *titles)), blocks, [tuple(k) if k else None for k in keys]
 
 
 _SIMILAR = 0.92  # title similarity at which match_metadata takes a record (score 0.85)
@@ -252,8 +272,8 @@ class Matches(Protocol):
 
     def get(self, key: str) -> str | list[str] | None: ...
     def put(self, key: str, value: str) -> None: ...
-    def stored_index(self) -> dict | None: ...
-    def store_index(self, data: dict) -> None: ...
+    def stored_index(self) -> dict[str, np.ndarray] | None: ...
+    def store_index(self, data: dict[str, np.ndarray]) -> None: ...
 
 
 def join_metadata(papers: dict[str, Paper], metadata: list[dict],
@@ -274,11 +294,16 @@ def join_metadata(papers: dict[str, Paper], metadata: list[dict],
     def index() -> MetadataIndex | None:
         if not exhaustive and not built:
             stored = memo.stored_index() if memo is not None else None
-            if stored is not None and not MetadataIndex.valid(stored, len(metadata)):
-                stored = None
-            built.append(MetadataIndex(metadata, stored))
-            if memo is not None and stored is None:
-                memo.store_index(built[0].to_json())
+            if stored is not None:
+                try:
+                    built.append(MetadataIndex(metadata, stored))
+                except ValueError as err:
+                    log.warning("the stored metadata index is damaged (%s); it is built again",
+                                err)
+            if not built:
+                built.append(MetadataIndex(metadata))
+                if memo is not None:
+                    memo.store_index(built[0].to_arrays())
         return built[0] if built else None
 
     keys = first_author_keys(metadata) if docs and exhaustive else None

@@ -27,7 +27,6 @@ import json
 import re
 from collections import defaultdict
 from dataclasses import dataclass, field, replace
-from functools import lru_cache
 
 from rag.corpus.ingest import LoadedDigest
 from rag.extract.attribution import attribution_issues
@@ -37,7 +36,7 @@ from rag.extract.metadata import (
     join_metadata,
 )
 from rag.extract.paper_links import Span, attach_urls, inherit_in_groups, link_names
-from rag.extract.titles import similar_normalized, similar_title_keys
+from rag.extract.title_forms import exact_keys, index_keys, lookup_keys, same_title, title_words
 from rag.lexicon import CONNECTORS, is_name_like
 from rag.records import Mention, Paper
 from rag.text import normalize_title, slugify
@@ -72,7 +71,7 @@ class _Draft:
     indexed: tuple[str, int] = ("", -1)  # (title, number of short names) when last indexed
 
     def matches(self, title: str | None, short: str | None) -> bool:
-        if title and _same_title(self.title, title):
+        if title and same_title(self.title, title):
             return True
         if self.short_names:
             names = {s.lower() for s in self.short_names}
@@ -99,40 +98,10 @@ class _Draft:
             self.mentions[self.mentions.index(same[0])] = mention
 
 
-def _keys(title: str | None, short: str | None) -> list[str]:
-    """Exact look-up keys of a title and short name (see :meth:`_Registry.find`)."""
-    out = [f"t:{normalize_title(title)}", f"h:{_headless(title)}", f"n:{title.lower()}"] \
-        if title else []
-    return out + ([f"n:{short.lower()}"] if short else [])
-
-
 def _extends(longer: str, shorter: str) -> bool:
     """``longer`` is ``shorter`` with more words at its end or a "Name:" head at its start."""
     nl, ns = normalize_title(longer), normalize_title(shorter)
     return nl.startswith(ns) or (":" in longer and nl.endswith(" " + ns))
-
-
-@lru_cache(maxsize=65536)
-def _headless(title: str) -> str:
-    """The normalised title without a "Name:" head of at most three words."""
-    head, colon, rest = title.partition(":")
-    return normalize_title(rest if colon and len(head.split()) <= 3 else title)
-
-
-def _same_title(a: str, b: str) -> bool:
-    """Two writings of one title: equal once normalised, one the other's start (3+ words),
-    equal but for a "Name:" head ("FedX: Handling Label Skew" / "Handling Label Skew"), or
-    near-identical long titles."""
-    na, nb = normalize_title(a), normalize_title(b)
-    if na == nb:
-        return True
-    ha, hb = _headless(a), _headless(b)
-    if ha == hb and len(ha.split()) >= 3:
-        return True
-    short, long_ = sorted((na, nb), key=len)
-    if len(short.split()) >= 3 and long_.startswith(short + " "):
-        return True
-    return len(short) > 20 and similar_normalized(na, nb, _SIMILAR)
 
 
 class _Registry:
@@ -165,7 +134,7 @@ class _Registry:
         whose title is the same title written another way (prefix, near-identical)."""
         if not (title or short):
             return None
-        for key in _keys(title, short):
+        for key in exact_keys(title, short):
             d = self.keys.get(key)
             if d is not None and self.matches(d, title, short):
                 return d
@@ -174,14 +143,7 @@ class _Registry:
 
     def _candidates(self, title: str | None, short: str | None) -> list[_Draft]:
         """Every draft that can match (in creation order): see the class docstring."""
-        keys = [f"n:{short.lower()}"] if short else []
-        if title:
-            nt = normalize_title(title)
-            words = nt.split()
-            keys += [f"t:{nt}", f"h:{_headless(title)}", f"n:{title.lower()}", f"p:{nt}"]
-            keys += [f"t:{' '.join(words[:k])}" for k in range(3, len(words))]
-            if len(nt) > 20:
-                keys += ["s:" + k for k in similar_title_keys(nt, _SIMILAR, band=True)]
+        keys = lookup_keys(title, short)
         found = {id(d): d for key in keys for d in self.blocks.get(key, ())}
         return sorted(found.values(), key=lambda d: d.order)
 
@@ -190,15 +152,10 @@ class _Registry:
         if d.indexed == state:
             return  # nothing it is found by changed
         d.indexed = state
-        for key in _keys(d.title, None) + [f"n:{x.lower()}" for x in d.short_names]:
+        names = [f"n:{x.lower()}" for x in d.short_names]
+        for key in (*exact_keys(d.title, None), *names):
             self.keys.setdefault(key, d)
-        nt = normalize_title(d.title)
-        words = nt.split()
-        keys = {f"t:{nt}", f"h:{_headless(d.title)}", f"n:{d.title.lower()}",
-                *(f"n:{x.lower()}" for x in d.short_names),
-                *(f"p:{' '.join(words[:k])}" for k in range(3, len(words) + 1))}
-        if len(nt) > 20:
-            keys.update("s:" + k for k in similar_title_keys(nt, _SIMILAR))
+        keys = index_keys(d.title).union(names)
         for key in keys - d.blocked:
             self.blocks[key].append(d)
         d.blocked |= keys
@@ -226,9 +183,6 @@ class _Registry:
         self.spans.append((m.digest_id, m.passage_index,
                            m.start if start is None else start, m.end if end is None else end, d))
         return d
-
-
-_SIMILAR = 0.93  # title similarity at which _same_title holds two long titles the same
 
 
 def extract_papers(docs: list[LoadedDigest], metadata: list[dict] | None = None, *,
@@ -304,8 +258,7 @@ def _described(label: str, drafts: list[_Draft]) -> _Draft | None:
         return None  # a Title Case label ("Sparse Kernel Regression") names a paper of its own
     hits = []
     for d in drafts:
-        title = normalize_title(d.title).split()
-        initials = "".join(w[0] for w in title)
+        title, initials = title_words(d.title)
         found = sum(1 for w in words if (len(w) >= 3 and any(t.startswith(w.lower())
                                                              for t in title))
                     or (w.isupper() and len(w) >= 2 and w.lower() in initials))

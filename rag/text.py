@@ -13,6 +13,8 @@ from functools import lru_cache
 
 import numpy as np
 
+from rag.lexicon import cap_ratio
+
 # Tokens after which a period does not end a sentence.
 _ABBREV = {
     "al", "e.g", "i.e", "etc", "vs", "fig", "figs", "no", "dr", "mr", "mrs", "ms", "prof",
@@ -35,12 +37,31 @@ def split_sentences(text: str) -> list[tuple[int, int]]:
             or re.fullmatch(r"(?:[a-z]\.)+[a-z]?", token)
         ):
             continue
+        if text[m.start()] == "?" and _question_title(text[start:m.start()], text[m.end():]):
+            continue  # "Do We Still Need HD Maps? Online Vectorized Map ...": one title
         end = m.end()
         spans.append((start, len(text[:end].rstrip()) if end else end))
         start = end
     if start < len(text) and text[start:].strip():
         spans.append((start, len(text.rstrip())))
     return spans
+
+
+_WORD = re.compile(r"[\w'’-]+")
+
+
+def _question_title(head: str, rest: str) -> bool:
+    """Whether a "?" ends the head of a question title, not a sentence: the words before it
+    (2 to 12 since the sentence start, an opening quote or a table cell) are all capitalised
+    but for connectors ("How Much Energy Does a Recommendation Cost"), and three of the next
+    four words are too ("Measuring the Carbon Footprint ..."). "Does it scale? The authors
+    show ..." and "Why Does It Work? We find ..." stay two sentences."""
+    head = re.split(r"[“\"‘|]", head)[-1]
+    words = _WORD.findall(head)
+    if not 2 <= len(words) <= 12 or cap_ratio(words) < 1:
+        return False
+    nxt = _WORD.findall(rest[:80])[:4]
+    return len(nxt) == 4 and sum(w[:1].isupper() or w[:1].isdigit() for w in nxt) >= 3
 
 
 def sentences(text: str) -> list[str]:

@@ -37,6 +37,10 @@ _VERBS = (r"propose[sd]?|introduce[sd]?|present(?:s|ed)?|develop(?:s|ed)?|show(?
           r"benchmark(?:s|ed)?|measure[sd]?|model(?:s|ed)?|pair(?:s|ed)?|turn(?:s|ed)?|"
           r"teach(?:es)?|taught|bring(?:s)?|brought|rethink(?:s)?|question(?:s|ed)?")
 _AUTHOR_PATTERNS = [
+    # "Title (Ana Lopez, Bo Chen, Wei Zhang) ...", "Title (A B, C D; Institution)", "Title —
+    # Ana Lopez, Bo Chen (Institution)": a comma list of full names, no "and" needed
+    regex.compile(rf"(?:(?<=\()|(?<=[—–]\s))(?P<g>{_FULL}(?:,\s+{_FULL})+)"
+                  rf"(?=\s*[;)]|\s+\()"),
     regex.compile(rf"(?P<g>{_PERSON}\s+et\s+al\.?)"),
     regex.compile(rf"(?P<g>{_PERSON}\s+and\s+(?:colleagues|co-authors|coauthors|his team|"
                   rf"her team|their team|collaborators))"),
@@ -60,6 +64,7 @@ _AUTHOR_PATTERNS = [
     regex.compile(rf"(?<=[’']s\s)(?P<g>{_PERSON}(?:(?:,\s+{_PERSON})*,?\s+and\s+{_PERSON})?)"
                   rf"(?![\w’'-])"),
 ]
+_PEOPLE_LIST = regex.compile(rf"{_FULL}(?:,\s+{_FULL})+")
 _POSSESSIVE_PATTERN = len(_AUTHOR_PATTERNS) - 1
 _OF_WORDS = frozenset("of at de di du".split())
 _TEAM_PATTERN = len(_AUTHOR_PATTERNS) - 2  # "A, B and C propose": full names before a verb
@@ -107,6 +112,8 @@ def find_author_groups(s: str) -> list[tuple[int, int, str]]:
                 a += len(toks[0]) + 1
                 toks = toks[1:]
             text = " ".join(toks)
+            if regex.fullmatch(r"\p{Lu}\.?", text):
+                continue  # "Tanaka, A.": an initial, not an author
             before = s[:a].split()[-1:]
             if before and (before[0] in _TITLE_LINKS or (before[0] == "in" and "," in text) or (
                     before[0][0].isupper() and before[0][-1].isalnum()
@@ -131,8 +138,14 @@ def find_author_groups(s: str) -> list[tuple[int, int, str]]:
                 continue  # "(University of Warsaw and IIT Bombay)": an institution's tail
             found.append((a, b, text.rstrip(",")))
     # "Carlos Mendes and Arun Pillai (Adyen and TU Delft)": names in parentheses right after
-    # an author group are where those authors work, not more authors
-    return sorted(g for g in found if not any(
+    # an author group are where those authors work, not more authors; but a comma list of
+    # people there ("... Cloud Observations (Leila Moradi, Jakub Novak)") are the authors,
+    # and what stands before them the end of a title
+    people = [g for g in found if _PEOPLE_LIST.fullmatch(g[2])
+              and s[:g[0]].rstrip().endswith("(")]
+    found = [g for g in found if not any(re.fullmatch(r"\s*\(\s*", s[g[1]:o[0]])
+                                         for o in people if o is not g)]
+    return sorted(g for g in found if g in people or not any(
         re.fullmatch(r"\s*\(\s*", s[o[1]:g[0]]) for o in found if o is not g))
 
 

@@ -63,6 +63,7 @@ class RawMention:
 _INTRO = re.compile(r"\W*(?i:(?:new |recent |related |other )?(?:work|research|a paper|a study|"
                     r"papers?|study|a team|a group)\s+(?:by|from|led by)\s)")
 _SPACED_COLON = re.compile(r"(?<=\S) : (?=\S)")
+_CITATION_YEAR = re.compile(r",?\s*(?:19|20)\d\d[a-z]?\s*[;)]")
 
 
 def colon_short_name(title: str) -> str | None:
@@ -88,7 +89,9 @@ def sentence_mentions(text: str, digest_id: str, index: int) -> list[RawMention]
     prev_titles: list[RawMention] = []  # the previous sentence's titles without authors
     for n, (a, b) in enumerate(spans):
         s = _SPACED_COLON.sub(":  ", text[a:b])  # "FedX : Title" read as "FedX: Title"
-        authors = find_author_groups(s)
+        # "since GraphCast (Lam et al., 2023)": a citation of an older work, not a paper here
+        authors = [g for g in find_author_groups(s) if not (
+            s[:g[0]].rstrip().endswith("(") and _CITATION_YEAR.match(s, g[1]))]
         titles = find_titles(s, authors)
         shorts = find_short_names(s)
         taken: set[int] = set()
@@ -288,6 +291,8 @@ def digest_finds(doc) -> DigestFinds:
             carry = found.pop()  # its paper is named in the next paragraph
         mentions.extend(found)
     _give_intro(carry, [], mentions)
+    own = normalize_title(doc.digest.title or "")  # the post's own title, repeated as a heading
+    mentions = [m for m in mentions if not (m.title and normalize_title(m.title) == own)]
     return DigestFinds(doc.digest.id, mentions, bullets)
 
 

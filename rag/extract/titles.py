@@ -21,6 +21,7 @@ from functools import lru_cache
 
 import numpy as np
 
+from rag.dates import MONTH
 from rag.extract.authors import NAME_LIST, institutions_after
 from rag.lexicon import CONNECTORS, INSTITUTION_WORDS, cap_ratio, is_name_like, looks_like_title
 
@@ -97,11 +98,11 @@ def _title_runs(s: str, stops: tuple[int, ...] = ()) -> list[tuple[int, int, str
 
     def flush() -> None:
         words = list(run)
-        while words and (words[-1].group().lower() in CONNECTORS or words[-1].group() == ":"):
+        while words and (words[-1].group().lower() in CONNECTORS or words[-1].group() in ":?"):
             words.pop()
         while words and words[0].group().lower() in CONNECTORS:
             words.pop(0)
-        content = [w.group() for w in words if w.group() != ":"]
+        content = [w.group() for w in words if w.group() not in ":?"]
         # a run of figures ("3% across 64 Danish and German plants") is no title: four of
         # its words start with a capital letter, and none names the people who wrote it
         if len(content) >= 6 and cap_ratio(content) >= 0.8 and \
@@ -125,6 +126,10 @@ def _title_runs(s: str, stops: tuple[int, ...] = ()) -> list[tuple[int, int, str
         if tok == ":" and run and len(run) <= 5 and nxt[:1].isupper() and \
                 ":" not in [x.group() for x in run] and cap_ratio([x.group() for x in run]) == 1:
             run.append(w)  # "Head: Rest of the Title"
+        elif tok == "?" and run and len(run) <= 12 and nxt[:1].isupper() and \
+                not {":", "?"} & {x.group() for x in run} and \
+                cap_ratio([x.group() for x in run]) == 1:
+            run.append(w)  # "Do We Still Need HD Maps? Online Vectorized Map Construction"
         elif depth == 0 and (tok[0].isupper() or tok[0].isdigit() or
                              (tok.lower() in CONNECTORS and run)):
             run.append(w)
@@ -133,6 +138,11 @@ def _title_runs(s: str, stops: tuple[int, ...] = ()) -> list[tuple[int, int, str
     flush()
     return out
 
+
+# a date to the day (or month) ending a title, or right after a quoted one: a post, an issue
+_DATED = re.compile(rf"(?i:\b\d{{1,2}}\s+{MONTH}\s+\d{{4}}|\b{MONTH}\s+\d{{1,2}},?\s+\d{{4}})$")
+_DATED_AFTER = re.compile(rf"\W?\s*\((?i:\d{{1,2}}\s+{MONTH}\s+\d{{4}}|{MONTH}\s+\d{{1,2}},?\s+"
+                          rf"\d{{4}})\)")
 
 # "Researchers from A and B", "Scientists at X": who did the work, never part of a title
 _PEOPLE = frozenset("researchers scientists engineers authors team teams group groups "
@@ -165,11 +175,23 @@ def find_titles(s: str, authors: list[tuple[int, int, str]]) -> list[tuple[int, 
             return  # "than in FP16, LongBench drops by ...": a clause, not a title
         if how == "run" and _MEASURED_ON.search(s[:a]):
             return  # "On Task-X from the Y Benchmark it reaches ...": a test set
+        if _DATED.search(t) or (how == "quoted" and _DATED_AFTER.match(s, a + len(t) + 1)):
+            return  # "The Ranking Room: 25 April 2026", "Earlier: “X” (7 March 2026)": a post
+        if "@" in t:
+            return  # "NDCG@5 on the Mafengwo and CAMRa2011": a metric and its test sets
         b = a + len(t)
-        paren = re.match(r" \(([^()\s]*)", s[b:])
+        paren = re.match(r" \(([^()\s]*)\)?", s[b:])
         if paren and not any(x[0] == b + 2 for x in authors) and (
-                abbreviates(paren.group(1), t) or (how == "cue" and len(t.split()) <= 3)):
+                abbreviates(paren.group(1), t) or (how == "cue" and len(t.split()) <= 3)) \
+                and not (len(t.split()) >= 6 and any(  # "Long Title (LT), by A and B": a paper
+                    re.fullmatch(r",?\s*(?:by|from)\s+", s[b + paren.end():x[0]])
+                    for x in authors)):
             return  # "Causal Transfer Learning (CTL)": a method name, not a title
+        head = re.search(r"(?<![\w-])([\w\-]+):\s+$", s[:a])
+        if head and re.search(r"[a-z][A-Z]|[A-Z]{2}|\d", head.group(1)) and \
+                not re.search(r"\w", s[:head.start()][-3:]):
+            a = head.start(1)  # "arXiv:2602.24019 — StreamBEV: Temporal ...": the head too
+            t = s[a:b]
         if any(not (b <= x[0] or a >= x[1]) for x in out) or \
                 any(not (b <= x[0] or a >= x[1]) for x in authors):
             return

@@ -35,6 +35,7 @@ from rag.text import sentences, tokenize
 # "Abstention"). The score is the log-odds that the digests cover the question minus the
 # calibrated cut-off, so the default ``abstain_threshold`` is 0.
 _URL = re.compile(r"https?://\S+")
+_YEAR = re.compile(r"(?:19|20)\d\d")
 COVERAGE_FEATURES = ("term_coverage", "relative_cosine", "absent_share")
 COVERAGE_WEIGHTS = (5.9794, 8.1854, -3.1459)
 COVERAGE_BIAS = -1.844
@@ -83,7 +84,8 @@ class Answerer:
     def coverage(self, query: Query, hits: list[Hit], query_vector: np.ndarray) -> Coverage:
         """How well the corpus covers the question (score >= 0 at the calibrated cut-off), from
         the hits and vector retrieval already has: no further search."""
-        terms = query.terms
+        # a year ("the 2026 World Cup") is in every digest's dates and footers: no topic
+        terms = tuple(t for t in query.terms if not _YEAR.fullmatch(t)) or query.terms
         idf = [self.idf(t) for t in terms]
         total = sum(idf) or 1.0
         top = [self._terms(h.chunk) for h in hits[:5]]

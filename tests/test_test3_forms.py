@@ -1,6 +1,6 @@
-"""Paper mentions in forms the test3 half showed were missed (issue 11): question titles,
-author lists in parentheses, citations of older works, "Name: Title" after an arXiv id,
-posts and metrics that are not papers."""
+"""Forms the test3 half showed were mishandled (issue 11), in sentences of their own: question
+titles, author lists in parentheses, citations of older works, "Name: Title" after an arXiv id,
+posts and metrics that are not papers, and a year taken for coverage."""
 
 from __future__ import annotations
 
@@ -75,3 +75,17 @@ def test_the_digests_own_title_repeated_as_a_heading_is_not_a_paper(tmp_path) ->
     doc = load_corpus(tmp_path)[0][0]
     titles = [m.title for m in digest_finds(doc).mentions if m.title]
     assert titles == ["Sparse Mixture Routing for Long Context Language Models"]
+
+
+def test_a_year_in_the_question_is_no_evidence_of_coverage(seed_fake) -> None:  # noqa: ANN001
+    """Every digest carries its year in dates and footers: "the 2026 World Cup" must not
+    count "2026" as a question term the corpus covers (test3's off-topic question)."""
+    import dataclasses
+
+    r = seed_fake.retrieve("Who won the 2026 FIFA World Cup?")
+    assert "2026" in r.query.terms
+    with_year = seed_fake.answerer.coverage(r.query, list(r.hits), r.vector)
+    without = dataclasses.replace(r.query, terms=tuple(t for t in r.query.terms if t != "2026"))
+    plain = seed_fake.answerer.coverage(without, list(r.hits), r.vector)
+    assert (with_year.term_coverage, with_year.absent_share) == \
+        (plain.term_coverage, plain.absent_share)

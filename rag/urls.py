@@ -99,6 +99,8 @@ def arxiv_id_of(url: str) -> str | None:
 def passage_urls(p) -> list[tuple[int, int, str, str]]:
     """(start, end, url, kind) of the URLs of a passage: those written in its text and the
     hrefs of its links (HTML <a>, markdown [text](url)), located at their link text."""
+    if not p.links and "://" not in p.text and "v:" not in p.text and "V:" not in p.text:
+        return []  # no URL ("http://") and no arXiv reference ("arXiv:"): most passages
     out = [(pos, pos + len(url), url, kind) for pos, url, kind in find_urls(p.text)]
     for m in _ARXIV_REF.finditer(p.text):  # "HydroFormer (arXiv:2603.04567)"
         out.append((m.start(), m.end(), f"https://arxiv.org/abs/{m.group(1)}", "arxiv"))

@@ -1,7 +1,8 @@
 """Re-index speed-ups that must not change a result (issue 13): the metadata index stored as
 arrays finds the records the in-memory one finds, title forms compare titles as the merge did,
-records convert to the same dicts, and a build leaves the garbage collector as it found it.
-Offline and fast: the seed corpus only.
+records convert to the same dicts, short names and URLs link what they linked, the previous
+build's content keys read as its records say, and a build leaves the garbage collector as it
+found it. Offline and fast: the seed corpus and a 10-digest synthetic one.
 """
 
 from __future__ import annotations
@@ -9,22 +10,29 @@ from __future__ import annotations
 import dataclasses
 import datetime as dt
 import gc
+import json
 import random
+import re
+from collections import defaultdict
 from pathlib import Path
 
 import numpy as np
 import pytest
 
 import rag.extract.key_blocks as key_blocks
+import rag.extract.paper_links as paper_links
+import rag.urls as urls
+from eval.scale_corpus import distinct_corpus
 from rag.corpus.ingest import load_corpus
 from rag.extract.key_blocks import KeyBlocks
 from rag.extract.metadata import MetadataIndex, load_metadata, match_by_authors, match_metadata
 from rag.extract.papers import extract_papers
 from rag.extract.title_forms import SIMILAR, same_title
 from rag.extract.titles import similar_normalized
-from rag.index.build import build_index
+from rag.index.build import _chunk_keys, build_index
 from rag.index.embed import HashingEmbedder
-from rag.records import Chunk, Digest, Mention, Paper, Query, UrlClaim, to_dict
+from rag.lexicon import is_name_like
+from rag.records import Chunk, Digest, Link, Mention, Paper, Passage, Query, UrlClaim, to_dict
 from rag.settings import Settings
 from rag.text import normalize_title
 
@@ -177,3 +185,71 @@ def test_build_leaves_the_collector_as_it_was(tmp_path: Path, enabled: bool) -> 
         assert gc.isenabled() == enabled
     finally:
         (gc.enable if was else gc.disable)()
+
+
+# ---------------------------------------------------------------- links and URLs
+
+
+def _link_names_before(docs: list, papers: dict[str, Paper], spans: dict) -> None:
+    """paper_links.link_names as it was before whole runs (the reference)."""
+    by_word: dict[str, list[tuple[str, str]]] = defaultdict(list)
+    for pid, paper in papers.items():
+        name = paper.short_name
+        if name and len(name) >= 3 and is_name_like(name):
+            by_word[re.search(r"\w+", name).group()].append((name, pid))  # type: ignore[union-attr]
+    for doc in docs:
+        for p in doc.passages:
+            for word in set(re.findall(r"\w+", p.text)) & by_word.keys():
+                for name, pid in by_word[word]:
+                    for a, b in paper_links._whole_name(name, p.text):
+                        spans[(p.digest_id, p.index)].append((a, b, pid))
+                        paper_links._add_mention(papers, pid, p.digest_id, p.index)
+
+
+def test_link_names_links_what_it_linked(tmp_path: Path, seed) -> None:
+    docs = seed[0] + load_corpus(distinct_corpus(10, tmp_path / "c"))[0]
+    found = extract_papers(docs).papers
+    papers = {pid: dataclasses.replace(p, mentions=p.mentions[:1]) for pid, p in found.items()}
+    # names that are not one run of word characters and hyphens take the other path
+    for i, (pid, p) in enumerate(list(papers.items())[:40]):
+        papers[pid] = dataclasses.replace(p, short_name=random.Random(i).choice(
+            ["T-PaiNN’s", "Q.Net", "MoLRE+", p.short_name or "ZACAF", "X"]))
+    got, want = dict(papers), dict(papers)
+    spans_got: dict = defaultdict(list)
+    spans_want: dict = defaultdict(list)
+    paper_links.link_names(docs, got, spans_got)
+    _link_names_before(docs, want, spans_want)
+    assert got == want and list(got) == list(want)
+    assert {k: sorted(v) for k, v in spans_got.items()} == \
+        {k: sorted(v) for k, v in spans_want.items()}
+    assert list(spans_got) == list(spans_want)
+
+
+def _passage_urls_before(p: Passage) -> list:
+    """urls.passage_urls without its quick test (the reference): a passage with a link takes
+    the full path, and a link that is not http(s) is passed over there."""
+    return urls.passage_urls(dataclasses.replace(p, links=(*p.links, Link("", "mailto:x"))))
+
+
+def test_passage_urls_skips_only_passages_without_urls(seed) -> None:
+    passages = [p for d in seed[0] for p in d.passages]
+    random.seed(5)
+    for text in ["see https://github.com/o/r.", "HTTP://X.ORG/a", "ArXiv: 2603.01234 here",
+                 "arxiv:2603.01234v2", "ARXIV:2603.01234", "no link at all", "nav: home",
+                 "(arXiv:2603.04567)", "v: 1"]:
+        passages.append(Passage("d", 0, "", "paragraph", random.choice(["A ", ""]) + text))
+    for p in passages:
+        assert urls.passage_urls(p) == _passage_urls_before(p), p.text
+
+
+def test_chunk_keys_read_as_the_records_say(tmp_path: Path) -> None:
+    settings = Settings(corpus_dir=ROOT / "corpus", index_dir=tmp_path / "index",
+                        model="hashing-256")
+    report = build_index(settings, HashingEmbedder(256), progress=False)
+    text = (report.folder / "chunks.jsonl").read_text(encoding="utf-8")
+    want = [json.loads(line)["key"] for line in text.splitlines() if line]
+    assert _chunk_keys(text) == want and len(want) == report.chunks
+    assert _chunk_keys('{"key": "abc", "id": "x"}\n') == ["abc"]  # another layout: parsed
+    lookalike = json.dumps({"text": 'x", "key": "' + "0" * 32})  # a text ending like a key
+    with pytest.raises(KeyError):
+        _chunk_keys(lookalike)

@@ -229,14 +229,16 @@ def extract_papers(docs: list[LoadedDigest], metadata: list[dict] | None = None,
     return PaperSet(papers, {k: sorted(set(v)) for k, v in spans.items()}, stats)
 
 
+_JSON = json.JSONEncoder(ensure_ascii=False)  # json.dumps(..., ensure_ascii=False), made once
+
+
 def _issues(p: Paper, memo: JoinMemo | None) -> tuple[str, ...]:
     """:func:`rag.extract.attribution.attribution_issues` of a paper, from ``memo`` when a paper
     with the same authors, arXiv authors and institutions was checked in the last build."""
     if memo is None:
         return attribution_issues(p)
-    key = "i" + hashlib.blake2b(json.dumps([p.authors, p.arxiv_authors, p.institutions],
-                                           ensure_ascii=False).encode("utf-8", "surrogatepass"),
-                                digest_size=12).hexdigest()
+    key = "i" + hashlib.blake2b(_JSON.encode([p.authors, p.arxiv_authors, p.institutions])
+                                .encode("utf-8", "surrogatepass"), digest_size=12).hexdigest()
     found = memo.get(key)
     if not isinstance(found, list):
         found = list(attribution_issues(p))

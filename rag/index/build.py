@@ -23,6 +23,7 @@ import fcntl
 import gc
 import json
 import os
+import re
 import shutil
 import time
 import uuid
@@ -108,8 +109,7 @@ def _previous_vectors(index_dir: Path, dim: int) -> tuple[dict[str, np.ndarray],
     if folder is None:
         return {}, None
     try:
-        keys = [json.loads(line)["key"] for line in
-                (folder / "chunks.jsonl").read_text(encoding="utf-8").splitlines() if line]
+        keys = _chunk_keys((folder / "chunks.jsonl").read_text(encoding="utf-8"))
         vectors = FaissStore.load(folder).vectors()
     except (OSError, RuntimeError, KeyError, json.JSONDecodeError):
         return {}, f"the previous index in {folder} is unreadable; every chunk is embedded again"
@@ -119,6 +119,25 @@ def _previous_vectors(index_dir: Path, dim: int) -> tuple[dict[str, np.ndarray],
         return {}, f"the previous index in {folder} is damaged ({problem}); every chunk is " \
                    "embedded again"
     return dict(zip(keys, vectors)), None
+
+
+def _chunk_keys(text: str) -> list[str]:
+    """The content key of every record of a build's ``chunks.jsonl``: the end of its line,
+    where :func:`rag.index.table.write_table` puts it (no need to parse 30,000 records), else
+    read from the parsed record (KeyError or JSONDecodeError when it has none)."""
+    keys = []
+    for line in text.splitlines():
+        if not line:
+            continue
+        key = line[-34:-2]
+        if line[-44:-34] == ', "key": "' and line[-2:] == '"}' and _HEX_KEY.fullmatch(key):
+            keys.append(key)
+        else:
+            keys.append(json.loads(line)["key"])
+    return keys
+
+
+_HEX_KEY = re.compile(r"[0-9a-f]{32}")  # rag.index.embed.content_key
 
 
 def _encode(embedder: Embedder, texts: list[str], progress: bool) -> np.ndarray:

@@ -71,9 +71,9 @@ def chunk_digest(doc: LoadedDigest, paperset: PaperSet, header: str = "paper",
             groups.append((tuple(dict.fromkeys(whole + others)), p.text))
         else:
             current: tuple[str, ...] = ()
+            ordered = sorted(spans)
             for a, b in split_sentences(p.text):
-                named = tuple(dict.fromkeys(pid for s, e, pid in sorted(spans)
-                                            if s < b and e > a))
+                named = tuple(dict.fromkeys(pid for s, e, pid in ordered if s < b and e > a))
                 papers = named or current
                 current = papers
                 sentence = p.text[a:b].strip()

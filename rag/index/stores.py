@@ -262,10 +262,13 @@ def bm25_matrix(docs: list[tuple[np.ndarray, np.ndarray]], vocab: list[str], k1:
     import scipy.sparse as sp
 
     n_docs = len(docs)
-    lengths = np.array([int(c.sum()) for _, c in docs], dtype=np.int64)
+    per_doc = np.array([len(t) for t, _ in docs], dtype=np.int64)
+    rows = np.repeat(np.arange(n_docs, dtype=np.int32), per_doc)
     terms = np.concatenate([t for t, _ in docs]) if docs else np.zeros(0, np.int64)
-    tf = np.concatenate([c for _, c in docs]).astype(np.float32) if docs else \
-        np.zeros(0, np.float32)
+    counts = np.concatenate([c for _, c in docs]) if docs else np.zeros(0, np.int64)
+    tf = counts.astype(np.float32)
+    # each document's length (its term counts summed), exactly: integer sums well below 2**53
+    lengths = np.bincount(rows, weights=counts, minlength=n_docs).astype(np.int64)
     used, first = np.unique(terms, return_index=True)
     order = used[np.argsort(first, kind="stable")]  # vocabulary by first appearance
     remap = np.zeros(len(vocab) + 1, dtype=np.int64)
@@ -275,8 +278,6 @@ def bm25_matrix(docs: list[tuple[np.ndarray, np.ndarray]], vocab: list[str], k1:
     idf = np.array([math.log(1 + (n_docs - d + 0.5) / (d + 0.5)) for d in df.tolist()],
                    dtype=np.float32)
     avg = lengths.mean() if n_docs else np.float64(0.0)
-    per_doc = np.array([len(t) for t, _ in docs], dtype=np.int64)
-    rows = np.repeat(np.arange(n_docs, dtype=np.int32), per_doc)
     norm = k1 * ((1 - b) + b * lengths.astype(np.float64) / avg)  # bm25s: per document
     tfc = tf / (norm[rows] + tf)
     weights = (idf[cols] * tfc).astype(np.float32)

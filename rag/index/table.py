@@ -67,6 +67,9 @@ def row_columns(chunks: Sequence[Chunk], vectors: np.ndarray | None = None
     return cols, {"digests": list(digests), "papers": list(papers)}
 
 
+_JSON = json.JSONEncoder(ensure_ascii=False)  # json.dumps(..., ensure_ascii=False), made once
+
+
 def write_table(folder: Path, chunks: Sequence[Chunk], keys: Sequence[str],
                 vectors: np.ndarray) -> None:
     """Write ``chunks.jsonl`` (each record with its content ``key``) and the row columns."""
@@ -74,7 +77,7 @@ def write_table(folder: Path, chunks: Sequence[Chunk], keys: Sequence[str],
     offsets = np.zeros(len(chunks) + 1, dtype=np.int64)
     with open(folder / CHUNKS, "wb") as fh:
         for i, (c, k) in enumerate(zip(chunks, keys)):
-            line = (json.dumps({**to_dict(c), "key": k}, ensure_ascii=False) + "\n").encode()
+            line = (_JSON.encode({**to_dict(c), "key": k}) + "\n").encode()
             fh.write(line)
             offsets[i + 1] = offsets[i] + len(line)
     cols, names = row_columns(chunks, vectors)

@@ -1,8 +1,8 @@
 """Re-index speed-ups that must not change a result (issue 13): the metadata index stored as
 arrays finds the records the in-memory one finds, title forms compare titles as the merge did,
-records convert to the same dicts, short names and URLs link what they linked, the previous
-build's content keys read as its records say, and a build leaves the garbage collector as it
-found it. Offline and fast: the seed corpus and a 10-digest synthetic one.
+records convert to the same dicts, short names, bullet labels and URLs link what they linked,
+the previous build's content keys read as its records say, and a build leaves the garbage
+collector as it found it. Offline and fast: the seed corpus and a 10-digest synthetic one.
 """
 
 from __future__ import annotations
@@ -21,6 +21,7 @@ import pytest
 
 import rag.extract.key_blocks as key_blocks
 import rag.extract.paper_links as paper_links
+import rag.extract.papers as papers_module
 import rag.urls as urls
 from eval.scale_corpus import distinct_corpus
 from rag.corpus.ingest import load_corpus
@@ -31,7 +32,7 @@ from rag.extract.title_forms import SIMILAR, same_title
 from rag.extract.titles import similar_normalized
 from rag.index.build import _chunk_keys, build_index
 from rag.index.embed import HashingEmbedder
-from rag.lexicon import is_name_like
+from rag.lexicon import CONNECTORS, is_name_like
 from rag.records import Chunk, Digest, Link, Mention, Paper, Passage, Query, UrlClaim, to_dict
 from rag.settings import Settings
 from rag.text import normalize_title
@@ -253,3 +254,51 @@ def test_chunk_keys_read_as_the_records_say(tmp_path: Path) -> None:
     lookalike = json.dumps({"text": 'x", "key": "' + "0" * 32})  # a text ending like a key
     with pytest.raises(KeyError):
         _chunk_keys(lookalike)
+
+
+# ---------------------------------------------------------------- bullet labels
+
+
+def _described_before(label: str, drafts: list) -> object:
+    """papers._described as it was before spaced titles (the reference)."""
+    words = [w for w in re.findall(r"[A-Za-z0-9]+", label)
+             if w.lower() not in papers_module._PLAIN and w.lower() not in CONNECTORS]
+    if len(words) < 2 or not re.search(r"[\s-][a-z]", label):
+        return None
+    hits = []
+    for d in drafts:
+        title = normalize_title(d.title).split()
+        initials = "".join(w[0] for w in title)
+        found = sum(1 for w in words if (len(w) >= 3 and any(t.startswith(w.lower())
+                                                             for t in title))
+                    or (w.isupper() and len(w) >= 2 and w.lower() in initials))
+        if found >= 2 and found >= len(words) - 1:
+            hits.append(d)
+    return hits[0] if len(hits) == 1 else None
+
+
+def _about_another_before(label: str, text: str, drafts: list) -> bool:
+    """papers._about_another as it was before whole runs (the reference)."""
+    if len(label.split()) != 1 or is_name_like(label):
+        return False
+    body = text[len(label):]
+    return any(re.search(rf"(?<![\w-]){re.escape(n)}(?![\w-])", body)
+               for d in drafts for n in d.short_names if n != label and is_name_like(n))
+
+
+def test_bullet_label_tests_are_the_ones_they_replace(seed) -> None:
+    found = list(seed[2].values())
+    rng = random.Random(17)
+    for _ in range(300):
+        drafts = [papers_module._Draft(p.title, "title", short_names=[
+            rng.choice([p.short_name or "ZACAF", "T-PaiNN’s", "Q.Net", "X-Ray9"])])
+                  for p in rng.sample(found, 6)]
+        words = [w for d in drafts for w in d.title.split()] + ["NR", "SM", "study", "the"]
+        label = " ".join(rng.choice(words) for _ in range(rng.randint(1, 4)))
+        label = rng.choice([label, label.lower(), label.capitalize(), "Ablations"])
+        text = label + ": " + " ".join(rng.choice(words + [n for d in drafts
+                                                          for n in d.short_names] + ["-", "/"])
+                                       for _ in range(12))
+        assert papers_module._described(label, drafts) is _described_before(label, drafts)
+        assert papers_module._about_another(label, text, drafts) == \
+            _about_another_before(label, text, drafts), (label, text)

@@ -35,7 +35,7 @@ def link_names(docs: list[LoadedDigest], papers: dict[str, Paper],
     for pid, paper in papers.items():
         name = paper.short_name
         if name and len(name) >= 3 and is_name_like(name):
-            if _RUN.fullmatch(name):
+            if WORD_RUN.fullmatch(name):
                 by_run[name].append(pid)
                 continue
             first = _WORD.search(name)
@@ -43,7 +43,7 @@ def link_names(docs: list[LoadedDigest], papers: dict[str, Paper],
             by_word[first.group()].append((name, pid))
     for doc in docs:
         for p in doc.passages:
-            found = [(name, pid) for name in set(_RUN.findall(p.text)) & by_run.keys()
+            found = [(name, pid) for name in set(WORD_RUN.findall(p.text)) & by_run.keys()
                      for pid in by_run[name]]
             if by_word:
                 found += [hit for word in set(_WORD.findall(p.text)) & by_word.keys()
@@ -74,8 +74,8 @@ def _whole_name(name: str, text: str) -> list[tuple[int, int]]:
 
 _WORD = re.compile(r"\w+")
 # a run of word characters and hyphens: a name of only those, named as a whole (see
-# _whole_name), is one of the passage's runs
-_RUN = re.compile(r"[\w-]+")
+# _whole_name: neither a word character nor a hyphen on either side), is one of the runs
+WORD_RUN = re.compile(r"[\w-]+")
 
 
 def _add_mention(papers: dict[str, Paper], pid: str, digest_id: str, index: int) -> None:

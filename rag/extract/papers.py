@@ -35,7 +35,7 @@ from rag.extract.mentions import BulletFinds, RawMention, digest_finds
 from rag.extract.metadata import (
     join_metadata,
 )
-from rag.extract.paper_links import Span, attach_urls, inherit_in_groups, link_names
+from rag.extract.paper_links import WORD_RUN, Span, attach_urls, inherit_in_groups, link_names
 from rag.extract.title_forms import exact_keys, index_keys, lookup_keys, same_title, title_words
 from rag.lexicon import CONNECTORS, is_name_like
 from rag.records import Mention, Paper
@@ -223,13 +223,18 @@ def extract_papers(docs: list[LoadedDigest], metadata: list[dict] | None = None,
     memo = cache.joins(metadata or []) if cache is not None and not exhaustive else None
     if metadata:
         papers = join_metadata(papers, metadata, docs, exhaustive=exhaustive, memo=memo)
-    papers = {pid: replace(p, attribution_issues=_issues(p, memo)) for pid, p in
-              papers.items()}
+    papers = {pid: _with_issues(p, memo) for pid, p in papers.items()}
     stats = {"digests": len(docs), "mentions": len(reg.spans), "comparisons": reg.comparisons}
     return PaperSet(papers, {k: sorted(set(v)) for k, v in spans.items()}, stats)
 
 
 _JSON = json.JSONEncoder(ensure_ascii=False)  # json.dumps(..., ensure_ascii=False), made once
+
+
+def _with_issues(p: Paper, memo: JoinMemo | None) -> Paper:
+    """``p`` with its attribution issues (itself when it has them already: most have none)."""
+    found = _issues(p, memo)
+    return p if found == p.attribution_issues else replace(p, attribution_issues=found)
 
 
 def _issues(p: Paper, memo: JoinMemo | None) -> tuple[str, ...]:
@@ -258,12 +263,13 @@ def _described(label: str, drafts: list[_Draft]) -> _Draft | None:
              if w.lower() not in _PLAIN and w.lower() not in CONNECTORS]
     if len(words) < 2 or not re.search(r"[\s-][a-z]", label):
         return None  # a Title Case label ("Sparse Kernel Regression") names a paper of its own
+    # (" word" to find at a word start of the spaced title, checked so, as initials)
+    tests = [(" " + w.lower(), len(w) >= 3, w.isupper() and len(w) >= 2) for w in words]
     hits = []
     for d in drafts:
-        title, initials = title_words(d.title)
-        found = sum(1 for w in words if (len(w) >= 3 and any(t.startswith(w.lower())
-                                                             for t in title))
-                    or (w.isupper() and len(w) >= 2 and w.lower() in initials))
+        spaced, initials = title_words(d.title)
+        found = sum(1 for low, prefix, caps in tests
+                    if (prefix and low in spaced) or (caps and low[1:] in initials))
         if found >= 2 and found >= len(words) - 1:
             hits.append(d)
     return hits[0] if len(hits) == 1 else None
@@ -274,9 +280,13 @@ def _about_another(label: str, text: str, drafts: list[_Draft]) -> bool:
     their coined names ("... the X authors also run Y ..."): a topic, not a paper."""
     if len(label.split()) != 1 or is_name_like(label):
         return False
+    names = [n for d in drafts for n in d.short_names if n != label and is_name_like(n)]
+    if not names:
+        return False
     body = text[len(label):]
-    return any(re.search(rf"(?<![\w-]){re.escape(n)}(?![\w-])", body)
-               for d in drafts for n in d.short_names if n != label and is_name_like(n))
+    runs = set(WORD_RUN.findall(body))  # a name of word characters and hyphens is a whole run
+    return any(n in runs if WORD_RUN.fullmatch(n) else
+               re.search(rf"(?<![\w-]){re.escape(n)}(?![\w-])", body) for n in names)
 
 
 def _merge_bullet(digest_id: str, b: BulletFinds, reg: _Registry, label: str = "",

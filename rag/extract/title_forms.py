@@ -96,7 +96,8 @@ def index_keys(title: str) -> frozenset[str]:
 
 
 @lru_cache(maxsize=_CACHED)
-def title_words(title: str) -> tuple[tuple[str, ...], str]:
-    """(words of the normalised title, their initials)."""
-    words = tuple(normalize_title(title).split())
-    return words, "".join(w[0] for w in words)
+def title_words(title: str) -> tuple[str, str]:
+    """(the normalised title with a space before each word, the initials of its words):
+    " " + a word start is in the first where a word of the title starts with it."""
+    words = normalize_title(title).split()
+    return "".join(" " + w for w in words), "".join(w[0] for w in words)

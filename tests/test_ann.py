@@ -132,8 +132,9 @@ def test_the_ivf_index_holds_4_bit_product_codes_and_returns_exact_cosines(tmp_p
         ids, scores = loaded.search(q, 10)
         assert np.allclose(scores, x[ids] @ q, rtol=0, atol=1e-6)  # re-scored exactly
         assert list(scores) == sorted(scores, reverse=True)
-        # the re-ranked k are the exact best of the 3 k candidates the codes chose
-        _, many = loaded._index.search(q.reshape(1, -1), 30,  # noqa: SLF001
+        # the re-ranked k are the exact best of the candidates the codes chose
+        assert loaded.rescored(10) == min(len(x), max(30, FaissStore.MIN_RESCORED))
+        _, many = loaded._index.search(q.reshape(1, -1), loaded.rescored(10),  # noqa: SLF001
                                        params=faiss.SearchParametersIVF(nprobe=8))
         assert ids.tolist() == exact_top(x, q, 10, np.sort(many[0][many[0] >= 0])).tolist()
 

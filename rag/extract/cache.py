@@ -223,10 +223,11 @@ class ExtractCache:
             return cls(path)
         return cls(path, data["digests"], data.get("joins"))
 
-    def finds(self, doc: LoadedDigest) -> DigestFinds:
+    def finds(self, doc: LoadedDigest, check: str | None = None) -> DigestFinds:
         """The finds of ``doc``: from the cache when its passages are unchanged, else read
-        (:func:`rag.extract.mentions.digest_finds`) and stored."""
-        key, check = doc.digest.sha256, passages_hash(doc)
+        (:func:`rag.extract.mentions.digest_finds`) and stored. ``check``: its
+        :func:`passages_hash`, when the caller has it."""
+        key, check = doc.digest.sha256, check or passages_hash(doc)
         entry = self.entries.get(key)
         if isinstance(entry, dict) and entry.get("check") == check:
             try:

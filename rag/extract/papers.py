@@ -200,11 +200,13 @@ def extract_papers(docs: list[LoadedDigest], metadata: list[dict] | None = None,
     # under several file names is one digest: its "Work by X et al." is one paper, not one
     # per copy (each copy apart, the arXiv join found several claimants and matched none)
     first: dict[str, str] = {}  # passages hash -> first digest with those passages
-    for doc in docs:
-        twin = first.setdefault(passages_hash(doc), doc.digest.id)
+    hashes = [passages_hash(doc) for doc in docs]
+    for doc, h in zip(docs, hashes):
+        twin = first.setdefault(h, doc.digest.id)
         if twin != doc.digest.id:
             reg.twin[doc.digest.id] = twin
-    finds = [cache.finds(doc) if cache is not None else digest_finds(doc) for doc in docs]
+    finds = [cache.finds(doc, h) if cache is not None else digest_finds(doc)
+             for doc, h in zip(docs, hashes)]
     for f in finds:  # pass 1: paragraphs
         for m in f.mentions:
             reg.add(m)

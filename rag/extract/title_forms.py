@@ -4,8 +4,9 @@ Merging mentions into papers (:mod:`rag.extract.papers`) looks each title up by 
 (normalised, headless, lowercased), by blocking keys (title starts, near-identical titles), and
 compares it with the titles of the papers that share a key: a corpus of 1,000 digests makes
 ~30,000 look-ups and ~100,000 comparisons over ~20,000 distinct titles. Everything here is a
-pure function of the title strings, cached by title, so each title is normalised, split and
-keyed once per process instead of once per look-up or comparison.
+pure function of the title strings; forms are cached by title, so each title is normalised and
+split once per process instead of once per comparison, and look-up keys for a while (a bullet
+looks its label up twice).
 """
 
 from __future__ import annotations
@@ -17,7 +18,8 @@ from rag.extract.titles import similar_normalized, similar_title_keys
 from rag.text import normalize_title
 
 SIMILAR = 0.93  # title similarity at which same_title holds two long titles the same
-_CACHED = 1 << 17  # titles kept per cache (a few hundred bytes each)
+_TITLES = 1 << 16  # titles kept per cache of forms (a few hundred bytes each)
+_RECENT = 1 << 12  # look-ups kept: a bullet looks up its label again right after (kilobytes each)
 
 
 class Form(NamedTuple):
@@ -29,14 +31,14 @@ class Form(NamedTuple):
     words: int  # words of the normalised title
 
 
-@lru_cache(maxsize=_CACHED)
+@lru_cache(maxsize=_TITLES)
 def headless(title: str) -> str:
     """The normalised title without a "Name:" head of at most three words."""
     head, colon, rest = title.partition(":")
     return normalize_title(rest if colon and len(head.split()) <= 3 else title)
 
 
-@lru_cache(maxsize=_CACHED)
+@lru_cache(maxsize=_TITLES)
 def form(title: str) -> Form:
     """The :class:`Form` of ``title``."""
     norm, head = normalize_title(title), headless(title)
@@ -58,7 +60,7 @@ def same_title(a: str, b: str) -> bool:
     return len(short.norm) > 20 and similar_normalized(fa.norm, fb.norm, SIMILAR)
 
 
-@lru_cache(maxsize=_CACHED)
+@lru_cache(maxsize=_RECENT)
 def exact_keys(title: str | None, short: str | None) -> tuple[str, ...]:
     """Exact look-up keys of a title and short name (normalised, headless and lowercased
     title; lowercased short name)."""
@@ -67,7 +69,7 @@ def exact_keys(title: str | None, short: str | None) -> tuple[str, ...]:
     return out + ((f"n:{short.lower()}",) if short else ())
 
 
-@lru_cache(maxsize=_CACHED)
+@lru_cache(maxsize=_RECENT)
 def lookup_keys(title: str | None, short: str | None) -> tuple[str, ...]:
     """The blocking keys a title and short name are looked up by: those of :func:`index_keys`
     that a paper that can match them is indexed under."""
@@ -82,7 +84,6 @@ def lookup_keys(title: str | None, short: str | None) -> tuple[str, ...]:
     return tuple(keys)
 
 
-@lru_cache(maxsize=_CACHED)
 def index_keys(title: str) -> frozenset[str]:
     """The blocking keys a paper is indexed under by its title: normalised, headless and
     lowercased title, its starts of 3+ words, its near-identity keys."""
@@ -95,7 +96,7 @@ def index_keys(title: str) -> frozenset[str]:
     return frozenset(keys)
 
 
-@lru_cache(maxsize=_CACHED)
+@lru_cache(maxsize=_TITLES)
 def title_words(title: str) -> tuple[str, str]:
     """(the normalised title with a space before each word, the initials of its words):
     " " + a word start is in the first where a word of the title starts with it."""

@@ -1,8 +1,9 @@
 """Re-index speed-ups that must not change a result (issue 13): the metadata index stored as
 arrays finds the records the in-memory one finds, title forms compare titles as the merge did,
 records convert to the same dicts, short names, bullet labels and URLs link what they linked,
-the previous build's content keys read as its records say, and a build leaves the garbage
-collector as it found it. Offline and fast: the seed corpus and a 10-digest synthetic one.
+the previous build's content keys read as its records say, metadata files parse from the cache
+as they parsed, and a build leaves the garbage collector as it found it. Offline and fast: the
+seed corpus and a 10-digest synthetic one.
 """
 
 from __future__ import annotations
@@ -10,9 +11,11 @@ from __future__ import annotations
 import dataclasses
 import datetime as dt
 import gc
+import hashlib
 import json
 import random
 import re
+import shutil
 from collections import defaultdict
 from pathlib import Path
 
@@ -20,11 +23,14 @@ import numpy as np
 import pytest
 
 import rag.extract.key_blocks as key_blocks
+import rag.extract.metadata as metadata_module
 import rag.extract.paper_links as paper_links
 import rag.extract.papers as papers_module
 import rag.urls as urls
 from eval.scale_corpus import distinct_corpus
 from rag.corpus.ingest import load_corpus
+from rag.corpus.parse_cache import ParseCache
+from rag.corpus.safe_read import DEFAULT_LIMITS
 from rag.extract.key_blocks import KeyBlocks
 from rag.extract.metadata import MetadataIndex, load_metadata, match_by_authors, match_metadata
 from rag.extract.papers import extract_papers
@@ -302,3 +308,41 @@ def test_bullet_label_tests_are_the_ones_they_replace(seed) -> None:
         assert papers_module._described(label, drafts) is _described_before(label, drafts)
         assert papers_module._about_another(label, text, drafts) == \
             _about_another_before(label, text, drafts), (label, text)
+
+
+# ---------------------------------------------------------------- metadata parses
+
+
+def test_metadata_parses_are_kept_by_content(tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+                                             ) -> None:
+    folder = tmp_path / "arxiv"
+    shutil.copytree(ROOT / "corpus" / "arxiv", folder)
+    first = sorted(folder.glob("*.jsonl"))[0]
+    lines = first.read_text(encoding="utf-8").splitlines(keepends=True)
+    first.write_text("".join(lines[::2]) + "{not json\n", encoding="utf-8")
+    (folder / "zz-more.jsonl").write_text("".join(lines[1::2]), encoding="utf-8")
+    parsed: list[str] = []
+    real = metadata_module.parse_files
+
+    def counted(func, files, *args):
+        parsed.extend(p.name for p in files)
+        return real(func, files, *args)
+
+    monkeypatch.setattr(metadata_module, "parse_files", counted)
+    want = load_metadata(folder)
+    assert want[1] and parsed  # a warning for the bad line
+
+    def sha_of(path: Path) -> str:
+        return hashlib.sha256(path.read_bytes()).hexdigest()
+
+    path = tmp_path / "parse-cache.json"
+    cache = ParseCache.load(path, DEFAULT_LIMITS, sha_of)
+    assert load_metadata(folder, cache=cache) == want
+    cache.save()
+    parsed.clear()
+    assert load_metadata(folder, cache=ParseCache.load(path, DEFAULT_LIMITS, sha_of)) == want
+    assert parsed == []  # every file from the cache
+    last = sorted(folder.glob("*.jsonl"))[-1]
+    last.write_text(last.read_text(encoding="utf-8").replace("a", "b", 3), encoding="utf-8")
+    again = load_metadata(folder, cache=ParseCache.load(path, DEFAULT_LIMITS, sha_of))
+    assert parsed == [last.name] and again == load_metadata(folder)

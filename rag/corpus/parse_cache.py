@@ -1,5 +1,5 @@
-"""Parse cache: each digest file's parse (its Digest record, passages and warnings), kept between
-builds by the file's path and content hash.
+"""Parse cache: each digest file's parse (its Digest record, passages and warnings) and each arXiv
+snapshot file's records, kept between builds by the file's path and content hash.
 
 Parsing a digest (:func:`rag.corpus.ingest.parse_digest`, in worker processes) depends on the file's
 bytes, its name and the reading limits alone, so a build parses again only the files whose
@@ -33,7 +33,7 @@ log = logging.getLogger(__name__)
 CACHE_FILE = "parse-cache.json"
 # the modules whose code decides how a file parses: a change to any of them empties the cache
 _CODE = ("rag.corpus.ingest", "rag.corpus.readers", "rag.corpus.safe_read", "rag.dates",
-         "rag.records", "rag.corpus.parse_cache")
+         "rag.records", "rag.corpus.parse_cache", "rag.extract.metadata")
 
 
 @lru_cache(maxsize=1)
@@ -106,16 +106,22 @@ class ParseCache:
     def _key(path: Path, sha: str) -> str:
         return f"{path}\x1f{sha}"
 
-    def get(self, path: Path) -> tuple[LoadedDigest, list[str]] | None:
-        """(LoadedDigest, warnings) of ``path`` as last parsed, or None when its content
-        changed, it was never parsed or its entry is damaged."""
+    def _entry(self, path: Path) -> tuple[str, dict] | None:
+        """(key, stored entry) of ``path``'s current content, or None."""
         try:
             key = self._key(path, self.sha_of(path))
         except OSError:
             return None
         entry = self.entries.get(key)
-        if not isinstance(entry, dict):
+        return (key, entry) if isinstance(entry, dict) else None
+
+    def get(self, path: Path) -> tuple[LoadedDigest, list[str]] | None:
+        """(LoadedDigest, warnings) of ``path`` as last parsed, or None when its content
+        changed, it was never parsed or its entry is damaged."""
+        found = self._entry(path)
+        if found is None:
             return None
+        key, entry = found
         try:
             digest, passages, warnings = decode(entry)
         except (KeyError, TypeError, ValueError):
@@ -130,6 +136,32 @@ class ParseCache:
         """Store the parse of ``path`` under the hash of the bytes that were parsed."""
         key = self._key(path, doc.digest.sha256)
         self.entries[key] = self.used[key] = encode(doc, warnings)
+        self.misses += 1
+
+    def records(self, path: Path) -> tuple[list[dict], list[str]] | None:
+        """(records, warnings) of an arXiv snapshot file as last parsed
+        (:func:`rag.extract.metadata.parse_metadata_file`), or None when its content changed,
+        it was never parsed or its entry is damaged."""
+        found = self._entry(path)
+        if found is None:
+            return None
+        key, entry = found
+        records, warnings = entry.get("records"), entry.get("warnings")
+        if not (isinstance(records, list) and isinstance(warnings, list)
+                and all(isinstance(r, dict) and "arxiv_id" in r and isinstance(r.get("title"), str)
+                        for r in records) and all(isinstance(w, str) for w in warnings)):
+            return None
+        self.used[key] = entry
+        self.hits += 1
+        return records, warnings
+
+    def put_records(self, path: Path, records: list[dict], warnings: list[str]) -> None:
+        """Store the parse of an arXiv snapshot file under its current content hash."""
+        try:
+            key = self._key(path, self.sha_of(path))
+        except OSError:
+            return
+        self.entries[key] = self.used[key] = {"records": records, "warnings": list(warnings)}
         self.misses += 1
 
     def save(self, path: Path | None = None) -> None:

@@ -36,6 +36,7 @@ from rag.records import Paper
 from rag.text import normalize_title, slugify, strip_accents, tokenize
 
 if TYPE_CHECKING:
+    from rag.corpus.parse_cache import ParseCache
     from rag.settings import Settings
 
 log = logging.getLogger(__name__)
@@ -62,13 +63,13 @@ def parse_metadata_file(path: Path, data: bytes) -> tuple[list[dict], list[str]]
     return out, warnings
 
 
-def load_metadata(folder: Path, settings: Settings | Limits | None = None
-                  ) -> tuple[list[dict], list[str]]:
+def load_metadata(folder: Path, settings: Settings | Limits | None = None,
+                  cache: ParseCache | None = None) -> tuple[list[dict], list[str]]:
     """Read every ``*.jsonl`` arXiv snapshot in ``folder``; bad lines and files become
     warnings naming them. Files are size-bounded and parsed under the time limit of
     ``settings`` (a :class:`rag.Settings` or :class:`~rag.corpus.safe_read.Limits`; None: from the
-    environment); a link to a file outside the corpus folder (``folder``'s parent) is not
-    followed."""
+    environment), or taken from ``cache`` when their content is unchanged; a link to a file
+    outside the corpus folder (``folder``'s parent) is not followed."""
     limits = limits_of(settings)
     records: list[dict] = []
     warnings: list[str] = []
@@ -81,9 +82,14 @@ def load_metadata(folder: Path, settings: Settings | Limits | None = None
             files.append(path)
         else:
             warnings.append(outside_warning(path, root))
-    parsed, notes = parse_files(parse_metadata_file, files, limits)
+    kept = {p: hit for p in files if cache is not None and (hit := cache.records(p))}
+    parsed, notes = parse_files(parse_metadata_file, [p for p in files if p not in kept], limits)
     warnings += notes
-    for _path, (got, warns) in parsed:
+    for path, (got, warns) in parsed:
+        kept[path] = got, warns
+        if cache is not None:
+            cache.put_records(path, got, warns)
+    for got, warns in (kept[p] for p in files if p in kept):  # in file order
         records += got
         warnings += warns
     merged: dict[str, dict] = {}  # one record per arXiv id: a snapshot line plus a cached

@@ -196,11 +196,11 @@ def build_index(settings: Settings, embedder: Embedder, progress: bool = True,
                                  lambda p: (stamps.stamps.get(str(p)) or [0, 0, stamps.sha(p)])[2],
                                  fresh=rebuild or not settings.extract_cache)
         docs, warnings = load_corpus(settings.corpus_dir, settings, cache=parses)
-        if settings.extract_cache:
-            parses.save()
         if damaged:
             warnings.append(damaged)
-        metadata, meta_warnings = load_metadata(settings.metadata_dir, settings)
+        metadata, meta_warnings = load_metadata(settings.metadata_dir, settings, cache=parses)
+        if settings.extract_cache:
+            parses.save()
         warnings += meta_warnings
         cache = ExtractCache.load(index_dir / CACHE_FILE,  # what each digest names, by hash
                                   fresh=rebuild or not settings.extract_cache)

@@ -41,6 +41,11 @@ def _fields_of(cls: Any) -> tuple[tuple[str, ...], Callable[[Any], tuple]]:
 
 def _plain(v: Any) -> Any:
     """A field value as JSON-able data: the common scalars first, as they are."""
+    kind = type(v)
+    if kind is tuple or kind is list:  # the common containers first, as below
+        return [x if type(x) in _SCALARS else _plain(x) for x in v]
+    if kind in _RECORDS:
+        return to_dict(v)
     if v is None or isinstance(v, (str, int, float)):
         return v
     if isinstance(v, dt.date):
@@ -196,6 +201,9 @@ class Chunk:
     @classmethod
     def from_dict(cls, d: dict[str, Any]) -> Chunk:
         return cls(**{**d, "paper_ids": tuple(d.get("paper_ids", ()))})
+
+
+_RECORDS = frozenset({Link, Digest, Passage, Mention, UrlClaim, Paper, Chunk})  # nested in records
 
 
 @dataclass(frozen=True)

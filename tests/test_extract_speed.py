@@ -2,8 +2,8 @@
 arrays finds the records the in-memory one finds, title forms compare titles as the merge did,
 records convert to the same dicts, short names, bullet labels and URLs link what they linked,
 the previous build's content keys read as its records say, metadata files parse from the cache
-as they parsed, and a build leaves the garbage collector as it found it. Offline and fast: the
-seed corpus and a 10-digest synthetic one.
+as they parsed, the BM25 vocabulary keeps its order, and a build leaves the garbage collector as
+it found it. Offline and fast: the seed corpus and a 10-digest synthetic one.
 """
 
 from __future__ import annotations
@@ -38,6 +38,7 @@ from rag.extract.title_forms import SIMILAR, same_title
 from rag.extract.titles import similar_normalized
 from rag.index.build import _chunk_keys, build_index
 from rag.index.embed import HashingEmbedder
+from rag.index.stores import bm25_matrix
 from rag.lexicon import CONNECTORS, is_name_like
 from rag.records import Chunk, Digest, Link, Mention, Paper, Passage, Query, UrlClaim, to_dict
 from rag.settings import Settings
@@ -171,6 +172,7 @@ def test_to_dict_is_the_conversion_it_replaces(seed) -> None:
                 Digest("d", "T", None, "topic", "p", "s"),
                 Query("q", "q", ("a",), since=dt.date(2026, 1, 1), dates_from_question=True),
                 Chunk("d:1:0", "d", 1, "S", "text", "e", ("p", "q"), page=2),
+                Passage("d", 2, "S", "bullet", "t", (Link("x", "https://x.org"),), "L", 1),
                 Paper("p", "T", mentions=(Mention("d", 1, "X et al.", ("U",)),),
                       url_claims=(UrlClaim("https://x.org", "code", "d", 1),))]
     for r in records:
@@ -346,3 +348,20 @@ def test_metadata_parses_are_kept_by_content(tmp_path: Path, monkeypatch: pytest
     last.write_text(last.read_text(encoding="utf-8").replace("a", "b", 3), encoding="utf-8")
     again = load_metadata(folder, cache=ParseCache.load(path, DEFAULT_LIMITS, sha_of))
     assert parsed == [last.name] and again == load_metadata(folder)
+
+
+# ---------------------------------------------------------------- BM25 vocabulary
+
+
+def test_bm25_vocabulary_is_in_order_of_first_appearance() -> None:
+    rng = np.random.default_rng(3)
+    vocab = [f"t{i}" for i in range(500)]
+    docs = []
+    for _ in range(200):
+        ids = rng.choice(500, size=rng.integers(1, 30), replace=False)
+        docs.append((ids.astype(rng.choice([np.int32, np.int64])), rng.integers(1, 5, len(ids))))
+    scores, vocab_dict = bm25_matrix(docs, vocab, 1.2, 0.75)
+    seen = dict.fromkeys(t for ids, _ in docs for t in ids.tolist())
+    assert list(vocab_dict) == [vocab[t] for t in seen] + [""]
+    assert list(vocab_dict.values()) == list(range(len(seen) + 1))
+    assert scores["num_docs"] == 200 and len(scores["indptr"]) == len(seen) + 1

@@ -277,8 +277,12 @@ def bm25_matrix(docs: list[tuple[np.ndarray, np.ndarray]], vocab: list[str], k1:
     tf = counts.astype(np.float32)
     # each document's length (its term counts summed), exactly: integer sums well below 2**53
     lengths = np.bincount(rows, weights=counts, minlength=n_docs).astype(np.int64)
-    used, first = np.unique(terms, return_index=True)
-    order = used[np.argsort(first, kind="stable")]  # vocabulary by first appearance
+    # vocabulary by first appearance: each used term's first position (what np.unique(terms,
+    # return_index=True) gives, without sorting every term), then the terms in that order
+    first = np.full(len(vocab), len(terms), dtype=np.int64)
+    np.minimum.at(first, terms, np.arange(len(terms)))
+    used = np.flatnonzero(first < len(terms))
+    order = used[np.argsort(first[used], kind="stable")]
     remap = np.zeros(len(vocab) + 1, dtype=np.int64)
     remap[order] = np.arange(len(order))
     cols = remap[terms]

@@ -289,7 +289,8 @@ def markdown(r: dict) -> str:
     e = r.get("edit")
     if e:
         lines += ["", f"`build_index` at {e['digests']} digests (hashing embedder, 256; "
-                  f"command: `python -m eval.extraction_scale --edit-only`, "
+                  "command: `python -m eval.extraction_scale --edit-baseline-ref "
+                  f"{(r.get('edit_baseline') or {}).get('ref', 'REF')}`, "
                   f"{r.get('edit_date', r['date'])}, one edited digest measured "
                   f"{len(e.get('one_edited_runs_s', [0]))} times, median shown; 'before' is "
                   "the same benchmark run in the same invocation on the `rag` package of git "
@@ -334,7 +335,11 @@ def markdown(r: dict) -> str:
                   "(`rag/extract/cache.py`); papers are merged anew over all digests' cached "
                   "finds (exact, the same as a full merge), but metadata matches and "
                   "attribution checks come from a memo keyed by each paper's names for the "
-                  "same snapshot, and the snapshot's match index is kept, not rebuilt; BM25 "
+                  "same snapshot, and the snapshot's match index is kept as arrays "
+                  "(`metadata-index.npz`, `rag/extract/key_blocks.py`), not rebuilt; titles "
+                  "are normalised and keyed once per title (`rag/extract/title_forms.py`); the "
+                  "build pauses Python's cyclic garbage collector (it re-traversed the build's "
+                  "millions of live objects, about a third of an edit's time); BM25 "
                   "weights are computed from cached per-text term counts "
                   "(`rag/index/lexical_cache.py`, only new texts tokenised) in a few numpy passes, "
                   "the same weights bm25s computes from scratch (tested equal); JSON is "

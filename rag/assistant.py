@@ -284,8 +284,7 @@ class Assistant:
         live = live or self.live
         if isinstance(query, str):
             query = self._read(query, live=live)
-        vector = self.embedder.encode([query.search_text])[0]
-        hits = live.retriever.search(query, k=k, query_vector=vector)
+        hits, vector = live.retriever.search_encoded(query, k=k)  # encodes while BM25 scores
         return Retrieved(query, hits, vector, live)
 
     def answer(self, r: Retrieved) -> Answer:

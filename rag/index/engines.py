@@ -58,9 +58,11 @@ class SearchEngine(Protocol):
 
     name: str
 
-    def hybrid(self, text: str, vector: np.ndarray, where: RowFilter | None) -> Candidates:
+    def hybrid(self, text: str, vector: np.ndarray, where: RowFilter | None,
+               ahead: tuple[np.ndarray, np.ndarray] | None = None) -> Candidates:
         """Dense and lexical candidates (``settings.candidates`` each, within ``where``)
-        fused by weighted reciprocal-rank fusion."""
+        fused by weighted reciprocal-rank fusion. ``ahead``: the lexical half already run,
+        for an engine that has one (``lexical(text, where)``); others ignore it."""
         ...
 
     def similarities(self, vector: np.ndarray) -> np.ndarray:
@@ -146,7 +148,23 @@ class FaissEngine:
         self.facets = facets or RowFacets.of(index)
         self.vectors = LocalVectors(index)
 
-    def hybrid(self, text: str, vector: np.ndarray, where: RowFilter | None) -> Candidates:
+    def lexical(self, text: str, where: RowFilter | None) -> tuple[np.ndarray, np.ndarray]:
+        """(BM25 score of every row, the ``candidates`` best rows within ``where``): the
+        lexical half of :meth:`hybrid`, which needs no question vector, so a caller may run it
+        while the question is encoded (:meth:`rag.answer.retrieve.Retriever.search_encoded`)."""
+        mask = self.facets.mask(where)
+        lex = self.index.lexical.scores(text)
+        # top-k among the rows the query's terms occur in (and the filter keeps), not over
+        # every row's score: the same rows as top_k over all scores with zeros dropped
+        hit = np.flatnonzero(lex > 0)
+        if mask is not None:
+            hit = hit[mask[hit]]
+        return lex, hit[top_k(lex[hit], min(self.settings.candidates, len(self.index.chunks)))]
+
+    def hybrid(self, text: str, vector: np.ndarray, where: RowFilter | None,
+               ahead: tuple[np.ndarray, np.ndarray] | None = None) -> Candidates:
+        """See :class:`SearchEngine`; ``ahead``: :meth:`lexical` of the same text and filter,
+        when the caller ran it already."""
         s, index = self.settings, self.index
         n = len(index.chunks)
         mask = self.facets.mask(where)
@@ -155,13 +173,7 @@ class FaissEngine:
             return Candidates()
         c = min(s.candidates, n)
         d_ids, d_scores = index.dense.search(vector, c, allowed)
-        lex = index.lexical.scores(text)
-        # top-k among the rows the query's terms occur in (and the filter keeps), not over
-        # every row's score: the same rows as top_k over all scores with zeros dropped
-        hit = np.flatnonzero(lex > 0)
-        if mask is not None:
-            hit = hit[mask[hit]]
-        l_ids = hit[top_k(lex[hit], c)]
+        lex, l_ids = ahead if ahead is not None else self.lexical(text, where)
         fused = rrf(((s.dense_weight, d_ids), (s.lexical_weight, l_ids)), s.rrf_k)
         dense_of = dict(zip(d_ids.tolist(), d_scores.tolist()))
         # lexical-only rows: their cosine too, for answering

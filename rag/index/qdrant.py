@@ -278,7 +278,10 @@ class QdrantEngine:
                 value=where.has_code)))
         return models.Filter(must=must) if must else None
 
-    def hybrid(self, text: str, vector: np.ndarray, where: RowFilter | None) -> Candidates:
+    def hybrid(self, text: str, vector: np.ndarray, where: RowFilter | None,
+               ahead: tuple[np.ndarray, np.ndarray] | None = None) -> Candidates:
+        """See :class:`rag.index.engines.SearchEngine` (``ahead`` unused: one Query API
+        call runs both halves)."""
         s, models = self.settings, _models()
         c = min(s.candidates, len(self.index.chunks))
         flt = self.query_filter(where)

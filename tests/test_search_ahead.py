@@ -32,3 +32,13 @@ def test_lexical_ahead_gives_the_same_hits_and_vector(seed_fake) -> None:  # noq
             assert [h.score for h in hits] == [h.score for h in again]
     finally:
         del r.engine.lexical
+
+
+def test_a_filter_mask_is_made_once_per_question_and_read_only(seed_fake) -> None:  # noqa: ANN001
+    r = seed_fake.retriever
+    where = r.resolve(Filters(has_code=True))
+    first = r.facets.mask(where)
+    assert first is not None and r.facets.mask(where) is first  # the lexical and dense halves
+    assert not first.flags.writeable
+    other = r.facets.mask(r.resolve(Filters(has_code=False)))
+    assert other is not None and np.array_equal(other, ~first)

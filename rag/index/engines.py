@@ -73,6 +73,8 @@ class SearchEngine(Protocol):
 class RowFacets:
     """What filters look at, per chunk row: digest date ordinal, digest id, has-code."""
 
+    _last: tuple[RowFilter, np.ndarray] | None = None  # the last filter's mask (see mask)
+
     def __init__(self, chunks: Sequence[Chunk], digests: Mapping[str, Digest],
                  papers: Mapping[str, Paper]) -> None:
         cols, names = row_columns(chunks)
@@ -87,9 +89,15 @@ class RowFacets:
         return facets
 
     def mask(self, where: RowFilter | None) -> np.ndarray | None:
-        """Boolean row mask of ``where``, or None when it filters nothing."""
+        """Boolean row mask of ``where`` (read-only), or None when it filters nothing. The
+        last filter's mask is kept: one question asks for it twice (the lexical half, run
+        while the question is encoded, and the dense half), and a digest filter tests every
+        row's digest id."""
         if where is None:
             return None
+        last = self._last
+        if last is not None and last[0] == where:
+            return last[1]
         keep = np.ones(len(self.dates), dtype=bool)
         if where.since is not None:
             keep &= self.dates >= where.since
@@ -99,6 +107,8 @@ class RowFacets:
             keep &= np.isin(self.digest_ids, list(where.digest_ids))
         if where.has_code is not None:
             keep &= self.has_code == where.has_code
+        keep.flags.writeable = False
+        self._last = (where, keep)
         return keep
 
     def payload(self, row: int, chunk: Chunk) -> dict:

@@ -14,7 +14,6 @@ from __future__ import annotations
 
 import json
 import os
-import threading
 import weakref
 from collections.abc import Iterator, Mapping
 from pathlib import Path
@@ -82,8 +81,7 @@ class PaperTable(Mapping[str, Paper]):
         if size != offsets[-1]:
             self._file.close()
             raise ValueError(f"{PAPERS} has {size} bytes, {PAPERS_INDEX} says {offsets[-1]}")
-        self._read: dict[str, Paper] = {}
-        self._lock = threading.Lock()
+        self._read: dict[str, Paper] = {}  # papers read so far (one dict store: thread-safe)
 
     def __len__(self) -> int:
         return len(self._ids)
@@ -103,9 +101,7 @@ class PaperTable(Mapping[str, Paper]):
         data = os.pread(self._file.fileno(), end - start, start)
         if len(data) != end - start:
             raise ValueError(f"{PAPERS} is shorter than {PAPERS_INDEX} says")
-        paper = Paper.from_dict(json.loads(data))
-        with self._lock:
-            self._read[pid] = paper
+        paper = self._read[pid] = Paper.from_dict(json.loads(data))
         return paper
 
     def names(self) -> Iterator[PaperNames]:

@@ -284,7 +284,7 @@ class Assistant:
         live = live or self.live
         if isinstance(query, str):
             query = self._read(query, live=live)
-        hits, vector = live.retriever.search_encoded(query, k=k)  # encodes while BM25 scores
+        hits, vector = live.retriever.search_encoded(query, k=k)  # one encoding, one search
         return Retrieved(query, hits, vector, live)
 
     def answer(self, r: Retrieved) -> Answer:

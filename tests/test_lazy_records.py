@@ -161,6 +161,12 @@ def test_hybrid_takes_the_lexical_top_k_of_every_row_and_filter(loaded, fake_set
             assert got.fused == fused
             assert got.order == tuple(sorted(fused, key=lambda i: -fused[i]))
             assert got.lexical == {i: float(lex[i]) for i in got.order}
+            # every candidate's cosine, lexical-only rows' read when asked for; no other row
+            assert set(got.dense) == set(got.order)
+            for i in got.order:
+                assert got.dense[i] == pytest.approx(float(loaded.dense.vectors()[i] @ v),
+                                                     abs=1e-5)
+            assert got.dense.get(len(loaded.chunks) + 5) is None
 
 
 def test_chunk_rows_are_read_without_mapping_the_file(loaded) -> None:  # noqa: ANN001

@@ -280,3 +280,42 @@ def test_top_k_equals_a_stable_full_sort() -> None:
                 want = np.argsort(-scores, kind="stable")[:k]
                 assert top_k(scores, k).tolist() == want.tolist()
     assert top_k(np.zeros(0, dtype=np.float32), 3).tolist() == []
+
+
+def test_posting_top_k_equals_top_k_over_every_row(tmp_path) -> None:  # noqa: ANN001
+    """BM25's top-k from the query's posting lists (a floor from one list, then MaxScore
+    pruning) is exactly top_k over every kept row scoring above 0: many documents, tied
+    scores (repeated texts), a query repeating a word, common and rare words, filters keeping
+    half, a few or no rows, k from 1 to past the hits; the saved index and the built one."""
+    import numpy as np
+
+    from rag.index.engines import posting_top_k, top_k
+    from rag.index.stores import LexicalIndex
+
+    rng = np.random.default_rng(3)
+    common = ["model", "data", "learning", "network", "training"]
+    rare = [f"term{i}" for i in range(60)]
+    texts = [" ".join(rng.choice(common, 6).tolist() + rng.choice(rare, 3).tolist())
+             for _ in range(1500)]
+    texts += texts[:200]  # identical documents: tied scores
+    built = LexicalIndex()
+    built.build(texts)
+    built.save(tmp_path)
+    saved = LexicalIndex.load(tmp_path, len(texts))
+    masks = [None, rng.random(len(texts)) < 0.5, rng.random(len(texts)) < 0.02,
+             np.zeros(len(texts), dtype=bool)]
+    questions = ["model data term3", "term7 term7 learning", "term1 term2 term3 term4 term5",
+                 "network", "training model learning data network term59", "nothing here"]
+    checked = 0
+    for lex in (saved, built):
+        for q in questions:
+            scores, lists = lex.postings(q)
+            assert np.array_equal(scores, lex.scores(q))
+            for mask in masks:
+                hit = np.flatnonzero(scores > 0)
+                hit = hit[mask[hit]] if mask is not None else hit
+                for k in (1, 10, 100, 2000):
+                    want = hit[top_k(scores[hit], k)]
+                    assert posting_top_k(scores, lists, k, mask).tolist() == want.tolist()
+                    checked += len(want)
+    assert checked > 10_000

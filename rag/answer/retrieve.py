@@ -17,7 +17,6 @@ from __future__ import annotations
 
 import datetime as dt
 from collections.abc import Callable, Sequence
-from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 
 import numpy as np
@@ -31,8 +30,6 @@ from rag.records import Hit, Paper, Query
 from rag.settings import Settings
 
 Reranker = Callable[[str, Sequence[str]], Sequence[float]]
-# scores BM25 while the question is encoded (Retriever.search_encoded); threads start on first use
-_AHEAD = ThreadPoolExecutor(max_workers=4, thread_name_prefix="rag-lexical")
 
 
 @dataclass(frozen=True)
@@ -139,22 +136,19 @@ class Retriever:
     def search_encoded(self, query: Query | str, k: int = 10, filters: Filters | None = None,
                        group_by_paper: bool = False, query_vector: np.ndarray | None = None
                        ) -> tuple[list[Hit], np.ndarray]:
-        """:meth:`search` and the question's vector. When the vector is not given, an engine
-        with a separate lexical half (:meth:`rag.index.engines.FaissEngine.lexical`) scores
-        BM25 in a worker thread while the question is encoded (ONNX Runtime and numpy release
-        the GIL: at 1 M chunks on 2 cores, 11.1 against 13.4 ms, a one-off check)."""
+        """:meth:`search` and the question's vector (encoded here when not given), for a
+        caller that needs both (``ask()``: one encoding, one search per question). The
+        question is encoded first, then searched: scoring BM25 in a worker thread during the
+        encoding was no faster on 2 cores, where ONNX Runtime already uses both (at 1 M
+        chunks, alternating in one process: 11.8 ms sequential against 12.0 overlapped)."""
         if isinstance(query, Query):
             filters = filters if filters is not None else Filters.of(query)
             query = query.search_text
         where = self.resolve(filters)
-        ahead = getattr(self.engine, "lexical", None)
-        early = _AHEAD.submit(ahead, query, where) if ahead is not None and \
-            query_vector is None and len(self.index.chunks) else None
         qv = query_vector if query_vector is not None else self.embedder.encode([query])[0]
         if not self.index.chunks:
             return [], qv
-        found = self.engine.hybrid(query, qv, where, early.result()) if early is not None \
-            else self.engine.hybrid(query, qv, where)
+        found = self.engine.hybrid(query, qv, where)
         fused = found.fused
         order = list(found.order)
         if self.reranker is not None and order:

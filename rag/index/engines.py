@@ -18,7 +18,7 @@ Both engines read vectors (cosines for answering, paper ranking) from the build'
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Mapping, Sequence
+from collections.abc import Iterable, Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Protocol
 
@@ -58,11 +58,9 @@ class SearchEngine(Protocol):
 
     name: str
 
-    def hybrid(self, text: str, vector: np.ndarray, where: RowFilter | None,
-               ahead: tuple[np.ndarray, np.ndarray] | None = None) -> Candidates:
+    def hybrid(self, text: str, vector: np.ndarray, where: RowFilter | None) -> Candidates:
         """Dense and lexical candidates (``settings.candidates`` each, within ``where``)
-        fused by weighted reciprocal-rank fusion. ``ahead``: the lexical half already run,
-        for an engine that has one (``lexical(text, where)``); others ignore it."""
+        fused by weighted reciprocal-rank fusion."""
         ...
 
     def similarities(self, vector: np.ndarray) -> np.ndarray:
@@ -117,6 +115,30 @@ class RowFacets:
                 "has_code": bool(self.has_code[row]), "paper_ids": list(chunk.paper_ids)}
 
 
+class Cosines(Mapping[int, float]):
+    """Cosines of the question to some candidate rows: those the dense ranker scored are
+    given; any other is read from the vectors when first asked for (a search reads only its
+    hits', not every lexical-only candidate's)."""
+
+    def __init__(self, rows: Iterable[int], known: dict[int, float],
+                 vectors: LocalVectors, vector: np.ndarray) -> None:
+        self._rows, self._known = frozenset(rows) | frozenset(known), dict(known)
+        self._vectors, self._vector = vectors, vector
+
+    def __getitem__(self, row: int) -> float:
+        if row not in self._known:
+            if row not in self._rows:
+                raise KeyError(row)
+            self._known.update(self._vectors.at([row], self._vector))
+        return self._known[row]
+
+    def __iter__(self) -> Iterator[int]:
+        return iter(self._rows)
+
+    def __len__(self) -> int:
+        return len(self._rows)
+
+
 class LocalVectors:
     """The build's own vectors (the index's dense store), read by both engines."""
 
@@ -159,22 +181,15 @@ class FaissEngine:
         self.vectors = LocalVectors(index)
 
     def lexical(self, text: str, where: RowFilter | None) -> tuple[np.ndarray, np.ndarray]:
-        """(BM25 score of every row, the ``candidates`` best rows within ``where``): the
-        lexical half of :meth:`hybrid`, which needs no question vector, so a caller may run it
-        while the question is encoded (:meth:`rag.answer.retrieve.Retriever.search_encoded`)."""
-        mask = self.facets.mask(where)
-        lex = self.index.lexical.scores(text)
-        # top-k among the rows the query's terms occur in (and the filter keeps), not over
-        # every row's score: the same rows as top_k over all scores with zeros dropped
-        hit = np.flatnonzero(lex > 0)
-        if mask is not None:
-            hit = hit[mask[hit]]
-        return lex, hit[top_k(lex[hit], min(self.settings.candidates, len(self.index.chunks)))]
+        """(BM25 score of every row, the ``candidates`` best rows within ``where``, read from
+        the question's posting lists: :func:`posting_top_k`): the lexical half of
+        :meth:`hybrid`."""
+        lex, lists = self.index.lexical.postings(text)
+        k = min(self.settings.candidates, len(self.index.chunks))
+        return lex, posting_top_k(lex, lists, k, self.facets.mask(where))
 
-    def hybrid(self, text: str, vector: np.ndarray, where: RowFilter | None,
-               ahead: tuple[np.ndarray, np.ndarray] | None = None) -> Candidates:
-        """See :class:`SearchEngine`; ``ahead``: :meth:`lexical` of the same text and filter,
-        when the caller ran it already."""
+    def hybrid(self, text: str, vector: np.ndarray, where: RowFilter | None) -> Candidates:
+        """See :class:`SearchEngine`."""
         s, index = self.settings, self.index
         n = len(index.chunks)
         mask = self.facets.mask(where)
@@ -183,11 +198,11 @@ class FaissEngine:
             return Candidates()
         c = min(s.candidates, n)
         d_ids, d_scores = index.dense.search(vector, c, allowed)
-        lex, l_ids = ahead if ahead is not None else self.lexical(text, where)
+        lex, l_ids = self.lexical(text, where)
         fused = rrf(((s.dense_weight, d_ids), (s.lexical_weight, l_ids)), s.rrf_k)
-        dense_of = dict(zip(d_ids.tolist(), d_scores.tolist()))
-        # lexical-only rows: their cosine too, for answering
-        dense_of.update(self.vectors.at([i for i in fused if i not in dense_of], vector))
+        # lexical-only rows: their cosine too, for answering, read when asked for
+        dense_of = Cosines(fused, dict(zip(d_ids.tolist(), d_scores.tolist())), self.vectors,
+                           vector)
         order = sorted(fused, key=lambda i: -fused[i])
         lexical = {i: float(lex[i]) if mask is None or mask[i] else 0.0 for i in order}
         return Candidates(tuple(order), fused, dense_of, lexical)
@@ -220,3 +235,45 @@ def top_k(scores: np.ndarray, k: int) -> np.ndarray:
     ties = np.flatnonzero(scores == cut)[: k - len(above)]  # lowest indices first, as stable
     idx = np.concatenate([above, ties])
     return idx[np.argsort(-scores[idx], kind="stable")]
+
+
+def posting_top_k(scores: np.ndarray, lists: Sequence[tuple[np.ndarray, np.ndarray]], k: int,
+                  mask: np.ndarray | None = None) -> np.ndarray:
+    """The ``k`` best rows by ``scores`` among the rows that ``mask`` keeps in ``lists`` (a
+    query's posting lists: rows, unique within a list, and their weights, a row's score being
+    the sum of its weights), best first, ties by row: the same rows as :func:`top_k` over every
+    kept row scoring above 0, without a pass over every row.
+
+    The k-th best kept score within one list (distinct rows) is no higher than the k-th best
+    overall: the floor. Then MaxScore pruning: lists whose largest weights sum below the floor
+    (common terms) are not read, since a row only in them cannot reach it, and an entry of
+    another list is looked up only if its weight plus the other lists' largest weights can."""
+    if not lists or k <= 0:
+        return np.zeros(0, dtype=np.int64)
+    floor = None
+    for rows, _ in sorted(lists, key=lambda rw: len(rw[0])):  # the shortest list with k kept
+        kept = rows[mask[rows]] if mask is not None else rows
+        if len(kept) >= k:
+            probe = scores[kept]
+            floor = float(probe[np.argpartition(probe, len(probe) - k)[len(probe) - k]])
+            break
+    if floor is None:  # fewer than k kept rows in every list: rank them all
+        listed = np.concatenate([rows for rows, _ in lists])
+    else:
+        tops = [float(w.max()) if len(w) else 0.0 for _, w in lists]
+        total, slack = sum(tops), 1e-4 * (floor + sum(tops))  # float32 sums round: keep ties
+        parts, below = [], 0.0
+        for j in np.argsort(tops, kind="stable"):  # lists of small weights first
+            below += tops[j]
+            if below < floor - slack:
+                continue  # a row in only these lists scores below the floor: not a candidate
+            rows, weights = lists[j]
+            least = floor - (total - tops[j]) - slack  # the weight it needs in this list
+            parts.append(rows[weights >= least] if least > 0 else rows)
+        listed = np.concatenate(parts)
+        listed = listed[scores[listed] >= floor]
+    if mask is not None:
+        listed = listed[mask[listed]]
+    rows = np.sort(listed).astype(np.int64)  # then unique (np.unique hashes: slower here)
+    rows = rows[np.concatenate(([True], rows[1:] != rows[:-1]))] if len(rows) else rows
+    return rows[top_k(scores[rows], k)]

@@ -36,7 +36,7 @@ from typing import TYPE_CHECKING, Any
 import numpy as np
 
 from rag.errors import IndexStateError, import_extra
-from rag.index.engines import Candidates, LocalVectors, RowFacets, RowFilter, rrf
+from rag.index.engines import Candidates, Cosines, LocalVectors, RowFacets, RowFilter, rrf
 from rag.records import Chunk, Digest, Paper
 from rag.settings import Settings
 from rag.text import tokenize
@@ -278,10 +278,9 @@ class QdrantEngine:
                 value=where.has_code)))
         return models.Filter(must=must) if must else None
 
-    def hybrid(self, text: str, vector: np.ndarray, where: RowFilter | None,
-               ahead: tuple[np.ndarray, np.ndarray] | None = None) -> Candidates:
-        """See :class:`rag.index.engines.SearchEngine` (``ahead`` unused: one Query API
-        call runs both halves)."""
+    def hybrid(self, text: str, vector: np.ndarray, where: RowFilter | None) -> Candidates:
+        """See :class:`rag.index.engines.SearchEngine` (one Query API call runs both
+        halves)."""
         s, models = self.settings, _models()
         c = min(s.candidates, len(self.index.chunks))
         flt = self.query_filter(where)
@@ -310,7 +309,7 @@ class QdrantEngine:
             raise _failed(s, f"search collection {self.collection!r}", err) from err
         order = tuple(int(p.id) for p in points)
         return Candidates(order, {int(p.id): float(p.score) for p in points},
-                          self.vectors.at(order, vector), {})
+                          Cosines(order, {}, self.vectors, vector), {})
 
     def _client_fused(self, prefetch: list[Any], weights: list[float], vector: np.ndarray
                       ) -> Candidates:
@@ -326,9 +325,9 @@ class QdrantEngine:
         fused = rrf(zip(weights, rows), self.settings.rrf_k)
         dense_of = {int(p.id): float(p.score) for p in lists[0].points} \
             if prefetch[0].using == DENSE else {}
-        dense_of.update(self.vectors.at([i for i in fused if i not in dense_of], vector))
         order = sorted(fused, key=lambda i: -fused[i])
-        return Candidates(tuple(order), fused, dense_of, {})
+        return Candidates(tuple(order), fused, Cosines(fused, dense_of, self.vectors, vector),
+                          {})
 
     def similarities(self, vector: np.ndarray) -> np.ndarray:
         return self.vectors.similarities(vector)

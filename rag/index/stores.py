@@ -11,6 +11,7 @@ import json
 import logging
 import os
 import weakref
+from collections import Counter
 from collections.abc import Sequence
 from pathlib import Path
 from typing import Any, Protocol
@@ -329,13 +330,25 @@ class LexicalIndex:
 
     def scores(self, query: str, mask: np.ndarray | None = None) -> np.ndarray:
         """BM25 score of every document for ``query`` (0 where ``mask`` is 0)."""
+        s = self.postings(query)[0]
+        return s * mask if mask is not None else s
+
+    def postings(self, query: str) -> tuple[np.ndarray, list[tuple[np.ndarray, np.ndarray]]]:
+        """(BM25 score of every document for ``query``, (documents, weights) of each of its
+        distinct terms): the documents scoring above 0 are those listed, each once in a list,
+        and a document's score is the sum of its weights over the lists (a term the query
+        repeats weighs as many times: to float rounding)."""
         if self.size == 0:
-            return np.zeros(0, dtype=np.float32)
+            return np.zeros(0, dtype=np.float32), []
         tokens = [t for t in tokenize(query) if t in self._bm25.vocab_dict]
         if not tokens:
-            return np.zeros(self.size, dtype=np.float32)
+            return np.zeros(self.size, dtype=np.float32), []
         s = np.asarray(self._bm25.get_scores(tokens), dtype=np.float32)
-        return s * mask if mask is not None else s
+        m, times = self._bm25.scores, Counter(self._bm25.vocab_dict[t] for t in tokens)
+        return s, [(m["indices"][m["indptr"][c]:m["indptr"][c + 1]],
+                    m["data"][m["indptr"][c]:m["indptr"][c + 1]] * np.float32(n) if n > 1
+                    else m["data"][m["indptr"][c]:m["indptr"][c + 1]])
+                   for c, n in sorted(times.items()) if c < len(m["indptr"]) - 1]
 
     def document_frequencies(self) -> dict[str, int]:
         """term -> documents holding it (the same counts as tokenising every document again),

@@ -1,5 +1,5 @@
-"""Retriever.search_encoded: BM25 scored in a worker thread while the question is encoded gives
-the same hits, and the same vector, as encoding first (issue 13: one search per question)."""
+"""Retriever.search_encoded: one encoding and one search per question give the same hits as
+searching with the vector encoded apart (issue 13), and a filter's mask is made once."""
 
 from __future__ import annotations
 
@@ -8,30 +8,31 @@ import numpy as np
 from rag.answer.retrieve import Filters
 
 
-def test_lexical_ahead_gives_the_same_hits_and_vector(seed_fake) -> None:  # noqa: ANN001
+def test_search_encoded_returns_the_hits_and_the_vector_of_one_encoding(seed_fake  # noqa: ANN001
+                                                                         ) -> None:
     r = seed_fake.retriever
-    calls: list[str] = []
-    real = r.engine.lexical
+    calls: list[list[str]] = []
+    real = r.embedder.encode
 
-    def counted(text, where):  # noqa: ANN001, ANN202
-        calls.append(text)
-        return real(text, where)
+    def counted(texts, progress=False):  # noqa: ANN001, ANN202
+        calls.append(list(texts))
+        return real(texts, progress)
 
-    r.engine.lexical = counted
+    r.embedder.encode = counted
     try:
         for q, f in [("transfer learning for wildfire detection", None),
                      ("which papers have code?", Filters(has_code=True))]:
             hits, vector = r.search_encoded(q, k=10, filters=f)
-            assert calls[-1] == q  # the lexical half ran ahead, for this question
-            expected_vector = seed_fake.embedder.encode([q])[0]
+            assert calls[-1] == [q] and len(calls) == 1  # encoded once, this question
+            calls.clear()
+            expected_vector = real([q])[0]
             assert np.array_equal(vector, expected_vector)
-            before = len(calls)
             again = r.search(q, k=10, filters=f, query_vector=expected_vector)
-            assert len(calls) == before + 1  # given a vector: run inside hybrid, not ahead
+            assert calls == []  # given a vector: not encoded again
             assert [h.chunk.id for h in hits] == [h.chunk.id for h in again]
             assert [h.score for h in hits] == [h.score for h in again]
     finally:
-        del r.engine.lexical
+        del r.embedder.encode
 
 
 def test_a_filter_mask_is_made_once_per_question_and_read_only(seed_fake) -> None:  # noqa: ANN001

@@ -88,7 +88,6 @@ def reading(r: dict) -> list[str]:
     row = max(r["sizes"], key=lambda x: x["chunks"])
     a, e, files = row["product"]["ann"], row["product"]["exact"], row["product"]["files_mb"]
     rest = a["retrieve_p50_ms"] - a["dense_p50_ms"] - a["bm25_scores_p50_ms"]
-    bound = a["rss_mb"]["anon"] + files["vectors.npy"] + files["dense.faiss"]
     if "hybrid_p50_ms" in a:  # runs since the dense index holds 8-bit codes
         return ["", f"**Reading** ({row['chunks']:,} chunks): IVF makes dense search "
                 f"{e['dense_p50_ms'] / a['dense_p50_ms']:.0f}x faster than the exact scan "
@@ -105,18 +104,11 @@ def reading(r: dict) -> list[str]:
                 f"takes {a['encode_p50_ms']} ms of search(). Cold start {a['cold_start_s']} s: "
                 f"imports {a['import_s']} s, model and index load {a.get('load_s', '?')} s, "
                 "the first answer the rest. The query process's anonymous RSS is "
-                f"{a['rss_mb']['anon']} MB and {a['rss_mb']['file']} MB file-backed. "
-                + ("The candidates a search re-scores are read through the memory map of "
-                   f"vectors.npy ({files['vectors.npy']} MB): the pages queries touch count in "
-                   "RSS (clean page cache), so it grows with the distinct rows asked about, at "
-                   f"most to {bound:.0f} MB were every row touched; hits and chunk rows are "
-                   "read with pread. "
-                   if r.get("rescore_reads") == "mmap" else
-                   "Vectors and chunk rows are read with pread (nothing of vectors.npy "
-                   f"({files['vectors.npy']} MB) or chunks.jsonl ({files['chunks.jsonl']} MB) "
-                   "is mapped: the page cache holds them in large folios, and each mapped row "
-                   "counted up to 2 MB of RSS). ")
-                + f"dense.faiss ({files['dense.faiss']} MB) and the BM25 "
+                f"{a['rss_mb']['anon']} MB and {a['rss_mb']['file']} MB file-backed: vectors "
+                "and chunk rows are read with pread (nothing of vectors.npy "
+                f"({files['vectors.npy']} MB) or chunks.jsonl ({files['chunks.jsonl']} MB) is "
+                "mapped: the page cache holds them in large folios, and each mapped row counted "
+                f"up to 2 MB of RSS); dense.faiss ({files['dense.faiss']} MB) and the BM25 "
                 "arrays are memory-mapped and counted as far as queries touched them."]
     return ["", f"**Reading** ({row['chunks']:,} chunks): IVF makes dense search "
             f"{e['dense_p50_ms'] / a['dense_p50_ms']:.0f}x faster than the exact scan "

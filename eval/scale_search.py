@@ -285,8 +285,6 @@ def measure(sizes: list[int], args: argparse.Namespace) -> dict:
                "model": data["model"],
                "dense_codes": "4-bit product-quantizer codes (fast scan)",
                "rerank_rows": Settings().ivf_rerank * Settings().candidates,
-               "rescore_reads": "mmap" if Settings().candidates * Settings().ivf_rerank >
-               FaissStore.PREAD_ROWS else "pread",
                "dense_index": "IndexIVFPQFastScan (4-bit product codes, two dimensions each) "
                "re-ranked exactly from "
                "vectors.npy (`ivf_rerank` x k candidates)",

@@ -145,7 +145,7 @@ def test_vectors_are_read_by_row_without_mapping_the_file(tmp_path: Path) -> Non
     store.add(x)
     store.save(tmp_path)
     loaded = FaissStore.load(tmp_path)
-    assert loaded._file is not None  # noqa: SLF001 - a few rows come by pread
+    assert loaded._file is not None  # noqa: SLF001 - rows come by pread
     rows = [5, 1, 5, -1, 299]
     assert np.array_equal(loaded.vectors_at(rows), x[rows])
     with pytest.raises(IndexError):

@@ -52,7 +52,7 @@ class FaissStore:
 
     FILE = "dense.faiss"
     VECTORS = "vectors.npy"
-    PREAD_ROWS = 16  # reads of more rows than this (re-scoring) go through the memory map
+    PREAD_ROWS = 4096  # reads of more rows than this go through the memory map
     MIN_RESCORED = 256  # the approximate index returns at least this many rows to re-score
 
     def __init__(self, dim: int, ann_threshold: int | None = None, nlist: int | None = None,
@@ -179,10 +179,9 @@ class FaissStore:
         return self._rows(np.asarray(rows, dtype=np.int64))
 
     def _rows(self, rows: np.ndarray) -> np.ndarray:
-        """The vectors of ``rows``: a few (a search's hits) read from ``vectors.npy`` with
-        pread, more (the candidates a search re-scores) through the memory map, 0.6 ms faster
-        per search at 1 M rows (300 rows) than pread; the pages a query touches then count
-        in this process's RSS (file-backed, clean: ~4 KB a row), up to the file's size."""
+        """The vectors of ``rows``: a few read from ``vectors.npy`` with pread (no page of
+        it mapped into this process: the page cache keeps files in large folios, and one
+        mapped row counted up to 2 MB of resident memory), many read through the memory map."""
         if self._file is None or len(rows) > self.PREAD_ROWS:
             return np.asarray(self._vectors[rows])
         (fd, start), n, size = self._file, len(self), 4 * self.dim

@@ -143,6 +143,9 @@ def targets(r: dict) -> list[str]:
            "with the load of the moment: read them against the exact baseline of the same "
            "run):", ""]
     out += [f"- {name}: {value} - {'met' if ok else 'NOT met'}" for name, value, ok in checks]
+    if r.get("other_runs"):  # runs of the same command on other code or at another moment
+        out += ["", "Other runs of this command (figures at the largest size): "
+                + "; ".join(r["other_runs"]) + "."]
     return out
 
 

@@ -97,6 +97,14 @@ _SOURCE_RE = re.compile(r"^(?:source|original(?: post)?|read (?:it )?online|cano
                         r"(https?://\S+)$", re.I)
 
 
+# a bullet's "label:" that is a sentence ("X (our May issue) has become the baseline: ...")
+_CLAUSE = re.compile(r"^(?=(?:\S+\s+){5}\S).*\b(?:has|have|had|is|are|was|were|became|"
+                     r"become|becomes|remains|remain)\s+[a-z]")
+# a short topic sentence before a bullet's label: "Drones. AeroMap-2: ..." (not "Dr. Lee: ...")
+_TOPIC_FIRST = re.compile(r"(?!(?:Dr|Mr|Mrs|Ms|Prof|St|No|Vol|Fig|Eq|Inc|Ltd)\.)[A-Z][\w’'-]+"
+                          r"(?:\s+[\w’'-]+){0,3}\.\s+(\S.{1,80})$")
+
+
 def _is_nav(block: Block) -> bool:
     """A navigation bar ("Home · Archive · Subscribe"): three or more short link texts."""
     parts = [p for p in _NAV_SEP.split(block.text) if p]
@@ -167,8 +175,12 @@ def build_digest(blocks: list[Block], path: Path, data: bytes) -> LoadedDigest:
             if m and not m.group(2):
                 group = m.group(1).strip()  # a bare "Models:" groups the bullets below it
                 continue
-            if m and len(m.group(1).split()) <= 14 and not re.search(r"https?$", m.group(1)):
+            if m and len(m.group(1).split()) <= 14 and not re.search(r"https?$", m.group(1)) \
+                    and not _CLAUSE.search(m.group(1)):
                 label = m.group(1).strip()
+                # "**Legged robots.** StepWise: ...": a topic word or two, then the label
+                first = _TOPIC_FIRST.match(label)
+                label = first.group(1) if first else label
         sec = f"{section} › {group}" if group and b.kind == "bullet" else section
         passages.append(Passage(digest_id, len(passages), sec, b.kind, text,
                                 tuple(b.links), label, b.depth))

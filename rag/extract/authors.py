@@ -40,13 +40,19 @@ _AUTHOR_PATTERNS = [
     # "Title (Ana Lopez, Bo Chen, Wei Zhang) ...", "Title (A B, C D; Institution)", "Title —
     # Ana Lopez, Bo Chen (Institution)": a comma list of full names, no "and" needed
     regex.compile(rf"(?:(?<=\()|(?<=[—–]\s))(?P<g>{_FULL}(?:,\s+{_FULL})+)"
-                  rf"(?=\s*[;)]|\s+\()"),
+                  rf"(?=\s*[;)]|\s+\(|\s+[—–]\s)"),
     regex.compile(rf"(?P<g>{_PERSON}\s+et\s+al\.?)"),
     regex.compile(rf"(?P<g>{_PERSON}\s+and\s+(?:colleagues|co-authors|coauthors|his team|"
                   rf"her team|their team|collaborators))"),
-    regex.compile(rf"(?P<g>{_PERSON}(?:,\s+{_PERSON})*,?\s+and\s+{_PERSON})"
+    regex.compile(rf"(?P<g>{_PERSON}(?:,\s+{_PERSON})*,?\s+(?:and|&)\s+{_PERSON})"
                   rf"(?=\s*\(|\s+from\b|\s+at\b|\s+of\s+(?:the\s+)?\p{{Lu}}|\s*\)"
                   rf"|,\s+[^,()]{{2,60}}\))"),
+    # "Title — Ana Lopez and Bo Chen, University X.", "Title -- A & B, Inst.", "Title — A, B,
+    # C — Institution": two or more full names right after a dash, up to a comma, a dash, a
+    # parenthesis or the sentence's end
+    regex.compile(rf"(?:(?<=[—–]\s)|(?<=--\s))(?P<g>{_FULL}(?:(?:,\s+{_FULL})+"
+                  rf"(?:,?\s+(?:and|&)\s+{_FULL})?|,?\s+(?:and|&)\s+{_FULL}))"
+                  rf"(?=,\s|\s+[—–]\s|\s*\(|\.(?:\s|$)|$)"),
     regex.compile(rf"(?<=\bby\s)(?P<g>{_PERSON})(?=\s*\(|\s+from\b|,|\.|\))"),
     regex.compile(rf"(?<=\bled by\s)(?P<g>{_PERSON})(?![\w’'-])"),  # "a team led by Ana Lopez"
     # "Ana Lopez's lab at X", "Ana Lopez, whose team at X", "Ana Lopez, who leads ...":
@@ -64,6 +70,8 @@ _AUTHOR_PATTERNS = [
     regex.compile(rf"(?<=[’']s\s)(?P<g>{_PERSON}(?:(?:,\s+{_PERSON})*,?\s+and\s+{_PERSON})?)"
                   rf"(?![\w’'-])"),
 ]
+# "Guided by", "Driven by" inside a Title Case title (not sentence-initial): not its authors
+TITLE_PARTICIPLE_BY = regex.compile(r"(?<=[\w,:]\s+)\p{Lu}\p{Ll}+(?:ed|en)\s+by\s*$")
 _PEOPLE_LIST = regex.compile(rf"{_FULL}(?:,\s+{_FULL})+")
 _POSSESSIVE_PATTERN = len(_AUTHOR_PATTERNS) - 1
 _OF_WORDS = frozenset("of at de di du".split())
@@ -115,6 +123,11 @@ def find_author_groups(s: str) -> list[tuple[int, int, str]]:
             if regex.fullmatch(r"\p{Lu}\.?", text):
                 continue  # "Tanaka, A.": an initial, not an author
             before = s[:a].split()[-1:]
+            if before == ["by"] and TITLE_PARTICIPLE_BY.search(s[:a]):
+                continue  # "... Synthesis Guided by Multi-Fidelity Optimization": a title's words
+            if before and re.fullmatch(r"the", before[0], re.I) and \
+                    re.match(r"\s+[a-z]", s[b:]) and text.endswith(("et al.", "et al")):
+                continue  # "the Grinsztajn et al. suite": a thing named after a paper
             if before and (before[0] in _TITLE_LINKS or (before[0] == "in" and "," in text) or (
                     before[0][0].isupper() and before[0][-1].isalnum()
                     and not re.search(r"[’']s$", before[0]))):
@@ -228,6 +241,11 @@ def institutions_after(s: str, pos: int) -> tuple[list[str], int]:
         m2 = re.match(r",\s+([^,()]{2,80}?)\)", rest)  # "et al., NYU)"
         if m2:
             return _split_institutions(m2.group(1)), pos + m2.end()
+        # "— A and B, Georgia Institute of Technology.", "A, B — University of Glasgow)"
+        m3 = re.match(r"(?:,|\s+[—–])\s+((?:the\s+)?[A-Z][^,;()]{2,80}?)(?=\.(?:\s|$)|$|\)|;)",
+                      rest)
+        if m3 and INSTITUTION_WORDS.search(m3.group(1)):
+            return _split_institutions(m3.group(1)), pos + m3.end()
         return [], pos
     # the institution list runs over capitalised words, name particles, commas and
     # parentheses, and stops at the first other lowercase word, a possessive, a period, a

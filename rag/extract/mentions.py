@@ -349,7 +349,8 @@ def bullet_finds(p) -> BulletFinds:
     titled = [m for m in found if m.kind == "title"]
     head = titled[0] if titled and not p.text[body_start:titled[0].start].strip() else None
     named = bool(short and is_name_like(short))
-    if named and head and p.text[head.end:head.end + 1] == ":":
+    if named and head and not normalize_title(head.title).startswith(normalize_title(short)):
+        # "- GraspNet-3: Learning Dexterous Grasps ..., by ...": the name heads the title
         head.title = f"{short}: {head.title}"
         head.short_name = short
     topic = bool((title or short) and not named and any(

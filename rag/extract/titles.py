@@ -22,7 +22,7 @@ from functools import lru_cache
 import numpy as np
 
 from rag.dates import MONTH
-from rag.extract.authors import NAME_LIST, institutions_after
+from rag.extract.authors import NAME_LIST, TITLE_PARTICIPLE_BY, institutions_after
 from rag.lexicon import CONNECTORS, INSTITUTION_WORDS, cap_ratio, is_name_like, looks_like_title
 
 # Section-like bullet labels ("- Datasets & Benchmarks: ...") that name no paper.
@@ -53,6 +53,12 @@ def _clean_title(t: str) -> str:
     return " ".join(words)
 
 
+_BY = re.compile(r"\s+by\s+")
+# prepositions that open sentences ("In Title: Sub, the authors ..."): never a title's first word
+_SENTENCE_PREPOSITIONS = frozenset("In On At By With For Via Using And Of Or As Into Under Over "
+                                   "Through Across Between Toward Towards Without".split())
+
+
 def _delimited_title(s: str, start: int, authors: list[tuple[int, int, str]]) -> tuple[int, str]:
     """Text from ``start`` up to the first terminator: ', ' + lowercase words, ' by ', a verb,
     an author group or the sentence end."""
@@ -60,9 +66,11 @@ def _delimited_title(s: str, start: int, authors: list[tuple[int, int, str]]) ->
     for pat in (re.compile(r",\s+[a-z][\w\-]*\s+(?=[a-z(0-9])"), re.compile(r",\s+[a-z]+[.]?$"),
                 re.compile(r";"), re.compile(r",\s+\d"),  # ", 410 hours of driving"
                 re.compile(r",\s+(?:a|an|the|which|where|who|that|available)\b"),
-                re.compile(r"\s+by\s+"), _VERB_RE, re.compile(r"[“”\"*]"), re.compile(r"\s\("),
+                _BY, _VERB_RE, re.compile(r"[“”\"*]"), re.compile(r"\s\("),
                 re.compile(r"\s[—–]\s")):  # "in March — through ...": an aside
         m = pat.search(s, start)
+        while m and pat is _BY and TITLE_PARTICIPLE_BY.search(s[:m.end()].rstrip() + " "):
+            m = pat.search(s, m.end())  # "... Synthesis Guided by ...": the title goes on
         if m:
             stops.append(m.start())
     stops.extend(a for a, _, _ in authors if a > start)
@@ -70,12 +78,15 @@ def _delimited_title(s: str, start: int, authors: list[tuple[int, int, str]]) ->
     caps = 0  # Title Case that turns into a lowercase verb: "Sparse Uplinks for Phones halves"
     for w in re.finditer(r"[^\s,;:]+", s[start:end]):
         word = w.group()
-        if word[0].isupper() or word[0].isdigit():
+        if word[0].isupper() or any(ch.isdigit() for ch in word):  # "x86-64" too
             caps += 1
         elif word.lower() not in CONNECTORS:
             if caps >= 3:
                 end = start + w.start()
             break
+    subject = re.search(r",\s+\S+\s*$", s[start:end])
+    if subject and re.match(r"\s*[a-z]", s[end:]):  # "In Long Title, TabPrior-XL is used"
+        end = start + subject.start()  # the verb's subject is no part of the title
     return end, _clean_title(s[start:end])
 
 
@@ -100,20 +111,25 @@ def _title_runs(s: str, stops: tuple[int, ...] = ()) -> list[tuple[int, int, str
         words = list(run)
         while words and (words[-1].group().lower() in CONNECTORS or words[-1].group() in ":?"):
             words.pop()
-        while words and words[0].group().lower() in CONNECTORS:
-            words.pop(0)
+        marks = {w.group() for w in words}
+        while words and words[0].group().lower() in CONNECTORS and not (
+                marks & {":", "?"} and words[0].group()[0].isupper()
+                and words[0].group() not in _SENTENCE_PREPOSITIONS):
+            words.pop(0)  # but "From Docstrings to Contracts: ...", "Is DFT Enough? ..." stay
         content = [w.group() for w in words if w.group() not in ":?"]
         # a run of figures ("3% across 64 Danish and German plants") is no title: four of
         # its words start with a capital letter, and none names the people who wrote it
         if len(content) >= 6 and cap_ratio(content) >= 0.8 and \
                 sum(w.lower() not in CONNECTORS for w in content) >= 4 and \
                 sum(w[:1].isupper() for w in content) >= 4 and \
-                not any(w.lower() in _PEOPLE for w in content):
+                not any(w.lower() in _PEOPLE for w in content) and \
+                sum(bool(re.fullmatch(r"[\d.,%]+", w)) for w in content) < 2:  # "95.4 on X"
             out.append((words[0].start(), words[-1].end(),
                         s[words[0].start():words[-1].end()]))
         run.clear()
 
-    toks = list(re.finditer(r"[^\s,;:.!?()“”\"*]+|[,;:.!?()“”\"*]", s))
+    toks = list(re.finditer(r"\d+(?:[.,]\d+)+[^\s,;:.!?()“”\"*]*|[^\s,;:.!?()“”\"*]+|"
+                            r"[,;:.!?()“”\"*]", s))  # "2,000" and "1.3B" are one word
     for i, w in enumerate(toks):
         tok = w.group()
         if tok == "(":
@@ -123,7 +139,8 @@ def _title_runs(s: str, stops: tuple[int, ...] = ()) -> list[tuple[int, int, str
         if w.start() in stops:
             flush()
         nxt = toks[i + 1].group() if i + 1 < len(toks) else ""
-        if tok == ":" and run and len(run) <= 5 and nxt[:1].isupper() and \
+        if tok == ":" and run and len(run) <= 7 and nxt[:1].isupper() and \
+                nxt.lower() not in _PEOPLE and \
                 ":" not in [x.group() for x in run] and cap_ratio([x.group() for x in run]) == 1:
             run.append(w)  # "Head: Rest of the Title"
         elif tok == "?" and run and len(run) <= 12 and nxt[:1].isupper() and \
@@ -158,6 +175,13 @@ _TITLE_BEFORE_AUTHORS = re.compile(
     r"(?:\s+(?:[A-Z0-9][\w\-’']*:?|(?:" + _CONNECTOR_ALT + r")))+)(?:,?\s+(?:by|from)\s+|\s+\()$")
 
 
+# unnamed researchers and where they work, then what they present: a title follows, even one
+# with "Laboratory" or "Hospital" in it
+_TEAM_PRESENTS = re.compile(
+    r"\b(?:[Rr]esearchers|[Ss]cientists|[Ee]ngineers|[Tt]eams?|[Gg]roups?)\s+(?:from|at)\s+"
+    r"[^.;:()]{2,160}?\s+(?:propose|introduce|present|develop|describe)s?\s+(?=[A-Z0-9])")
+
+
 def find_titles(s: str, authors: list[tuple[int, int, str]]) -> list[tuple[int, int, str, str]]:
     """Title spans in a sentence as (start, end, title, how), how being 'quoted', 'paren',
     'cue' (after "in their paper", "Authors from X in", "introduce") or 'run'."""
@@ -179,6 +203,8 @@ def find_titles(s: str, authors: list[tuple[int, int, str]]) -> list[tuple[int, 
             return  # "The Ranking Room: 25 April 2026", "Earlier: “X” (7 March 2026)": a post
         if "@" in t:
             return  # "NDCG@5 on the Mafengwo and CAMRa2011": a metric and its test sets
+        if re.match(r"(?:Work|Research|Papers?|Studies|Study)\s+(?:from|by|at|of)\s", t):
+            return  # "Work from IIT Bombay by A et al., Title": who, not what
         b = a + len(t)
         paren = re.match(r" \(([^()\s]*)\)?", s[b:])
         if paren and not any(x[0] == b + 2 for x in authors) and (
@@ -218,6 +244,9 @@ def find_titles(s: str, authors: list[tuple[int, int, str]]) -> list[tuple[int, 
         if verb:  # what authors present is a title even with "Hospital" in it
             strong.append(after + verb.end())
             told.add(after + verb.end())
+    for team in _TEAM_PRESENTS.finditer(s):  # "Researchers from A and B propose Title"
+        strong.append(team.end())
+        told.add(team.end())
     for a, _, _ in authors:
         # "..., in Title by", "highlight is Title by", "Title, by", "Title (Authors, ...)"
         # (not "..., with Title by": a title part)

@@ -97,6 +97,7 @@ class Passage:
     links: tuple[Link, ...] = ()
     label: str | None = None  # a bullet's "Label:" prefix, without the colon
     depth: int = 0  # bullet nesting level
+    emphasis: tuple[str, ...] = ()  # spans set in bold or italics (titles often are), as in text
 
 
 @dataclass(frozen=True)

@@ -96,3 +96,36 @@ def test_things_named_after_papers_introductions_clauses_and_figures_are_not_pap
         "Field-level F1 is 91.2 on FUNSD and 88.7 on XFUND for the largest model."]) + "\n")
     assert list(got) == ["Grid-Constrained Decoding for Table Structure Recognition"]
     assert got["Grid-Constrained Decoding for Table Structure Recognition"][1] == ("Ravi Rao et al.",)
+
+
+def test_titles_set_in_bold_or_italics_keep_exactly_their_words(tmp_path: Path) -> None:
+    """Emphasis delimits a title (issue 11, the test5 half's most common miss): markdown
+    **bold** and *italics*, HTML <b>/<em>; a lowercase first letter is allowed; bold labels
+    and page furniture with dates are not titles; the parse cache keeps the spans."""
+    from rag.corpus.ingest import parse_digest
+    from rag.corpus.parse_cache import decode, encode
+
+    md = ("# Imaging Notes\n\n*Saturday, March 14, 2026*\n\n## Faster scans\n\n"
+          "*q-Space Sampling for Faster Diffusion MRI at Eight Shells* — Ana Lopez & Bo Chen, "
+          "University of Leeds. The sampler picks shells.\n\n"
+          "Wei Zhang and Ona Ruiz (KTH) ask **Do Segmenters Remember Patients? Membership "
+          "Tests on Synthetic CT**. They find leaks.\n\n"
+          "**Datasets this week:** BraTS, LIDC\n\n"
+          "**Next issue: March 28, 2026. Corrections are on the archive page**\n")
+    html = ("<html><head><title>Scan Digest</title></head><body><h1>Scan Digest</h1>"
+            "<time datetime='2026-03-21'>March 21, 2026</time>"
+            "<p>Lea Vogel &amp; Ivo Kral (Charit&eacute;) &mdash; <b>Wait Less, Scan More: "
+            "Adaptive Stopping for Cardiac MRI Acquisition</b>. A policy stops early.</p>"
+            "</body></html>")
+    ps = extract(tmp_path, {"a.md": md, "b.html": html})
+    titles = {p.title: p.authors for p in ps.papers.values()}
+    assert titles == {
+        "q-Space Sampling for Faster Diffusion MRI at Eight Shells": ("Ana Lopez & Bo Chen",),
+        "Do Segmenters Remember Patients? Membership Tests on Synthetic CT":
+            ("Wei Zhang and Ona Ruiz",),
+        "Wait Less, Scan More: Adaptive Stopping for Cardiac MRI Acquisition":
+            ("Lea Vogel & Ivo Kral",)}
+    doc, warnings = parse_digest(tmp_path / "a.md", (tmp_path / "a.md").read_bytes())
+    emphasised = [p.emphasis for p in doc.passages if p.emphasis]
+    assert emphasised[0] == ("q-Space Sampling for Faster Diffusion MRI at Eight Shells",)
+    assert decode(encode(doc, warnings))[1] == doc.passages

@@ -183,7 +183,7 @@ def build_digest(blocks: list[Block], path: Path, data: bytes) -> LoadedDigest:
                 label = first.group(1) if first else label
         sec = f"{section} › {group}" if group and b.kind == "bullet" else section
         passages.append(Passage(digest_id, len(passages), sec, b.kind, text,
-                                tuple(b.links), label, b.depth))
+                                tuple(b.links), label, b.depth, tuple(b.emphasis)))
     if not passages:
         raise DocumentError(path, "no text passages found", "check that it is a digest post")
     digest = Digest(

@@ -53,7 +53,8 @@ def encode(doc: LoadedDigest, warnings: list[str]) -> dict:
     warnings)."""
     return {"digest": to_dict(doc.digest), "warnings": list(warnings),
             "passages": [[p.index, p.section, p.kind, p.text,
-                          [[x.text, x.url] for x in p.links], p.label, p.depth]
+                          [[x.text, x.url] for x in p.links], p.label, p.depth,
+                          list(p.emphasis)]
                          for p in doc.passages]}
 
 
@@ -62,8 +63,9 @@ def decode(entry: dict) -> tuple[Digest, tuple[Passage, ...], list[str]]:
     digest = Digest.from_dict(entry["digest"])
     passages = tuple(Passage(digest.id, int(i), str(sec), str(kind), str(text),
                              tuple(Link(str(t), str(u)) for t, u in links),
-                             None if label is None else str(label), int(depth))
-                     for i, sec, kind, text, links, label, depth in entry["passages"])
+                             None if label is None else str(label), int(depth),
+                             tuple(str(e) for e in emphasis))
+                     for i, sec, kind, text, links, label, depth, emphasis in entry["passages"])
     warnings = entry["warnings"]
     if not (passages and isinstance(warnings, list) and all(isinstance(w, str)
                                                             for w in warnings)):

@@ -39,6 +39,7 @@ class Block:
     text: str
     depth: int = 0
     links: list[Link] = field(default_factory=list)
+    emphasis: list[str] = field(default_factory=list)  # bold / italic spans, as in ``text``
 
 
 _WS = re.compile(r"\s+")
@@ -140,6 +141,7 @@ def blocks_from_text(text: str, max_chars: int = MAX_PASSAGE_CHARS) -> list[Bloc
 # parentheses, so a line full of "[" or "](" is scanned once, not once per bracket.
 _MD_LINK = re.compile(r"\[([^\[\]]+)\]\(((?:[^\s()]|\([^\s()]*\))+)(?:\s+\"[^\"]*\")?\)")
 _MD_HEADING = re.compile(r"^(#{1,6})\s+(.*)$", re.M)
+_MD_BOLD = re.compile(r"\*\*(\S.*?)\*\*|__(\S.*?)__")
 _MD_ITALIC = re.compile(r"(?<![\w*])[*_](\S[^*_]*?)[*_](?![\w*])")
 
 
@@ -149,14 +151,17 @@ def blocks_from_markdown(text: str, max_chars: int = MAX_PASSAGE_CHARS) -> list[
     for block in blocks_from_text(_MD_HEADING.sub(r"\n\1 \2\n", text), max_chars):
         links = [Link(clean_text(t), u) for t, u in _MD_LINK.findall(block.text)]
         body = _MD_LINK.sub(r"\1", block.text)
+        strong = [a or b for a, b in _MD_BOLD.findall(body)]
         body = re.sub(r"(\*\*|__|`)", "", body)
+        emphasis = [clean_text(x) for x in strong + _MD_ITALIC.findall(body) if x.strip()]
         body = _MD_ITALIC.sub(r"\1", body)  # *italics*
         body = re.sub(r"^>\s*", "", body)  # a blockquote's marker
         h = re.match(r"^(#{1,6})\s+(.*)$", body)
         if h:
             out.append(Block("heading", clean_text(h.group(2)), depth=len(h.group(1)), links=links))
         else:
-            out.append(Block(block.kind, clean_text(body), block.depth, links))
+            out.append(Block(block.kind, clean_text(body), block.depth, links,
+                             [e for e in emphasis if "*" not in e and "`" not in e]))
     return out
 
 
@@ -238,7 +243,9 @@ def blocks_from_html(text: str, max_chars: int = MAX_PASSAGE_CHARS,
         if not txt:
             continue
         links = [Link(clean_text(a.get_text(" ")), str(a["href"]).strip()) for a in anchors]
-        out.append(Block(kind, txt, depth, links))
+        emphasis = [re.sub(r"\s+([,.;:!?)])", r"\1", clean_text(x.get_text(" ")))
+                    for x in el.find_all(["b", "strong", "em", "i", "cite"])]
+        out.append(Block(kind, txt, depth, links, [e for e in emphasis if e]))
     if title and not any(b.kind == "heading" and b.depth == 1 for b in out):
         name = re.split(r"\s+[|–—-]\s+[^|–—-]+$", clean_text(title.get_text(" ")))[0]
         if name:

@@ -62,7 +62,8 @@ def passages_hash(doc: LoadedDigest) -> str:
     for p in doc.passages:
         links = "\x1e".join(f"{link.text}\x1f{link.url}" for link in p.links)
         h.update(f"{p.index}\x1f{p.section}\x1f{p.kind}\x1f{p.label}\x1f{p.depth}\x1f{p.text}"
-                 f"\x1f{links}\x1d".encode("utf-8", "surrogatepass"))
+                 f"\x1f{links}\x1f{chr(30).join(p.emphasis)}\x1d".encode("utf-8",
+                                                                          "surrogatepass"))
     return h.hexdigest()[:32]
 
 

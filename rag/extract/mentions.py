@@ -33,6 +33,7 @@ from rag.extract.titles import (
     initials_in,
     label_name,
 )
+from rag.dates import MONTH
 from rag.lexicon import is_name_like, looks_like_title
 from rag.text import normalize_title, split_sentences
 from rag.urls import arxiv_id_of
@@ -205,8 +206,10 @@ def intro_mention(text: str, digest_id: str, index: int) -> RawMention | None:
 
 def passage_mentions(p) -> list[RawMention]:
     """The mentions of a passage: :func:`sentence_mentions` plus the titles its arXiv links
-    give. "<a href=arxiv.org/abs/...>Why frozen encoders generalise</a>" names a paper even in
-    sentence case; an author group of the same sentence that named no title is its authors."""
+    and its emphasis give. "<a href=arxiv.org/abs/...>Why frozen encoders generalise</a>" names
+    a paper even in sentence case, and a span set in bold or italics that reads as a title
+    ("*k-Space Diffusion for Faster MRI*") is one, with exactly those words; an author group of
+    the same sentence that named no title is its authors."""
     text = p.text
     if p.label and text.startswith(p.label):  # the label is read by label_name, not here
         text = " " * len(p.label) + text[len(p.label):]
@@ -217,30 +220,67 @@ def passage_mentions(p) -> list[RawMention]:
         a = p.text.find(title, cursor) if title else -1
         if a < 0:
             continue
-        b = cursor = a + len(title)
+        cursor = a + len(title)
         if not arxiv_id_of(link.url) or not (looks_like_title(title) or
                                              looks_like_title(title, strict=False)):
             continue
-        over = [m for m in found if m.start < b and m.end > a]
-        if over:  # already named there; the link's words are the title when they are one
-            m = over[0]
-            if m.kind == "title" and m.title and m.title != title and len(title.split()) >= 4 \
-                    and looks_like_title(title) and len(over) == 1:
-                m.title, m.start, m.end = title, min(a, m.start), max(b, m.end)
-                m.short_name = colon_short_name(title) or m.short_name
+        _name_span(p, found, a, title, "link")
+    cursor = 0
+    for span in getattr(p, "emphasis", ()):
+        title = span.strip().rstrip(".,;")
+        a = p.text.find(title, cursor) if title else -1
+        if a < 0:
             continue
-        s0, s1 = next(((x, y) for x, y in split_sentences(p.text) if x <= a < y),
-                      (0, len(p.text)))
-        owner = next((m for m in found if m.kind in ("authors", "name") and s0 <= m.start < s1),
-                     None)
-        if owner is not None:
-            owner.title, owner.kind, owner.how = title, "title", "link"
-            owner.short_name = colon_short_name(title) or owner.short_name
-            owner.start, owner.end = min(a, owner.start), max(b, owner.end)  # title + authors
-        else:
-            found.append(RawMention(p.digest_id, p.index, a, b, title=title, how="link",
-                                    short_name=colon_short_name(title)))
+        cursor = a + len(title)
+        if _emphasised_title(title) and not (p.label and a < len(p.label)):
+            _name_span(p, found, a, title, "emph")
     return sorted(found, key=lambda m: m.start)
+
+
+def _emphasised_title(t: str) -> bool:
+    """Bold or italic words that read as a paper's title: four words or more, Title Case
+    (a lowercase first letter allowed: "k-Space ..."), not a label ("Datasets this week:")."""
+    words = t.split()
+    return len(words) >= 4 and not t.endswith(":") and \
+        looks_like_title(t[0].upper() + t[1:]) and not _NOT_TITLE_LEAD.match(t) and \
+        not re.search(r"[.;!]\s", t) and not _A_DATE.search(t)  # page furniture, not titles
+
+
+_A_DATE = re.compile(rf"(?i:\b{MONTH}\b\s+\d{{1,2}}|\b\d{{1,2}}\s+{MONTH}\b|\b\d{{4}}-\d\d-\d\d\b)")
+# emphasised phrases that are run-in headings or asides, not titles
+_NOT_TITLE_LEAD = re.compile(r"(?i:datasets?|benchmarks?|tools?|code|software|libraries|"
+                             r"compute|resources|note|update|correction|editor)\b")
+
+
+def _name_span(p, found: list[RawMention], a: int, title: str, how: str) -> None:  # noqa: ANN001
+    """Record that ``title`` (at ``a`` in the passage) names a paper: the one mention found
+    there takes its exact words; else the authors of its sentence that named no title are
+    its authors; else it is a mention of its own."""
+    b = a + len(title)
+    over = [m for m in found if m.start < b and m.end > a]
+    if over:  # already named there; these words are the title when they are one
+        m = over[0]
+        if m.kind == "title" and m.title and m.title != title and len(title.split()) >= 4 \
+                and looks_like_title(title[0].upper() + title[1:]) and len(over) == 1:
+            m.title, m.start, m.end = title, min(a, m.start), max(b, m.end)
+            m.short_name = colon_short_name(title) or m.short_name
+        elif how == "emph" and m.kind in ("authors", "name") and len(over) == 1:
+            m.title, m.kind, m.how = title, "title", how
+            m.short_name = colon_short_name(title) or m.short_name
+            m.start, m.end = min(a, m.start), max(b, m.end)
+        return
+    s0, s1 = next(((x, y) for x, y in split_sentences(p.text) if x <= a < y), (0, len(p.text)))
+    owner = next((m for m in found if m.kind in ("authors", "name") and s0 <= m.start < s1),
+                 None)
+    if owner is not None:
+        owner.title, owner.kind, owner.how = title, "title", how
+        owner.short_name = colon_short_name(title) or owner.short_name
+        owner.start, owner.end = min(a, owner.start), max(b, owner.end)  # title + authors
+    else:
+        found.append(RawMention(p.digest_id, p.index, a, b, title=title, how=how,
+                                short_name=colon_short_name(title),
+                                institutions=institutions_after(p.text, b)[0]
+                                if how == "emph" else []))
 
 
 @dataclass

@@ -20,6 +20,7 @@ from __future__ import annotations
 import re
 from dataclasses import dataclass, field
 
+from rag.dates import MONTH
 from rag.extract.authors import (
     NAME_LIST,
     find_author_groups,
@@ -33,7 +34,6 @@ from rag.extract.titles import (
     initials_in,
     label_name,
 )
-from rag.dates import MONTH
 from rag.lexicon import is_name_like, looks_like_title
 from rag.text import normalize_title, split_sentences
 from rag.urls import arxiv_id_of

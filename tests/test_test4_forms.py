@@ -129,3 +129,26 @@ def test_titles_set_in_bold_or_italics_keep_exactly_their_words(tmp_path: Path) 
     emphasised = [p.emphasis for p in doc.passages if p.emphasis]
     assert emphasised[0] == ("q-Space Sampling for Faster Diffusion MRI at Eight Shells",)
     assert decode(encode(doc, warnings))[1] == doc.passages
+
+
+def test_linked_and_emphasised_titles_with_hospital_a_question_or_a_label_head() -> None:
+    """An arXiv link's Title Case text is a title even with "Hospital" in it; one emphasised
+    question title is one paper, not two; "**4D-Flow: Title**" opening a bullet keeps its
+    head (a label)."""
+    from rag.extract.mentions import passage_mentions
+    from rag.records import Link, Passage
+
+    title = "A Slide Encoder Distilled to 40 Million Parameters for Hospital Servers"
+    text = f"{title} — Ana Lopez and Bo Chen, University of Leeds. Teachers are too big."
+    p = Passage("d", 0, "", "paragraph", text, (Link(title, "https://arxiv.org/abs/2601.00001"),))
+    assert [(m.kind, m.title, m.authors) for m in passage_mentions(p)] == [
+        ("title", title, "Ana Lopez and Bo Chen")]
+    question = "Do Segmenters Leak Their Patients? Membership Tests on Synthetic CT"
+    p = Passage("d", 0, "", "paragraph", f"Researchers from ETH Zurich propose {question}. "
+                "Scans leak.", emphasis=(question,))
+    assert [m.title for m in passage_mentions(p) if m.kind == "title"] == [question]
+    head = "3D-Walk: Monocular Human Motion Capture with Scene-Aware Priors"
+    p = Passage("d", 0, "", "bullet", f"{head} (Ravi Rao & Ona Ruiz, University of Oxford). "
+                "It tracks.", label="3D-Walk", emphasis=(head,))
+    assert [(m.title, m.authors) for m in passage_mentions(p) if m.kind == "title"] == [
+        (head, "Ravi Rao & Ona Ruiz")]

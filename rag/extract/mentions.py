@@ -34,7 +34,7 @@ from rag.extract.titles import (
     initials_in,
     label_name,
 )
-from rag.lexicon import is_name_like, looks_like_title
+from rag.lexicon import INSTITUTION_WORDS, is_name_like, looks_like_title
 from rag.text import normalize_title, split_sentences
 from rag.urls import arxiv_id_of
 
@@ -221,8 +221,9 @@ def passage_mentions(p) -> list[RawMention]:
         if a < 0:
             continue
         cursor = a + len(title)
-        if not arxiv_id_of(link.url) or not (looks_like_title(title) or
-                                             looks_like_title(title, strict=False)):
+        plain = INSTITUTION_WORDS.sub("Work", title)  # "... for Hospital Hardware" linked to arXiv
+        if not arxiv_id_of(link.url) or not (looks_like_title(plain) or
+                                             looks_like_title(plain, strict=False)):
             continue
         _name_span(p, found, a, title, "link")
     cursor = 0
@@ -232,8 +233,9 @@ def passage_mentions(p) -> list[RawMention]:
         if a < 0:
             continue
         cursor = a + len(title)
-        if _emphasised_title(title) and not (p.label and a < len(p.label)):
-            _name_span(p, found, a, title, "emph")
+        if _emphasised_title(title) and not (p.label and a < len(p.label) and
+                                             a + len(title) <= len(p.label) + 1):
+            _name_span(p, found, a, title, "emph")  # "**4D-Flow: Title**" a label heads too
     return sorted(found, key=lambda m: m.start)
 
 
@@ -258,6 +260,14 @@ def _name_span(p, found: list[RawMention], a: int, title: str, how: str) -> None
     its authors; else it is a mention of its own."""
     b = a + len(title)
     over = [m for m in found if m.start < b and m.end > a]
+    inside = [m for m in over if m.kind == "title" and a <= m.start and m.end <= b + 1]
+    if how == "emph" and len(inside) > 1 and len(inside) == len(over):
+        # "*Is It Safe? A Study of X*" read as two titles: the emphasis says it is one
+        keep = next((m for m in inside if m.authors), inside[0])
+        for m in inside:
+            if m is not keep:
+                found.remove(m)
+        over = [keep]
     if over:  # already named there; these words are the title when they are one
         m = over[0]
         if m.kind == "title" and m.title and m.title != title and len(title.split()) >= 4 \

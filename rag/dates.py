@@ -97,7 +97,7 @@ def _patterns(year: int, newest: dt.date | None) -> list[tuple[re.Pattern[str], 
            rf"(?:\s+[\w-]+){{0,4}}?\s+{DOC}\b"),
          lambda m: ((d := _day(_year(m.group(3), year), m.group(2), m.group(1))), d)),
         # since / after: open end
-        (P(rf"\b(?:since|after)\s+{PART}{MONTH}(?:\s+{DAY})?{YEAR}\b"),
+        (P(rf"\b(?:since|after)\s+(?:the\s+)?{PART}{MONTH}(?:\s+{DAY})?{YEAR}\b"),
          lambda m: ((_day(_year(m.group(4), year), m.group(2), m.group(3)) if m.group(3)
                      else month_span(m, 1, 2, 4)[0]), None)),
         (P(rf"\bfrom\s+{PART}{MONTH}{YEAR}\s+(?:on(?=\s*[,.;?!]|$)|onwards?|forward)"),
@@ -109,6 +109,16 @@ def _patterns(year: int, newest: dt.date | None) -> list[tuple[re.Pattern[str], 
         (P(rf"\b(?:(?:in|from|during|of)\s+)?(?:the\s+)?(first half of|second half of|early|mid|"
            rf"late|beginning of|start of|"
            rf"end of)[\s-]+{MONTH}{YEAR}\b(?:\s+{DOC}\b)?"), lambda m: month_span(m, 1, 2, 3)),
+        # in April and May (2026): both months
+        (P(rf"\b(?:in|during|from|over)\s+(?:the\s+)?{PART}{MONTH}{YEAR}\s+(?:and|&|or)\s+"
+           rf"{PART}{MONTH}{YEAR}\b"),
+         lambda m: (_span(_year(m.group(3) or m.group(6), year), _MONTHS[m.group(2)],
+                          m.group(1))[0], month_span(m, 4, 5, 6)[1])),
+        # the first quarter of 2026, Q2 2026
+        (P(r"\b(?:in\s+|during\s+)?(?:the\s+)?(first|second|third|fourth|1st|2nd|3rd|4th)\s+"
+           r"quarter\s+(?:of\s+)?(20\d\d)\b|\bQ([1-4])\s+(20\d\d)\b", re.I),
+         lambda m: _quarter(int(m.group(2) or m.group(4)), _QUARTERS.get(
+             (m.group(1) or "").lower()) or int(m.group(3) or 1))),
         # in / during / from (late) May (2026) (digests)
         (P(rf"\b(?:in|during|from|of)\s+(?:the\s+)?{PART}{MONTH}{YEAR}\b(?!\s+\d)"
            rf"(?:\s+{DOC}\b)?"), lambda m: month_span(m, 1, 2, 3)),
@@ -134,6 +144,15 @@ def _patterns(year: int, newest: dt.date | None) -> list[tuple[re.Pattern[str], 
 
 
 _NUM = {"two": 2, "three": 3, "four": 4, "six": 6}
+_QUARTERS = {"first": 1, "1st": 1, "second": 2, "2nd": 2, "third": 3, "3rd": 3, "fourth": 4,
+             "4th": 4}
+
+
+def _quarter(year: int, q: int) -> tuple[dt.date, dt.date]:
+    """The first and last day of quarter ``q`` (1-4) of ``year``."""
+    first = dt.date(year, 3 * q - 2, 1)
+    last = dt.date(year + 1, 1, 1) if q == 4 else dt.date(year, 3 * q + 1, 1)
+    return first, last - dt.timedelta(days=1)
 
 
 def _back(newest: dt.date, span: str) -> dt.date:

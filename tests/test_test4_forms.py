@@ -152,3 +152,36 @@ def test_linked_and_emphasised_titles_with_hospital_a_question_or_a_label_head()
                 "It tracks.", label="3D-Walk", emphasis=(head,))
     assert [(m.title, m.authors) for m in passage_mentions(p) if m.kind == "title"] == [
         (head, "Ravi Rao & Ona Ruiz")]
+
+
+def test_question_dates_since_the_start_of_two_months_and_quarters() -> None:
+    """How test4's time questions were misread, in other words: "since the start of"
+    (open end), "in June and July", quarters."""
+    import datetime as dt
+
+    from rag.dates import read_dates
+
+    def span(q: str) -> tuple:
+        f = read_dates(q)
+        return (f.since, f.until) if f else None
+
+    d = dt.date
+    assert span("Anything on audio since the start of June 2026?") == (d(2026, 6, 1), None)
+    assert span("Which works came out in June and July 2026?") == (d(2026, 6, 1),
+                                                                     d(2026, 7, 31))
+    assert span("What appeared in the third quarter of 2026?") == (d(2026, 7, 1),
+                                                                     d(2026, 9, 30))
+    assert span("Papers from Q4 2025 on retrieval") == (d(2025, 10, 1), d(2025, 12, 31))
+
+
+def test_a_code_generation_topic_is_not_a_request_for_code_and_a_digest_overview_answers(
+        seed_fake) -> None:  # noqa: ANN001
+    from rag.answer.query import parse
+
+    assert parse("Which code-generation papers came out?").intent == "list"
+    assert parse("Where is the code for the wildfire paper?").intent == "code"
+    a = seed_fake.ask("What papers were in the latest digest?")
+    newest = max(d.date for d in seed_fake.index.digests.values() if d.date)
+    assert not a.abstained and len(a.citations) >= 5
+    assert {c.digest.date for c in a.citations} == {newest}
+    assert a.lead.startswith(f"{len(a.citations)} papers in the digests (")

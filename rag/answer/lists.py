@@ -40,6 +40,13 @@ def is_bare_code_list(query: Query) -> bool:
         t in CODE_WORDS for t in tokenize(query.topic))
 
 
+def is_digest_overview(query: Query) -> bool:
+    """"What papers were in last week's digest?": a time question naming digests by date and
+    no topic; every paper of those digests belongs (never an abstention)."""
+    return query.intent == "time" and query.dates_from_question and not query.named and \
+        not tokenize(query.topic)
+
+
 def selected(ranked: list[PaperScore], query: Query, margin: float, most: int
              ) -> list[PaperScore]:
     """The papers a list answer names: those the question names, else those within
@@ -74,16 +81,17 @@ def list_answer(answerer: Answerer, retriever: Retriever, query: Query, hits: li
     sentence (abstains when the digests do not cover the question)."""
     s = answerer.settings
     bare_code = is_bare_code_list(query)
+    in_order = bare_code or is_digest_overview(query)  # every paper, in digest order
     filters = Filters.of(query)
     if bare_code:
         filters = Filters(filters.since, filters.until, filters.digest, True)
-    else:
+    elif not in_order:
         cov = answerer.coverage(query, hits, query_vector)
         if not answerer.covered(cov, hits):
             return answerer.abstention(query, hits, cov)
     ranked = retriever.rank_papers(query, query_vector, filters,
-                                   limit=None if bare_code else 4 * s.list_max)
-    if bare_code:
+                                   limit=None if in_order else 4 * s.list_max)
+    if in_order:
         chosen = sorted(ranked, key=lambda p: _first_mention(answerer, p))[:CODE_LIST_MAX]
     else:
         chosen = selected(ranked, query, s.list_margin, s.list_max)
@@ -96,8 +104,10 @@ def list_answer(answerer: Answerer, retriever: Retriever, query: Query, hits: li
         if not rows:
             continue
         paper_hits = _paper_hits(answerer, ps.paper, rows, query_vector)
-        if bare_code:  # what the paper does, from the passage that links its code first
-            paper_hits.sort(key=lambda h: not any(u in h.chunk.text for u in ps.paper.code_urls))
+        if in_order:  # what the paper does (from the passage that links its code first)
+            if bare_code:
+                paper_hits.sort(key=lambda h: not any(u in h.chunk.text
+                                                      for u in ps.paper.code_urls))
             picks = describe(paper_hits)
         else:
             picks = answerer.pick_sentences(query, paper_hits, 1)
@@ -109,7 +119,7 @@ def list_answer(answerer: Answerer, retriever: Retriever, query: Query, hits: li
     if not citations:
         return answerer.abstention(query, hits)
     lead = list_lead(query, citations, bare_code)
-    if bare_code and len(ranked) > len(citations):  # never a silently shortened list
+    if in_order and len(ranked) > len(citations):  # never a silently shortened list
         lead += f" {len(ranked)} papers have one; these are the first {len(citations)}."
     papers = [c.paper for c in citations if c.paper]
     return Answer(query.text, lead, tuple(items), tuple(citations), False, tuple(hits),
@@ -147,6 +157,8 @@ def list_lead(query: Query, citations: list[Citation], bare_code: bool) -> str:
     noun = "paper" if k == 1 else "papers"
     if bare_code:
         return f"{k} {noun} in the digests{span} give a code link: {listed}."
+    if is_digest_overview(query):
+        return f"{k} {noun} in the digests{span}: {listed}."
     topic = subject_phrase(query.search_text)
     verb = "addresses" if k == 1 else "address"
     what = f"{verb} {topic}" if topic else ("matches the question" if k == 1

@@ -44,8 +44,10 @@ COMMON_ACRONYMS = frozenset(
     "AI ML LLM LLMs NLP CV GPU GPUs CPU API CNN CNNs RNN GAN GANs MRI CT EEG ECG IoT IOT RL "
     "SOTA DL AGI QA RAG ID URL PDF OK USA UK EU II III".split())
 
-_CODE = re.compile(r"\b(code|github|repo|repository|repositories|implementation|source code|"
-                   r"open[- ]source[d]?|notebook|package)\b", re.I)
+_CODE = re.compile(r"\b(code(?![- ](?:generation|completion|synthesis|models?|llms?|review|"
+                   r"search|translation|repair|editing|agents?|assistants?)\b)|github|repo|"
+                   r"repository|repositories|implementation|source code|open[- ]source[d]?|"
+                   r"notebook|package)\b", re.I)  # "code-generation papers": a topic, not code
 _ARXIV = re.compile(r"\barxiv\b|\bpreprint\b|\bpaper link\b", re.I)
 _WHO = re.compile(r"\bwho\b[^?]*\b(wrote|write|authored|author|authors|behind|developed|"
                   r"created|proposed|introduced|did|made|published)\b|\b(authors?|written by|"
@@ -256,15 +258,17 @@ def parse(text: object, catalog: Catalog | None = None, *, max_chars: int = 2000
     names = coined_names(q)
     by_name, by_author, by_inst = catalog.named(q)
     intent = intent_of(q, bool(by_name or by_author or by_inst))
-    if intent == "lookup" and implied:
-        intent = "time" if not (by_name or by_author or by_inst) else intent
+    topic = catalog.topic_words(search_text)
+    if intent in ("lookup", "list") and implied and not (by_name or by_author or by_inst) and \
+            (intent == "lookup" or not topic):
+        intent = "time"  # "What papers were in last week's digest?": that digest's overview
     wants_code = bool(_CODE.search(q))
     if has_code is None and wants_code and intent == "list":
         has_code = True
         notes += ("Only papers with a code link, as the question asks.",)
     terms = tuple(t for t in dict.fromkeys(tokenize(search_text)) if t not in QUESTION_WORDS)
     return Query(
-        text=q, search_text=search_text, terms=terms, topic=catalog.topic_words(search_text),
+        text=q, search_text=search_text, terms=terms, topic=topic,
         intent=intent, since=since, until=until,
         date_phrase=found.phrase if found is not None else "", dates_from_question=implied,
         digest=digest, has_code=has_code, wants_code=wants_code,

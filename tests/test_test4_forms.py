@@ -185,3 +185,27 @@ def test_a_code_generation_topic_is_not_a_request_for_code_and_a_digest_overview
     assert not a.abstained and len(a.citations) >= 5
     assert {c.digest.date for c in a.citations} == {newest}
     assert a.lead.startswith(f"{len(a.citations)} papers in the digests (")
+
+
+def test_a_title_on_its_own_line_and_an_author_line_under_a_linked_heading(
+        tmp_path: Path) -> None:
+    """test6's forms, in other words: a plain-text bullet whose first line is the title and
+    whose next lines are its authors and summary; an <h3> arXiv-linked title over a byline
+    "A and B · Institution" or "A and B — Institution"."""
+    txt = ("Field Notes on Robots\nSaturday, March 14, 2026\n\n"
+           "* Switchback Trials with Spillover: Optimal Block Lengths for Delivery Fleets\n"
+           "  Ana Lopez and Bo Chen (Columbia University)\n"
+           "  Alternating treatment over time blocks cuts variance by a third.\n")
+    html = ("<html><head><title>Rank Notes</title></head><body><h1>Rank Notes</h1>"
+            "<time datetime='2026-03-21'>March 21, 2026</time><h2>Rerankers</h2>"
+            "<h3><a href='https://arxiv.org/abs/2603.00001'>Pairwise Reranking with Tiny "
+            "Models: Distilling a Large Ranker into Few Parameters</a></h3>"
+            "<p class='byline'>Ivo Kral and Lea Vogel &middot; Trinity College Dublin</p>"
+            "<p>The student keeps most of the teacher's quality.</p></body></html>")
+    ps = extract(tmp_path, {"a.txt": txt, "b.html": html})
+    got = {p.title: (p.authors, p.institutions) for p in ps.papers.values()}
+    assert got == {
+        "Switchback Trials with Spillover: Optimal Block Lengths for Delivery Fleets":
+            (("Ana Lopez and Bo Chen",), ("Columbia University",)),
+        "Pairwise Reranking with Tiny Models: Distilling a Large Ranker into Few Parameters":
+            (("Ivo Kral and Lea Vogel",), ("Trinity College Dublin",))}

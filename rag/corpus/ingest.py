@@ -92,6 +92,7 @@ def _is_heading(block: Block, nxt: Block | None) -> bool:
             and t[0].isupper() and (nxt is None or len(nxt.text) > len(t)))
 
 
+_BYLINE = re.compile(r"\s[·—–|]\s|\s(?:and|&)\s")
 _NAV_SEP = re.compile(r"\s*[·|•»]\s*")
 _SOURCE_RE = re.compile(r"^(?:source|original(?: post)?|read (?:it )?online|canonical)\s*:\s*"
                         r"(https?://\S+)$", re.I)
@@ -165,7 +166,9 @@ def build_digest(blocks: list[Block], path: Path, data: bytes) -> LoadedDigest:
         if b.text == title or (b.kind != "bullet" and b.text.lower() == (title or "").lower()):
             continue  # the headline repeated (page title, newsletter box)
         nxt = blocks[i + 1] if i + 1 < len(blocks) else None
-        if _is_heading(b, nxt) and b.kind != "bullet":
+        byline = b.kind == "paragraph" and i > 0 and blocks[i - 1].kind == "heading" and \
+            bool(_BYLINE.search(b.text))  # "A and B · Institution" under a title heading
+        if _is_heading(b, nxt) and b.kind != "bullet" and not byline:
             section, group = b.text, None
             continue
         label = None

@@ -33,7 +33,7 @@ log = logging.getLogger(__name__)
 CACHE_FILE = "parse-cache.json"
 # the modules whose code decides how a file parses: a change to any of them empties the cache
 _CODE = ("rag.corpus.ingest", "rag.corpus.readers", "rag.corpus.safe_read", "rag.dates",
-         "rag.records", "rag.corpus.parse_cache", "rag.extract.metadata")
+         "rag.records", "rag.corpus.parse_cache", "rag.extract.metadata", "rag.lexicon")
 
 
 @lru_cache(maxsize=1)

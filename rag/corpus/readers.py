@@ -22,6 +22,7 @@ from typing import TYPE_CHECKING
 
 from rag.corpus.safe_read import truncate_warning
 from rag.errors import DocumentError
+from rag.lexicon import looks_like_title
 from rag.records import Link
 
 if TYPE_CHECKING:
@@ -133,6 +134,13 @@ def blocks_from_text(text: str, max_chars: int = MAX_PASSAGE_CHARS) -> list[Bloc
             tail = clean_text(line)
         prev_blank = False
     for block, pieces in zip(blocks, parts):
+        first = clean_text(pieces[0])
+        if block.kind == "bullet" and len(pieces) > 1 and len(first.split()) >= 4 and \
+                not _ENDS_SENTENCE.search(first) and looks_like_title(first) and \
+                clean_text(pieces[1])[:1].isupper():
+            # a title on a line of its own ("* Title" then "  Authors (Inst)"): set apart
+            block.emphasis = [first]
+            pieces = [f"{pieces[0]} ·", *pieces[1:]]
         block.text = clean_text(" ".join(pieces))
     return _bounded([b for b in blocks if b.text], max_chars)
 

@@ -46,7 +46,7 @@ _AUTHOR_PATTERNS = [
                   rf"her team|their team|collaborators))"),
     regex.compile(rf"(?P<g>{_PERSON}(?:,\s+{_PERSON})*,?\s+(?:and|&)\s+{_PERSON})"
                   rf"(?=\s*\(|\s+from\b|\s+at\b|\s+of\s+(?:the\s+)?\p{{Lu}}|\s*\)"
-                  rf"|,\s+[^,()]{{2,60}}\))"),
+                  rf"|,\s+[^,()]{{2,60}}\)|\s+[—–·]\s+\p{{Lu}})"),  # "A and B — Inst"
     # "Title — Ana Lopez and Bo Chen, University X.", "Title -- A & B, Inst.", "Title — A, B,
     # C — Institution": two or more full names right after a dash, up to a comma, a dash, a
     # parenthesis or the sentence's end
@@ -242,7 +242,7 @@ def institutions_after(s: str, pos: int) -> tuple[list[str], int]:
         if m2:
             return _split_institutions(m2.group(1)), pos + m2.end()
         # "— A and B, Georgia Institute of Technology.", "A, B — University of Glasgow)"
-        m3 = re.match(r"(?:,|\s+[—–])\s+((?:the\s+)?[A-Z][^,;()]{2,80}?)(?=\.(?:\s|$)|$|\)|;)",
+        m3 = re.match(r"(?:,|\s+[—–·])\s+((?:the\s+)?[A-Z][^,;()]{2,80}?)(?=\.(?:\s|$)|$|\)|;)",
                       rest)
         if m3 and INSTITUTION_WORDS.search(m3.group(1)):
             return _split_institutions(m3.group(1)), pos + m3.end()

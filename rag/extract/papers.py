@@ -324,6 +324,11 @@ def _merge_bullet(digest_id: str, b: BulletFinds, reg: _Registry, label: str = "
         return
     lm = RawMention(digest_id, b.index, 0, b.length, title=title or short, kind="label",
                     short_name=short)
+    longer = [m.title for m in found if m.kind == "title" and title and m.title and
+              len(m.title) > len(title) and normalize_title(m.title).startswith(
+                  normalize_title(title))]
+    if longer:  # "- Head of a Title: Rest of It ...": the label is the title's head
+        lm.title, lm.kind = longer[0], "title"
     cue_titles = [m for m in found if m.kind == "title"]
     if not title and cue_titles and not known:  # label is a short name, the body the title
         lm.title, lm.kind = cue_titles[0].title, "title"

@@ -239,6 +239,10 @@ class OnnxEmbedder:
 
     def encode(self, texts: Sequence[str], progress: bool = False) -> np.ndarray:
         """Batches of similar length (less padding), returned in the input order."""
+        if 0 < len(texts) <= 4 and not progress:  # a question: one run, no bar, no sorting
+            feats = self._tokenize(list(texts))
+            vecs = self._session.run(None, {k: feats[k] for k in self._inputs})[0]
+            return vecs / np.maximum(np.linalg.norm(vecs, axis=1, keepdims=True), 1e-12)
         out = np.zeros((len(texts), self.dim), dtype=np.float32)
         order = sorted(range(len(texts)), key=lambda i: -len(texts[i]))
         from tqdm.auto import tqdm

@@ -221,7 +221,7 @@ def costs_section(args: argparse.Namespace, settings: Settings, bare: object,
 SUITES = {  # name: (module, what it measures); each writes eval/results/<name>.json + RESULTS.md
     "bench": ("eval.__main__", "retrieval benchmark vs baselines, SciFact (the default)"),
     "core": ("eval.core", "digest questions end to end: recall, citations, abstention, speed"),
-    "unseen": ("eval.unseen", "digests never tuned on (--final: the sealed test6 half)"),
+    "unseen": ("eval.unseen", "digests never tuned on (--final: the sealed test7 half)"),
     "calibrate": ("eval.calibrate", "fit the abstention model on the tuning questions"),
     "ui": ("eval.ui", "the app in a real browser: time to first text and to the answer"),
     "llm": ("eval.llm_real", "a real local LLM (SmolLM2 via xllamacpp), verified answers"),

@@ -1,19 +1,19 @@
 """Digests the project was never tuned on: the second evaluation corpus, with a sealed half.
 
     python -m eval.unseen            # seeds, dev and test (what tuning may look at)
-    python -m eval.unseen --final    # also the sealed test6 half and the mixed corpus
+    python -m eval.unseen --final    # also the sealed test7 half and the mixed corpus
 
-``eval/data/unseen/{dev,test,test2,...,test6}/`` hold digests written by hand for evaluation
+``eval/data/unseen/{dev,test,test2,...,test7}/`` hold digests written by hand for evaluation
 (other topics: federated learning, diffusion, domain adaptation, graph learning, RL for robotics,
 speech, forecasting, proteins, efficient inference, recommenders, weather, theorem proving,
 driving perception, code generation, materials, documents, tabular learning; .txt, .md and
 .html), their gold paper lists and questions. ``test`` was the sealed half until its figures
 were read (2026-12-02); since then it is tuning data beside ``dev``; ``test2`` (written later, by
 someone who did not tune the system) was the sealed half until it was read (2026-12-07) and is
-tuning data since, as are ``test3``, ``test4`` and ``test5`` (written the same way, each read
-once 2026-12-07); ``test6`` (written after test5 was read, by a helper that did not read the
-system's code; topics: information retrieval, audio and music generation, causal inference,
-energy systems) is the sealed half, read only with ``--final``. Each
+tuning data since, as are ``test3`` to ``test6`` (written the same way, each read once
+2026-12-07); ``test7`` (written after test6 was read, by a helper that did not read the system's
+code; topics: agriculture and remote sensing, education, single-cell biology, cybersecurity) is
+the sealed half, read only with ``--final`` (not read yet). Each
 corpus is indexed on its own and mixed (every part together: each part's questions asked over
 the mixed index).
 
@@ -55,9 +55,9 @@ ROOT = DATA.parent.parent
 UNSEEN = DATA / "unseen"
 OUT = Path(__file__).resolve().parent / "results" / "unseen.json"
 SINGLE = ("topic", "numeric", "code", "author", "dataset")
-TUNING = ("seed", "dev", "test", "test2", "test3", "test4", "test5")  # what tuning may read
-#                (test read once 2026-12-02; test2, test3, test4 and test5 once 2026-12-07)
-SEALED = "test6"  # read only by --final
+TUNING = ("seed", "dev", "test", "test2", "test3", "test4", "test5", "test6")  # tuning reads
+#              these (test read once 2026-12-02; test2 to test6 once each on 2026-12-07)
+SEALED = "test7"  # read only by --final
 
 
 def corpus_parts(name: str) -> tuple[list[Path], list[Path], list[dict], list[dict]]:
@@ -244,11 +244,13 @@ def unseen_markdown(res: dict, meta: str) -> str:
             ("test3", "test3", "test3 (read 12-07, tuned on since)"),
             ("test4", "test4", "test4 (read 12-07, tuned on since)"),
             ("test5", "test5", "test5 (read 12-07, tuned on since)"),
-            ("test6", "test6", "**test6 (sealed, held out)**"),
+            ("test6", "test6", "test6 (read 12-07, tuned on since)"),
+            ("test7", "test7", "**test7 (sealed, held out)**"),
             ("mixed", "seed", "seeds, in the mix"), ("mixed", "dev", "dev, in the mix"),
             ("mixed", "test", "old test, in the mix"), ("mixed", "test2", "test2, in the mix"),
             ("mixed", "test3", "test3, in the mix"), ("mixed", "test4", "test4, in the mix"),
-            ("mixed", "test5", "test5, in the mix"), ("mixed", "test6", "test6, in the mix")]
+            ("mixed", "test5", "test5, in the mix"), ("mixed", "test6", "test6, in the mix"),
+            ("mixed", "test7", "test7, in the mix")]
     cols = [c for c in cols if c[0] in res]
     out = [SECTION, "", meta, "",
            "| figure | target | " + " | ".join(c[2] for c in cols) + " |",
@@ -320,7 +322,7 @@ recall (0.36-0.66 in-sample too) and abstention on near misses (0.31-0.65)."""
 def main(argv: list[str] | None = None) -> dict:
     p = argparse.ArgumentParser(prog="python -m eval.unseen", description=__doc__.split("\n")[0])
     p.add_argument("--final", action="store_true",
-                   help="also read the sealed test6 half (final figures only)")
+                   help="also read the sealed test7 half (final figures only)")
     p.add_argument("--from-json", action="store_true",
                    help="write the RESULTS.md section again from eval/results/unseen.json")
     args = p.parse_args(argv)

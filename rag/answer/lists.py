@@ -120,7 +120,8 @@ def list_answer(answerer: Answerer, retriever: Retriever, query: Query, hits: li
         return answerer.abstention(query, hits)
     lead = list_lead(query, citations, bare_code)
     if in_order and len(ranked) > len(citations):  # never a silently shortened list
-        lead += f" {len(ranked)} papers have one; these are the first {len(citations)}."
+        lead += (f" {len(ranked)} papers {'have one' if bare_code else 'in all'}; these are "
+                 f"the first {len(citations)}.")
     papers = [c.paper for c in citations if c.paper]
     return Answer(query.text, lead, tuple(items), tuple(citations), False, tuple(hits),
                   query.notes, caveats=caveats(query, papers, answerer.index.digests),

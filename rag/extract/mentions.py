@@ -227,7 +227,7 @@ def passage_mentions(p) -> list[RawMention]:
             continue
         _name_span(p, found, a, title, "link")
     cursor = 0
-    for span in getattr(p, "emphasis", ()):
+    for span in p.emphasis:
         title = span.strip().rstrip(".,;")
         a = p.text.find(title, cursor) if title else -1
         if a < 0:

@@ -241,8 +241,7 @@ class OnnxEmbedder:
         """Batches of similar length (less padding), returned in the input order."""
         if 0 < len(texts) <= 4 and not progress:  # a question: one run, no bar, no sorting
             feats = self._tokenize(list(texts))
-            vecs = self._session.run(None, {k: feats[k] for k in self._inputs})[0]
-            return vecs / np.maximum(np.linalg.norm(vecs, axis=1, keepdims=True), 1e-12)
+            return _unit(self._session.run(None, {k: feats[k] for k in self._inputs})[0])
         out = np.zeros((len(texts), self.dim), dtype=np.float32)
         order = sorted(range(len(texts)), key=lambda i: -len(texts[i]))
         from tqdm.auto import tqdm
@@ -255,5 +254,9 @@ class OnnxEmbedder:
                 vecs = self._session.run(None, {k: feats[k] for k in self._inputs})[0]
                 out[idx] = vecs
                 bar.update(len(idx))
-        norms = np.linalg.norm(out, axis=1, keepdims=True)
-        return out / np.maximum(norms, 1e-12)
+        return _unit(out)
+
+
+def _unit(vecs: np.ndarray) -> np.ndarray:
+    """Each row scaled to length 1 (zero rows stay zero)."""
+    return vecs / np.maximum(np.linalg.norm(vecs, axis=1, keepdims=True), 1e-12)

@@ -330,7 +330,7 @@ class LexicalIndex:
 
     def scores(self, query: str, mask: np.ndarray | None = None) -> np.ndarray:
         """BM25 score of every document for ``query`` (0 where ``mask`` is 0)."""
-        s = self.postings(query)[0]
+        s = self._scores(self._tokens(query))
         return s * mask if mask is not None else s
 
     def postings(self, query: str) -> tuple[np.ndarray, list[tuple[np.ndarray, np.ndarray]]]:
@@ -338,17 +338,25 @@ class LexicalIndex:
         distinct terms): the documents scoring above 0 are those listed, each once in a list,
         and a document's score is the sum of its weights over the lists (a term the query
         repeats weighs as many times: to float rounding)."""
+        tokens = self._tokens(query)
+        m, lists = self._bm25.scores, []
+        for c, n in sorted(Counter(self._bm25.vocab_dict[t] for t in tokens).items()):
+            if c < len(m["indptr"]) - 1:
+                a, b = m["indptr"][c], m["indptr"][c + 1]
+                lists.append((m["indices"][a:b], m["data"][a:b] * np.float32(n) if n > 1
+                              else m["data"][a:b]))
+        return self._scores(tokens), lists
+
+    def _tokens(self, query: str) -> list[str]:
+        """The query's terms the index knows (repeats kept: BM25 counts them)."""
         if self.size == 0:
-            return np.zeros(0, dtype=np.float32), []
-        tokens = [t for t in tokenize(query) if t in self._bm25.vocab_dict]
+            return []
+        return [t for t in tokenize(query) if t in self._bm25.vocab_dict]
+
+    def _scores(self, tokens: list[str]) -> np.ndarray:
         if not tokens:
-            return np.zeros(self.size, dtype=np.float32), []
-        s = np.asarray(self._bm25.get_scores(tokens), dtype=np.float32)
-        m, times = self._bm25.scores, Counter(self._bm25.vocab_dict[t] for t in tokens)
-        return s, [(m["indices"][m["indptr"][c]:m["indptr"][c + 1]],
-                    m["data"][m["indptr"][c]:m["indptr"][c + 1]] * np.float32(n) if n > 1
-                    else m["data"][m["indptr"][c]:m["indptr"][c + 1]])
-                   for c, n in sorted(times.items()) if c < len(m["indptr"]) - 1]
+            return np.zeros(self.size, dtype=np.float32)
+        return np.asarray(self._bm25.get_scores(tokens), dtype=np.float32)
 
     def document_frequencies(self) -> dict[str, int]:
         """term -> documents holding it (the same counts as tokenising every document again),
@@ -392,9 +400,10 @@ class SavedBm25:
         # memory-mapped: a query reads its terms' columns only, and loading reads nothing;
         # held as plain arrays over the maps (np.memmap's subclass hooks ran on every slice
         # and every result: ~0.2 ms of a 1 M-chunk query's BM25)
-        self.scores: dict[str, Any] = {part: np.asarray(np.load(folder / f"{part}.csc.index.npy",
-                                                mmap_mode="r", allow_pickle=False))
-                       for part in ("data", "indices", "indptr")}
+        self.scores: dict[str, Any] = {
+            part: np.asarray(np.load(folder / f"{part}.csc.index.npy", mmap_mode="r",
+                                     allow_pickle=False))
+            for part in ("data", "indices", "indptr")}
         self.scores["num_docs"] = int(params["num_docs"])
 
     def get_scores(self, tokens: list[str]) -> np.ndarray:
